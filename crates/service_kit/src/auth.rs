@@ -1,0 +1,154 @@
+//! Optional protection for a service's pages and API: a bearer token, HTTP basic auth, or both.
+//!
+//! Browsers cannot attach a bearer header to a page load or an `EventSource`, so a configured
+//! token is also accepted as the basic-auth password (any user name): a person opening the
+//! dashboard types the token into the browser's prompt, scripts send `Authorization: Bearer`.
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use serde::Deserialize;
+use subtle::ConstantTimeEq;
+
+use crate::http_error::ApiError;
+
+/// Credentials that protect a service's routes; all empty means open access.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Bearer token accepted in `Authorization: Bearer TOKEN` (or as basic-auth password).
+    #[serde(default)]
+    pub token: Option<String>,
+    /// Basic-auth user name; used together with `password`.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Basic-auth password for `username`.
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+impl AuthConfig {
+    /// Whether any credential is configured.
+    pub fn is_enabled(&self) -> bool {
+        self.token.as_deref().is_some_and(|t| !t.is_empty())
+            || self.username.as_deref().is_some_and(|u| !u.is_empty())
+    }
+
+    /// Whether the request headers carry acceptable credentials (always true when disabled).
+    pub fn allows(&self, headers: &HeaderMap) -> bool {
+        if !self.is_enabled() {
+            return true;
+        }
+        let Some(value) = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+        else {
+            return false;
+        };
+        if let Some(presented) = value.strip_prefix("Bearer ") {
+            return self
+                .token
+                .as_deref()
+                .is_some_and(|token| equal(presented.trim(), token));
+        }
+        if let Some(encoded) = value.strip_prefix("Basic ") {
+            let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(encoded.trim())
+            else {
+                return false;
+            };
+            let decoded = String::from_utf8_lossy(&decoded);
+            let (user, password) = decoded.split_once(':').unwrap_or((&decoded, ""));
+            let user_ok = match (&self.username, &self.password) {
+                (Some(u), Some(p)) => equal(user, u) & equal(password, p),
+                _ => false,
+            };
+            let token_ok = self.token.as_deref().is_some_and(|t| equal(password, t));
+            return user_ok | token_ok;
+        }
+        false
+    }
+}
+
+/// Constant-time comparison, so response timing does not leak how much of a secret matched.
+fn equal(a: &str, b: &str) -> bool {
+    a.as_bytes().ct_eq(b.as_bytes()).into()
+}
+
+/// axum middleware: answers 401 (with a basic-auth challenge for browsers) unless the request
+/// carries credentials accepted by the [`AuthConfig`] in state.
+pub async fn require_auth(
+    State(auth): State<Arc<AuthConfig>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if auth.allows(request.headers()) {
+        return next.run(request).await;
+    }
+    let mut response =
+        ApiError::Unauthorized("missing or invalid credentials".to_string()).into_response();
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Basic realm=\"compose-sidecars\", charset=\"UTF-8\""),
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(value: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::AUTHORIZATION, value.parse().unwrap());
+        h
+    }
+
+    fn basic(user: &str, pass: &str) -> String {
+        let raw = format!("{user}:{pass}");
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(raw)
+        )
+    }
+
+    #[test]
+    fn open_when_nothing_is_configured() {
+        assert!(AuthConfig::default().allows(&HeaderMap::new()));
+    }
+
+    #[test]
+    fn bearer_token_must_match() {
+        let auth = AuthConfig {
+            token: Some("s3cret".into()),
+            ..Default::default()
+        };
+        assert!(auth.allows(&headers("Bearer s3cret")));
+        assert!(!auth.allows(&headers("Bearer nope")));
+        assert!(!auth.allows(&HeaderMap::new()));
+    }
+
+    #[test]
+    fn token_is_accepted_as_basic_password_for_browsers() {
+        let auth = AuthConfig {
+            token: Some("s3cret".into()),
+            ..Default::default()
+        };
+        assert!(auth.allows(&headers(&basic("anyone", "s3cret"))));
+    }
+
+    #[test]
+    fn basic_user_and_password_must_both_match() {
+        let auth = AuthConfig {
+            username: Some("ops".into()),
+            password: Some("pw".into()),
+            ..Default::default()
+        };
+        assert!(auth.allows(&headers(&basic("ops", "pw"))));
+        assert!(!auth.allows(&headers(&basic("ops", "nope"))));
+        assert!(!auth.allows(&headers(&basic("other", "pw"))));
+    }
+}

@@ -1,0 +1,32 @@
+//! Shared plumbing for the Compose Sidecars services.
+//!
+//! Every service (healthcheck_dashboard, log_watcher, webhook_handler) is a library crate
+//! that leans on this one for the parts that must behave the same everywhere: how
+//! configuration is loaded and rejected, how the process logs, how HTTP is served and shut
+//! down, how alerts reach people, and how state is kept in SQLite.
+//!
+//! # Layout
+//! - [`config`]: TOML loading with path-aware errors, env overrides, the exit code for bad config.
+//! - [`telemetry`]: `tracing` set-up, human format or `LOG_FORMAT=json`.
+//! - [`serve`]: SIGINT/SIGTERM to a cancellation token, axum serving with graceful drain.
+//! - [`http_error`]: the `{"error": "..."}` JSON error type every handler returns.
+//! - [`metrics_text`]: Prometheus text exposition for `/metrics`.
+//! - [`auth`]: optional bearer-token or basic-auth protection for routes.
+//! - [`cli`]: the `--config`/`--listen`/`--data-dir` flags and the container self-check.
+//! - [`redact`]: strips credentials from URLs before they reach JSON, pages or logs.
+//! - [`storage`]: opening the embedded SQLite file the services keep their state in.
+//! - [`alert`]: webhook, Slack, Discord and SMTP email sinks with retry and cooldown.
+//! - `test_util` (feature `test-util`): fixtures for integration tests.
+
+pub mod alert;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod http_error;
+pub mod metrics_text;
+pub mod redact;
+pub mod serve;
+pub mod storage;
+pub mod telemetry;
+#[cfg(feature = "test-util")]
+pub mod test_util;

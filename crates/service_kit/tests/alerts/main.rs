@@ -1,0 +1,12 @@
+//! Integration tests for alert delivery: exact payloads against fake receivers, retries,
+//! the per-key cooldown, and email through a real SMTP server.
+//!
+//! Run with `cargo test -p service_kit --features test-util`.
+#![cfg(feature = "test-util")]
+
+mod background;
+mod cooldown;
+mod email;
+mod payloads;
+mod retry;
+mod support;

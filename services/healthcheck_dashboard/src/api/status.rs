@@ -1,0 +1,216 @@
+//! The status model shared by `/health`, `/api/status`, the event stream and the page:
+//! one place decides what "healthy", "degraded" and "unhealthy" mean.
+
+use std::sync::Arc;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+use service_kit::http_error::ApiError;
+
+use crate::check::Status;
+use crate::state::{CheckState, Sample};
+use crate::App;
+
+/// The aggregate state of the stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Overall {
+    /// Every service up.
+    Healthy,
+    /// Every service reachable, some slow or warning.
+    Degraded,
+    /// Some service failing, or not every service checked yet.
+    Unhealthy,
+}
+
+impl Overall {
+    /// The HTTP status `/health` answers with: 200 unless unhealthy.
+    pub fn http_status(self) -> axum::http::StatusCode {
+        match self {
+            Overall::Unhealthy => axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            _ => axum::http::StatusCode::OK,
+        }
+    }
+}
+
+/// Everything known about one service, as the dashboard shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceView {
+    /// Name.
+    pub name: String,
+    /// Check type.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// What is probed (credentials masked).
+    pub target: String,
+    /// up / degraded / down / unknown.
+    pub status: Status,
+    /// Up or degraded.
+    pub ok: bool,
+    /// Last response time.
+    pub response_time_ms: Option<u64>,
+    /// Why it fails, when down.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// A short fact (HTTP status, command output, why degraded).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// When last checked.
+    pub last_checked: Option<String>,
+    /// When the status last changed.
+    pub status_since: Option<String>,
+    /// Failures in a row.
+    pub consecutive_failures: u32,
+    /// Percentage of passing checks over the last 24 hours.
+    pub uptime_24h: Option<f64>,
+    /// The most recent error, kept after recovery.
+    pub last_error: Option<LastError>,
+    /// Recent response times, oldest first.
+    pub history: Vec<Sample>,
+    /// HTTP status code of the last answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_status: Option<u16>,
+    /// Days until the TLS certificate expires.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cert_days_left: Option<i64>,
+    /// Seconds between checks.
+    pub interval_secs: u64,
+}
+
+/// An error and when it happened.
+#[derive(Debug, Clone, Serialize)]
+pub struct LastError {
+    /// RFC 3339 time.
+    pub at: String,
+    /// The error text.
+    pub message: String,
+}
+
+/// The whole status document behind `/api/status` and the event stream.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusView {
+    /// Page title.
+    pub title: String,
+    /// When this was computed.
+    pub timestamp: String,
+    /// healthy / degraded / unhealthy.
+    pub status: Overall,
+    /// Whether every check has run at least once.
+    pub ready: bool,
+    /// The services, in config order.
+    pub services: Vec<ServiceView>,
+}
+
+/// RFC 3339 with seconds and `Z`, as in the spec's example.
+pub fn timestamp(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// Aggregates service statuses: any down or unknown is unhealthy, any degraded is degraded.
+pub fn overall<'a>(statuses: impl IntoIterator<Item = &'a Status>, ready: bool) -> Overall {
+    let mut result = if ready { Overall::Healthy } else { Overall::Unhealthy };
+    for status in statuses {
+        match status {
+            Status::Down | Status::Unknown => return Overall::Unhealthy,
+            Status::Degraded => result = Overall::Degraded,
+            Status::Up => {}
+        }
+    }
+    result
+}
+
+/// Builds the view of one service.
+pub fn service_view(app: &App, index: usize, now: DateTime<Utc>) -> ServiceView {
+    let info = &app.state.infos()[index];
+    let state: CheckState = app.state.snapshot(index);
+    let last = state.last.as_ref();
+    ServiceView {
+        name: info.name.clone(),
+        kind: info.kind,
+        target: info.target.clone(),
+        status: state.status,
+        ok: state.status.is_ok(),
+        response_time_ms: last.map(|o| o.elapsed.as_millis() as u64),
+        error: last.and_then(|o| o.error.clone()),
+        detail: last.and_then(|o| o.detail.clone()),
+        last_checked: state.last_checked.map(timestamp),
+        status_since: state.status_since.map(timestamp),
+        consecutive_failures: state.consecutive_failures,
+        uptime_24h: state.uptime_percent(now).map(|p| (p * 100.0).round() / 100.0),
+        last_error: state.last_error.as_ref().map(|(at, message)| LastError {
+            at: timestamp(*at),
+            message: message.clone(),
+        }),
+        history: state.recent.iter().copied().collect(),
+        http_status: last.and_then(|o| o.http_status),
+        cert_days_left: last.and_then(|o| o.cert_days_left),
+        interval_secs: info.interval.as_secs(),
+    }
+}
+
+/// Builds the whole status document.
+pub fn status_view(app: &App) -> StatusView {
+    let now = Utc::now();
+    let services: Vec<ServiceView> = (0..app.state.infos().len())
+        .map(|i| service_view(app, i, now))
+        .collect();
+    let ready = app.state.first_round_done();
+    StatusView {
+        title: app.config.dashboard.title.clone(),
+        timestamp: timestamp(now),
+        status: overall(services.iter().map(|s| &s.status), ready),
+        ready,
+        services,
+    }
+}
+
+/// `GET /api/status`.
+pub async fn status_json(State(app): State<Arc<App>>) -> Json<StatusView> {
+    Json(status_view(&app))
+}
+
+/// Query of `GET /api/history/NAME`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryQuery {
+    /// Hours back (default 24, at most 24 * retention days).
+    pub hours: Option<u32>,
+}
+
+/// `GET /api/history/NAME?hours=24`: per-minute history from storage.
+pub async fn history_json(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+    query: Result<Query<HistoryQuery>, QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    if app.state.index_of(&name).is_none() {
+        return Err(ApiError::NotFound(format!("no service named {name:?}")));
+    }
+    let max_hours = (app.config.storage.retention_days * 24).min(u64::from(u32::MAX)) as u32;
+    let hours = query.hours.unwrap_or(24);
+    if hours == 0 || hours > max_hours {
+        return Err(ApiError::BadRequest(format!("hours must be between 1 and {max_hours}")));
+    }
+    let points = crate::history::minutes(&app.store, name.clone(), hours)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(Json(serde_json::json!({ "name": name, "hours": hours, "minutes": points })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_down_service_makes_the_stack_unhealthy() {
+        assert_eq!(overall(&[Status::Up, Status::Down], true), Overall::Unhealthy);
+        assert_eq!(overall(&[Status::Up, Status::Degraded], true), Overall::Degraded);
+        assert_eq!(overall(&[Status::Up, Status::Up], true), Overall::Healthy);
+        assert_eq!(overall(&[Status::Up, Status::Unknown], false), Overall::Unhealthy);
+        assert_eq!(overall(&[], true), Overall::Healthy);
+    }
+}

@@ -1,0 +1,342 @@
+//! The live state of every check: last outcome, counters, recent latencies, hourly uptime,
+//! and the alerting hysteresis. The scheduler writes it; `/health`, the dashboard and
+//! `/metrics` read it. Locks are per check and held only to copy a few fields.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::check::{Outcome, Status};
+
+/// Latencies kept per check for the dashboard's sparkline.
+pub const RECENT_SAMPLES: usize = 60;
+/// Hours of pass/fail counts kept per check for the uptime percentage.
+pub const UPTIME_HOURS: i64 = 24;
+
+/// What does not change about a check while the service runs.
+#[derive(Debug, Clone)]
+pub struct CheckInfo {
+    /// Unique name.
+    pub name: String,
+    /// Check type (`http`, `tcp`, ...).
+    pub kind: &'static str,
+    /// What is probed, credentials masked.
+    pub target: String,
+    /// Time between checks.
+    pub interval: Duration,
+    /// Consecutive failures before alerting down.
+    pub failure_threshold: u32,
+    /// Consecutive successes before alerting recovered.
+    pub success_threshold: u32,
+}
+
+/// One point of the response-time history.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Sample {
+    /// Unix seconds.
+    pub at: i64,
+    /// Response time in milliseconds.
+    pub ms: u64,
+    /// The status of that check.
+    pub status: Status,
+}
+
+/// Pass/fail counts of one hour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HourBucket {
+    /// Hours since the unix epoch.
+    pub hour: i64,
+    /// Checks run.
+    pub total: u32,
+    /// Checks that were up or degraded.
+    pub ok: u32,
+}
+
+/// The changing state of one check.
+#[derive(Debug, Clone)]
+pub struct CheckState {
+    /// Current status.
+    pub status: Status,
+    /// The last outcome.
+    pub last: Option<Outcome>,
+    /// When it was last checked.
+    pub last_checked: Option<DateTime<Utc>>,
+    /// When the status last changed.
+    pub status_since: Option<DateTime<Utc>>,
+    /// Failures in a row (0 when the last check passed).
+    pub consecutive_failures: u32,
+    /// Successes in a row (0 when the last check failed).
+    pub consecutive_successes: u32,
+    /// The most recent error and when it happened, kept after recovery.
+    pub last_error: Option<(DateTime<Utc>, String)>,
+    /// Recent response times.
+    pub recent: VecDeque<Sample>,
+    /// Hourly counts for uptime.
+    pub hourly: VecDeque<HourBucket>,
+    /// Whether a down alert is active (hysteresis).
+    pub alerting: bool,
+    /// When the current failure streak began.
+    pub failing_since: Option<DateTime<Utc>>,
+    /// When the last down alert or reminder was sent.
+    pub last_alert: Option<DateTime<Utc>>,
+    /// When the announced outage began (set while `alerting`).
+    pub outage_start: Option<DateTime<Utc>>,
+    /// Checks run since start.
+    pub runs_total: u64,
+    /// Failed checks since start.
+    pub failures_total: u64,
+}
+
+impl Default for CheckState {
+    fn default() -> Self {
+        CheckState {
+            status: Status::Unknown,
+            last: None,
+            last_checked: None,
+            status_since: None,
+            consecutive_failures: 0,
+            consecutive_successes: 0,
+            last_error: None,
+            recent: VecDeque::with_capacity(RECENT_SAMPLES),
+            hourly: VecDeque::new(),
+            alerting: false,
+            failing_since: None,
+            last_alert: None,
+            outage_start: None,
+            runs_total: 0,
+            failures_total: 0,
+        }
+    }
+}
+
+/// What a new outcome means for alerting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transition {
+    /// Nothing to announce.
+    None,
+    /// Failed `failure_threshold` times in a row: announce down.
+    WentDown {
+        /// When the failure streak began.
+        since: DateTime<Utc>,
+        /// The latest error.
+        error: String,
+    },
+    /// Still down and the reminder interval passed: announce again.
+    StillDown {
+        /// When the failure streak began.
+        since: DateTime<Utc>,
+        /// The latest error.
+        error: String,
+    },
+    /// Passed `success_threshold` times in a row after an announced failure.
+    Recovered {
+        /// When the outage began.
+        down_since: DateTime<Utc>,
+    },
+}
+
+impl CheckState {
+    /// Uptime over the last [`UPTIME_HOURS`] hours, as a percentage; `None` before any check.
+    pub fn uptime_percent(&self, now: DateTime<Utc>) -> Option<f64> {
+        let current_hour = now.timestamp().div_euclid(3600);
+        let (total, ok) = self
+            .hourly
+            .iter()
+            .filter(|b| b.hour > current_hour - UPTIME_HOURS)
+            .fold((0u64, 0u64), |(t, o), b| (t + u64::from(b.total), o + u64::from(b.ok)));
+        (total > 0).then(|| ok as f64 * 100.0 / total as f64)
+    }
+
+    fn count_hour(&mut self, at: DateTime<Utc>, ok: bool) {
+        let hour = at.timestamp().div_euclid(3600);
+        match self.hourly.back_mut() {
+            Some(bucket) if bucket.hour == hour => {
+                bucket.total += 1;
+                bucket.ok += u32::from(ok);
+            }
+            _ => {
+                self.hourly.push_back(HourBucket {
+                    hour,
+                    total: 1,
+                    ok: u32::from(ok),
+                });
+                while self
+                    .hourly
+                    .front()
+                    .is_some_and(|b| b.hour <= hour - UPTIME_HOURS)
+                {
+                    self.hourly.pop_front();
+                }
+            }
+        }
+    }
+
+    /// Applies an outcome and decides the alerting transition.
+    pub fn apply(
+        &mut self,
+        info: &CheckInfo,
+        outcome: Outcome,
+        at: DateTime<Utc>,
+        reminder: Option<Duration>,
+    ) -> Transition {
+        let ok = outcome.status.is_ok();
+        if self.status != outcome.status {
+            self.status_since = Some(at);
+        }
+        self.status = outcome.status;
+        self.last_checked = Some(at);
+        self.runs_total += 1;
+        self.count_hour(at, ok);
+        if self.recent.len() == RECENT_SAMPLES {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(Sample {
+            at: at.timestamp(),
+            ms: outcome.elapsed.as_millis() as u64,
+            status: outcome.status,
+        });
+        let transition = if ok {
+            self.consecutive_failures = 0;
+            self.consecutive_successes += 1;
+            self.failing_since = None;
+            if self.alerting && self.consecutive_successes >= info.success_threshold {
+                self.alerting = false;
+                Transition::Recovered {
+                    down_since: self.outage_start.take().unwrap_or(at),
+                }
+            } else {
+                Transition::None
+            }
+        } else {
+            self.failures_total += 1;
+            self.consecutive_successes = 0;
+            self.consecutive_failures += 1;
+            let since = *self.failing_since.get_or_insert(at);
+            let error = outcome.error.clone().unwrap_or_else(|| "failed".to_string());
+            self.last_error = Some((at, error.clone()));
+            if !self.alerting && self.consecutive_failures >= info.failure_threshold {
+                self.alerting = true;
+                self.outage_start = Some(since);
+                self.last_alert = Some(at);
+                Transition::WentDown { since, error }
+            } else if self.alerting
+                && reminder.is_some_and(|every| {
+                    self.last_alert
+                        .is_some_and(|last| (at - last).to_std().unwrap_or_default() >= every)
+                })
+            {
+                self.last_alert = Some(at);
+                Transition::StillDown {
+                    since: self.outage_start.unwrap_or(since),
+                    error,
+                }
+            } else {
+                Transition::None
+            }
+        };
+        self.last = Some(outcome);
+        transition
+    }
+}
+
+/// All checks' state, shared by the scheduler and the HTTP handlers.
+pub struct HealthState {
+    infos: Vec<CheckInfo>,
+    states: Vec<Mutex<CheckState>>,
+    by_name: HashMap<String, usize>,
+    /// Checks that have no outcome yet; `/health` is 503 until this is zero.
+    waiting_first: AtomicUsize,
+    /// Bumped on every outcome; the dashboard's event stream waits on it.
+    version: tokio::sync::watch::Sender<u64>,
+    /// Process start, for "up since".
+    pub started_at: DateTime<Utc>,
+}
+
+impl HealthState {
+    /// State for `infos`, all unknown.
+    pub fn new(infos: Vec<CheckInfo>) -> HealthState {
+        let by_name = infos
+            .iter()
+            .enumerate()
+            .map(|(i, info)| (info.name.clone(), i))
+            .collect();
+        let states = infos.iter().map(|_| Mutex::new(CheckState::default())).collect();
+        HealthState {
+            waiting_first: AtomicUsize::new(infos.len()),
+            infos,
+            states,
+            by_name,
+            version: tokio::sync::watch::channel(0).0,
+            started_at: Utc::now(),
+        }
+    }
+
+    /// The checks, in config order.
+    pub fn infos(&self) -> &[CheckInfo] {
+        &self.infos
+    }
+
+    /// The index of a check by name.
+    pub fn index_of(&self, name: &str) -> Option<usize> {
+        self.by_name.get(name).copied()
+    }
+
+    /// Whether every check has run at least once.
+    pub fn first_round_done(&self) -> bool {
+        self.waiting_first.load(Ordering::Acquire) == 0
+    }
+
+    /// A copy of one check's state.
+    pub fn snapshot(&self, index: usize) -> CheckState {
+        self.lock(index).clone()
+    }
+
+    /// Runs `f` on one check's state under its lock (for cheap reads).
+    pub fn with_state<T>(&self, index: usize, f: impl FnOnce(&CheckState) -> T) -> T {
+        f(&self.lock(index))
+    }
+
+    /// Restores history loaded from storage (before the first check runs).
+    pub fn restore(&self, index: usize, hourly: Vec<HourBucket>, recent: Vec<Sample>, last_error: Option<(DateTime<Utc>, String)>) {
+        let mut state = self.lock(index);
+        state.hourly = hourly.into();
+        state.recent = recent.into_iter().rev().take(RECENT_SAMPLES).rev().collect();
+        state.last_error = last_error;
+    }
+
+    /// Records an outcome; returns the alerting transition.
+    pub fn record(
+        &self,
+        index: usize,
+        outcome: Outcome,
+        at: DateTime<Utc>,
+        reminder: Option<Duration>,
+    ) -> Transition {
+        let transition = {
+            let mut state = self.lock(index);
+            let first = state.last.is_none();
+            let transition = state.apply(&self.infos[index], outcome, at, reminder);
+            if first {
+                self.waiting_first.fetch_sub(1, Ordering::AcqRel);
+            }
+            transition
+        };
+        self.version.send_modify(|v| *v += 1);
+        transition
+    }
+
+    /// A receiver that changes whenever any check records an outcome.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.version.subscribe()
+    }
+
+    fn lock(&self, index: usize) -> std::sync::MutexGuard<'_, CheckState> {
+        self.states[index]
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}

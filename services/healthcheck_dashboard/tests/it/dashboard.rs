@@ -1,0 +1,1 @@
+//! The dashboard page in a real headless Chromium (being written).

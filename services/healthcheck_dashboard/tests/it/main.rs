@@ -1,0 +1,10 @@
+//! Integration tests of healthcheck_dashboard: the real service on port 0 against real
+//! targets (local HTTP/HTTPS servers, TCP ports, a PostgreSQL server, commands).
+
+mod alerts;
+mod api;
+mod binary;
+mod checks;
+mod dashboard;
+mod history;
+mod support;

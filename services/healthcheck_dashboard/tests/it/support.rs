@@ -1,0 +1,379 @@
+//! Test support: start the real service on port 0 and talk to it over HTTP; local targets
+//! (HTTP, HTTPS with a fresh self-signed certificate, a switchable target) and a real
+//! PostgreSQL server made for the test.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::Router;
+use healthcheck_dashboard::config::Config;
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+/// A running healthcheck_dashboard.
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// HTTP client for requests to the app.
+    pub client: reqwest::Client,
+    /// The data directory (history lives here).
+    pub data_dir: PathBuf,
+    shutdown: CancellationToken,
+    task: Option<tokio::task::JoinHandle<Result<(), healthcheck_dashboard::RunError>>>,
+    _data: Option<tempfile::TempDir>,
+}
+
+/// Starts the service with `config_toml` and a fresh data directory.
+pub async fn spawn_app(config_toml: &str) -> TestApp {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().to_path_buf();
+    let mut app = spawn_app_in(config_toml, dir).await;
+    app._data = Some(data);
+    app
+}
+
+/// Starts the service with `config_toml` over an existing data directory.
+pub async fn spawn_app_in(config_toml: &str, data_dir: PathBuf) -> TestApp {
+    let config = Config::from_toml(config_toml).expect("test config must be valid");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(healthcheck_dashboard::run(
+        config,
+        listener,
+        data_dir.clone(),
+        shutdown.clone(),
+    ));
+    TestApp {
+        base,
+        client: reqwest::Client::new(),
+        data_dir,
+        shutdown,
+        task: Some(task),
+        _data: None,
+    }
+}
+
+impl TestApp {
+    /// GET `path`, returning status and body text.
+    pub async fn get(&self, path: &str) -> (StatusCode, String) {
+        let response = self.client.get(format!("{}{path}", self.base)).send().await.unwrap();
+        let status = response.status();
+        (status, response.text().await.unwrap())
+    }
+
+    /// GET `path` and parse the body as JSON.
+    pub async fn get_json(&self, path: &str) -> (StatusCode, Value) {
+        let (status, body) = self.get(path).await;
+        let json = serde_json::from_str(&body)
+            .unwrap_or_else(|e| panic!("{path} did not answer JSON ({e}): {body}"));
+        (status, json)
+    }
+
+    /// Polls `/api/status` until `done` accepts it; panics with the last document on timeout.
+    pub async fn wait_for_status(&self, timeout: Duration, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let (_, status) = self.get_json("/api/status").await;
+            if done(&status) {
+                return status;
+            }
+            if tokio::time::Instant::now() > deadline {
+                panic!("condition not met within {timeout:?}; last status: {status:#}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until service `name` has been checked at least `runs` times... approximately:
+    /// until its status is not `unknown`, then returns its view.
+    pub async fn wait_for_service(&self, name: &str, timeout: Duration, done: impl Fn(&Value) -> bool) -> Value {
+        let status = self
+            .wait_for_status(timeout, |s| service(s, name).is_some_and(&done))
+            .await;
+        service(&status, name).cloned().unwrap()
+    }
+
+    /// Stops the service and waits for it to finish (history flushed).
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        if let Some(task) = self.task.take() {
+            tokio::time::timeout(Duration::from_secs(10), task)
+                .await
+                .expect("service stops within 10 s")
+                .unwrap()
+                .unwrap();
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// The view of service `name` inside an `/api/status` document.
+pub fn service<'a>(status: &'a Value, name: &str) -> Option<&'a Value> {
+    status["services"].as_array()?.iter().find(|s| s["name"] == name)
+}
+
+/// A local HTTP target whose answer can be changed while the test runs.
+#[derive(Clone)]
+pub struct Target {
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// HTTP status the `/switch` route answers with.
+    pub switch_status: Arc<AtomicU16>,
+    /// Requests seen on `/switch`.
+    pub hits: Arc<AtomicU64>,
+}
+
+#[derive(Clone)]
+struct TargetState {
+    switch_status: Arc<AtomicU16>,
+    hits: Arc<AtomicU64>,
+}
+
+fn target_router(state: TargetState) -> Router {
+    Router::new()
+        .route("/ok", get(|| async { "all good" }))
+        .route("/error", get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "boom") }))
+        .route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_millis(600)).await;
+                "finally"
+            }),
+        )
+        .route(
+            "/hang",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+                "never"
+            }),
+        )
+        .route(
+            "/json",
+            get(|| async {
+                axum::Json(serde_json::json!({ "status": "ok", "checks": { "db": true }, "version": 3 }))
+            }),
+        )
+        .route(
+            "/markup",
+            get(|| async {
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "<script>alert('owned')</script><b>bold</b>",
+                )
+            }),
+        )
+        .route(
+            "/switch",
+            get(|State(state): State<TargetState>| async move {
+                state.hits.fetch_add(1, Ordering::SeqCst);
+                let code = StatusCode::from_u16(state.switch_status.load(Ordering::SeqCst)).unwrap();
+                (code, "switch")
+            }),
+        )
+        .with_state(state)
+}
+
+/// Starts a local HTTP target with `/ok`, `/error` (500), `/slow` (600 ms), `/hang`, `/json`,
+/// `/markup` (503 with HTML in the body) and `/switch` (status set by the test, 200 at first).
+pub async fn start_target() -> Target {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let state = TargetState {
+        switch_status: Arc::new(AtomicU16::new(200)),
+        hits: Arc::new(AtomicU64::new(0)),
+    };
+    let target = Target {
+        base,
+        switch_status: state.switch_status.clone(),
+        hits: state.hits.clone(),
+    };
+    let router = target_router(state);
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    target
+}
+
+/// Starts an HTTPS target with a self-signed certificate for `localhost` that expires in
+/// `valid_days`; returns its base URL `https://localhost:PORT`.
+pub async fn start_https_target(valid_days: i64) -> String {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    params.not_before = time::OffsetDateTime::now_utc() - time::Duration::days(2);
+    params.not_after = time::OffsetDateTime::now_utc() + time::Duration::days(valid_days);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    let config = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+        )
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { return };
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(stream).await else { return };
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                let mut buffer = [0u8; 4096];
+                let _ = tls.read(&mut buffer).await;
+                let _ = tls
+                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\nConnection: close\r\n\r\nsecure")
+                    .await;
+                let _ = tls.shutdown().await;
+            });
+        }
+    });
+    format!("https://localhost:{port}")
+}
+
+/// A TCP port with nothing listening on it.
+pub fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    port
+}
+
+/// A TCP listener that accepts connections and never says anything (a hung server).
+pub async fn silent_listener() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    address
+}
+
+/// A real PostgreSQL server in a temporary directory, with password authentication.
+pub struct PostgresServer {
+    dir: tempfile::TempDir,
+    bin: PathBuf,
+    /// Port on 127.0.0.1.
+    pub port: u16,
+}
+
+/// User and password of the test server.
+pub const PG_USER: &str = "app";
+/// Password of [`PG_USER`].
+pub const PG_PASSWORD: &str = "s3cret-pw";
+
+fn postgres_bin_dir() -> Option<PathBuf> {
+    let mut candidates: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|dirs| dirs.flatten().map(|d| d.path().join("bin")).collect())
+        .unwrap_or_default();
+    candidates.sort();
+    candidates.into_iter().rev().find(|bin| bin.join("initdb").exists())
+}
+
+fn as_postgres_user(program: &std::path::Path) -> Command {
+    // PostgreSQL refuses to run as root; tests usually do (CI containers).
+    let is_root = Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0")).unwrap_or(false);
+    if is_root {
+        let mut command = Command::new("runuser");
+        command.args(["-u", "postgres", "--"]).arg(program);
+        command
+    } else {
+        Command::new(program)
+    }
+}
+
+impl PostgresServer {
+    /// Initialises and starts a server; `None` (after the loud skip or CI failure of
+    /// `require_component`) when PostgreSQL is not installed.
+    pub fn start() -> Option<PostgresServer> {
+        let bin = postgres_bin_dir();
+        if !service_kit::test_util::require_component(
+            "PostgreSQL server",
+            bin.is_some(),
+            "install Debian's postgresql package (scripts/test does)",
+        ) {
+            return None;
+        }
+        let bin = bin.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let _ = Command::new("chown").args(["-R", "postgres:postgres"]).arg(dir.path()).status();
+        let pwfile = dir.path().join("pw");
+        std::fs::write(&pwfile, PG_PASSWORD).unwrap();
+        let _ = Command::new("chown").args(["postgres:postgres"]).arg(&pwfile).status();
+        let data = dir.path().join("data");
+        let out = as_postgres_user(&bin.join("initdb"))
+            .arg("-D")
+            .arg(&data)
+            .args(["-U", PG_USER, "--auth-host=scram-sha-256", "--auth-local=trust", "--no-sync"])
+            .arg(format!("--pwfile={}", pwfile.display()))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "initdb failed: {}", String::from_utf8_lossy(&out.stderr));
+        let server = PostgresServer {
+            port: closed_port(),
+            bin,
+            dir,
+        };
+        server.start_again();
+        Some(server)
+    }
+
+    /// Starts the (stopped) server.
+    pub fn start_again(&self) {
+        let data = self.dir.path().join("data");
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+            self.port,
+            self.dir.path().display()
+        );
+        let out = as_postgres_user(&self.bin.join("pg_ctl"))
+            .arg("-D")
+            .arg(&data)
+            .args(["-o", &options, "-w", "-l"])
+            .arg(self.dir.path().join("log"))
+            .arg("start")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "pg_ctl start failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            std::fs::read_to_string(self.dir.path().join("log")).unwrap_or_default()
+        );
+    }
+
+    /// Stops the server (fast shutdown).
+    pub fn stop(&self) {
+        let _ = as_postgres_user(&self.bin.join("pg_ctl"))
+            .arg("-D")
+            .arg(self.dir.path().join("data"))
+            .args(["-m", "fast", "-w", "stop"])
+            .output();
+    }
+
+    /// A DSN for the `postgres` database with the given password.
+    pub fn dsn(&self, password: &str) -> String {
+        format!("postgres://{PG_USER}:{password}@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+impl Drop for PostgresServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
