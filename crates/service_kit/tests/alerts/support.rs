@@ -43,9 +43,10 @@ pub fn dispatcher(sink: Sink) -> AlertDispatcher {
 /// Asserts that the string at `pointer` is an RFC 3339 UTC timestamp of the last minute
 /// ending in `Z`, and replaces it with `"<timestamp>"` so the rest compares exactly.
 pub fn normalise_rfc3339(value: &mut Value, pointer: &str) {
+    let shown = value.to_string();
     let slot = value
         .pointer_mut(pointer)
-        .unwrap_or_else(|| panic!("no {pointer} in {value}"));
+        .unwrap_or_else(|| panic!("no {pointer} in {shown}"));
     let text = slot
         .as_str()
         .unwrap_or_else(|| panic!("{pointer} is not a string: {slot}"))
@@ -64,9 +65,10 @@ pub fn normalise_rfc3339(value: &mut Value, pointer: &str) {
 /// Asserts that the integer at `pointer` is Unix seconds of the last minute and replaces
 /// it with `0`.
 pub fn normalise_unix_seconds(value: &mut Value, pointer: &str) {
+    let shown = value.to_string();
     let slot = value
         .pointer_mut(pointer)
-        .unwrap_or_else(|| panic!("no {pointer} in {value}"));
+        .unwrap_or_else(|| panic!("no {pointer} in {shown}"));
     let seconds = slot
         .as_i64()
         .unwrap_or_else(|| panic!("{pointer} is not an integer: {slot}"));
