@@ -15,7 +15,10 @@ use tokio_util::sync::CancellationToken;
 /// The stand-in application: `/health` answers at once, `/slow` after 400 ms, `/broken` 500.
 fn demo_app() -> Router {
     Router::new()
-        .route("/health", get(|| async { Json(serde_json::json!({ "status": "ok" })) }))
+        .route(
+            "/health",
+            get(|| async { Json(serde_json::json!({ "status": "ok" })) }),
+        )
         .route(
             "/slow",
             get(|| async {
@@ -52,13 +55,21 @@ title = "Compose Sidecars demo"
 }
 
 /// Starts the demo and waits for Ctrl-C.
-pub async fn run(health_port: u16, data_dir: &Path, shutdown: CancellationToken) -> anyhow::Result<()> {
+pub async fn run(
+    health_port: u16,
+    data_dir: &Path,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     let app_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .context("cannot start the demo application")?;
     let app_port = app_listener.local_addr()?.port();
     let app_shutdown = shutdown.clone();
-    let app = tokio::spawn(service_kit::serve::serve(app_listener, demo_app(), app_shutdown));
+    let app = tokio::spawn(service_kit::serve::serve(
+        app_listener,
+        demo_app(),
+        app_shutdown,
+    ));
 
     let config = HealthConfig::from_toml(&demo_health_config(app_port, health_port))
         .context("the built-in demo config is invalid")?;
@@ -70,7 +81,12 @@ pub async fn run(health_port: u16, data_dir: &Path, shutdown: CancellationToken)
     println!("  aggregate health http://127.0.0.1:{health_port}/health");
     println!("  metrics          http://127.0.0.1:{health_port}/metrics");
     println!("  demo application http://127.0.0.1:{app_port}/health");
-    let health = healthcheck_dashboard::run(config, health_listener, data_dir.join("healthcheck"), shutdown.clone());
+    let health = healthcheck_dashboard::run(
+        config,
+        health_listener,
+        data_dir.join("healthcheck"),
+        shutdown.clone(),
+    );
     let result = health.await;
     shutdown.cancel();
     let _ = app.await;

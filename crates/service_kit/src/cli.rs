@@ -55,6 +55,9 @@ pub fn selfcheck(url: &str, timeout: std::time::Duration) -> Result<(), String> 
     if code.starts_with('2') {
         Ok(())
     } else {
-        Err(format!("{url} answered {}", line.lines().next().unwrap_or("nothing")))
+        Err(format!(
+            "{url} answered {}",
+            line.lines().next().unwrap_or("nothing")
+        ))
     }
 }

@@ -125,7 +125,11 @@ fn name_list_items(text: &str, key: &str) -> String {
 
 /// 1-based line number of byte offset `at` in `text`.
 fn line_of(text: &str, at: usize) -> usize {
-    text[..at.min(text.len())].bytes().filter(|b| *b == b'\n').count() + 1
+    text[..at.min(text.len())]
+        .bytes()
+        .filter(|b| *b == b'\n')
+        .count()
+        + 1
 }
 
 /// Picks the config file path: the CLI flag, else the first env var of `env_vars` that is set
@@ -134,7 +138,7 @@ pub fn config_path(cli: Option<PathBuf>, env_vars: &[&str]) -> Option<PathBuf> {
     cli.or_else(|| {
         env_vars
             .iter()
-            .filter_map(|name| std::env::var_os(name))
+            .filter_map(std::env::var_os)
             .find(|value| !value.is_empty())
             .map(PathBuf::from)
     })

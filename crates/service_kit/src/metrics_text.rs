@@ -91,9 +91,13 @@ mod tests {
     #[test]
     fn families_and_samples_render_in_text_format() {
         let mut m = MetricsText::new();
-        m.family("probe_success", MetricKind::Gauge, "Whether the probe succeeded.")
-            .sample("probe_success", &[("check", "we\"b")], 1.0)
-            .sample("probe_success", &[("check", "api")], 0.0);
+        m.family(
+            "probe_success",
+            MetricKind::Gauge,
+            "Whether the probe succeeded.",
+        )
+        .sample("probe_success", &[("check", "we\"b")], 1.0)
+        .sample("probe_success", &[("check", "api")], 0.0);
         m.family("probe_duration_seconds", MetricKind::Gauge, "Probe time.")
             .sample("probe_duration_seconds", &[], 0.25);
         assert_eq!(

@@ -103,7 +103,11 @@ pub struct FakeResponse {
 impl FakeResponse {
     /// An answer with `status`, no extra headers and body `ok` for 2xx or `error` otherwise.
     pub fn status(status: u16) -> Self {
-        let body = if (200..300).contains(&status) { "ok" } else { "error" };
+        let body = if (200..300).contains(&status) {
+            "ok"
+        } else {
+            "error"
+        };
         FakeResponse {
             status,
             headers: Vec::new(),
@@ -154,8 +158,7 @@ impl FakeReceiver {
     /// A receiver answering request `i` with `statuses[i]`, the last status repeating:
     /// `vec![500, 500, 200]` fails twice, then accepts everything.
     pub async fn start_with_statuses(statuses: Vec<u16>) -> Self {
-        Self::start_with_responses(statuses.into_iter().map(FakeResponse::status).collect())
-            .await
+        Self::start_with_responses(statuses.into_iter().map(FakeResponse::status).collect()).await
     }
 
     /// A receiver answering request `i` with `responses[i]`, the last one repeating.
@@ -163,7 +166,10 @@ impl FakeReceiver {
     /// # Panics
     /// When `responses` is empty.
     pub async fn start_with_responses(responses: Vec<FakeResponse>) -> Self {
-        assert!(!responses.is_empty(), "FakeReceiver needs at least one response");
+        assert!(
+            !responses.is_empty(),
+            "FakeReceiver needs at least one response"
+        );
         Self::spawn(responses, false).await
     }
 
@@ -265,7 +271,12 @@ async fn record_and_answer(State(state): State<Arc<ReceiverState>>, request: Req
         headers: parts
             .headers
             .iter()
-            .map(|(n, v)| (n.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
             .collect(),
         json: serde_json::from_slice(&body).ok(),
         body,
@@ -559,7 +570,9 @@ fn wait_until_listening(child: &mut Child, port: u16, timeout: Duration) -> Resu
             return Ok(());
         }
         if Instant::now() >= deadline {
-            return Err(format!("port {port} not accepting connections after {timeout:?}"));
+            return Err(format!(
+                "port {port} not accepting connections after {timeout:?}"
+            ));
         }
         std::thread::sleep(Duration::from_millis(50));
     }

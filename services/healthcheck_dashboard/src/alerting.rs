@@ -5,7 +5,9 @@
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use service_kit::alert::{Alert, AlertDispatcher, DeliveryPolicy, Severity, Sink, SmtpSecurity, SmtpSettings};
+use service_kit::alert::{
+    Alert, AlertDispatcher, DeliveryPolicy, Severity, Sink, SmtpSecurity, SmtpSettings,
+};
 
 use crate::check::Outcome;
 use crate::config::AlertsConfig;
@@ -17,7 +19,8 @@ pub const SOURCE: &str = "healthcheck_dashboard";
 /// Builds the sinks `[alerts]` asks for, or names the key that is wrong.
 pub fn build_sinks(config: &AlertsConfig) -> Result<Vec<Sink>, (String, String)> {
     let mut sinks = Vec::new();
-    let url_sinks: [(&str, &String, fn(&str) -> Result<Sink, _>); 3] = [
+    type MakeSink = fn(&str) -> Result<Sink, service_kit::alert::AlertError>;
+    let url_sinks: [(&str, &String, MakeSink); 3] = [
         ("alerts.webhook", &config.webhook, Sink::from_webhook_url),
         ("alerts.slack", &config.slack, Sink::slack),
         ("alerts.discord", &config.discord, Sink::discord),
@@ -76,7 +79,10 @@ impl Alerter {
     }
 
     /// Builds the alerter from `[alerts]`; `link` is the dashboard URL put in messages.
-    pub fn from_config(config: &AlertsConfig, link: Option<String>) -> Result<Alerter, (String, String)> {
+    pub fn from_config(
+        config: &AlertsConfig,
+        link: Option<String>,
+    ) -> Result<Alerter, (String, String)> {
         if !config.enabled {
             return Ok(Alerter::disabled());
         }
@@ -91,7 +97,8 @@ impl Alerter {
         Ok(Alerter {
             dispatcher: Some(AlertDispatcher::new(sinks, policy)),
             resolved: config.resolved,
-            reminder: (config.reminder_mins > 0).then(|| Duration::from_secs(config.reminder_mins * 60)),
+            reminder: (config.reminder_mins > 0)
+                .then(|| Duration::from_secs(config.reminder_mins * 60)),
             link,
         })
     }
@@ -130,7 +137,10 @@ impl Alerter {
             vec![
                 ("service".to_string(), name.clone()),
                 ("state".to_string(), state.to_string()),
-                ("check".to_string(), format!("{} {}", info.kind, info.target)),
+                (
+                    "check".to_string(),
+                    format!("{} {}", info.kind, info.target),
+                ),
             ]
         };
         match transition {
@@ -139,8 +149,14 @@ impl Alerter {
                 let reminder = matches!(transition, Transition::StillDown { .. });
                 let mut fields = base_fields("down");
                 fields.push(("error".to_string(), error.clone()));
-                fields.push(("since".to_string(), since.to_rfc3339_opts(SecondsFormat::Secs, true)));
-                fields.push(("response_time_ms".to_string(), outcome.elapsed.as_millis().to_string()));
+                fields.push((
+                    "since".to_string(),
+                    since.to_rfc3339_opts(SecondsFormat::Secs, true),
+                ));
+                fields.push((
+                    "response_time_ms".to_string(),
+                    outcome.elapsed.as_millis().to_string(),
+                ));
                 Some(Alert {
                     // One key per incident: a new outage is never hidden by an old one's cooldown;
                     // reminders share a key so the cooldown limits them.
@@ -171,7 +187,10 @@ impl Alerter {
                 }
                 let downtime = human_duration(now - *down_since);
                 let mut fields = base_fields("up");
-                fields.push(("down_since".to_string(), down_since.to_rfc3339_opts(SecondsFormat::Secs, true)));
+                fields.push((
+                    "down_since".to_string(),
+                    down_since.to_rfc3339_opts(SecondsFormat::Secs, true),
+                ));
                 fields.push(("downtime".to_string(), downtime.clone()));
                 Some(Alert {
                     key: format!("health:{name}:recovered:{}", down_since.timestamp()),

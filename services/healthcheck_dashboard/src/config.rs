@@ -370,12 +370,10 @@ impl Config {
             None => Config::default(),
         };
         config.apply_env()?;
-        config
-            .validate()
-            .map_err(|e| match path {
-                Some(path) => e.in_file(path),
-                None => e,
-            })?;
+        config.validate().map_err(|e| match path {
+            Some(path) => e.in_file(path),
+            None => e,
+        })?;
         Ok(config)
     }
 
@@ -426,19 +424,24 @@ impl Config {
     /// Checks everything that serde cannot: names, URLs, types, ranges.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.checks.interval_secs == 0 {
-            return Err(ConfigError::new("checks.interval_secs", "must be at least 1"));
+            return Err(ConfigError::new(
+                "checks.interval_secs",
+                "must be at least 1",
+            ));
         }
         if self.checks.timeout_ms == 0 {
             return Err(ConfigError::new("checks.timeout_ms", "must be at least 1"));
         }
         if self.checks.max_concurrent == 0 {
-            return Err(ConfigError::new("checks.max_concurrent", "must be at least 1"));
+            return Err(ConfigError::new(
+                "checks.max_concurrent",
+                "must be at least 1",
+            ));
         }
         let mut seen = std::collections::HashSet::new();
         for (index, endpoint) in self.checks.endpoints.iter().enumerate() {
-            let key = |field: &str| {
-                format!("checks.endpoints[{index}] ({:?}).{field}", endpoint.name)
-            };
+            let key =
+                |field: &str| format!("checks.endpoints[{index}] ({:?}).{field}", endpoint.name);
             if endpoint.name.trim().is_empty() {
                 return Err(ConfigError::new(
                     format!("checks.endpoints[{index}].name"),
@@ -457,10 +460,16 @@ impl Config {
                 return Err(ConfigError::new(key("timeout_ms"), "must be at least 1"));
             }
             if endpoint.failure_threshold == Some(0) {
-                return Err(ConfigError::new(key("failure_threshold"), "must be at least 1"));
+                return Err(ConfigError::new(
+                    key("failure_threshold"),
+                    "must be at least 1",
+                ));
             }
             if endpoint.success_threshold == Some(0) {
-                return Err(ConfigError::new(key("success_threshold"), "must be at least 1"));
+                return Err(ConfigError::new(
+                    key("success_threshold"),
+                    "must be at least 1",
+                ));
             }
         }
         self.validate_alerts()?;

@@ -141,11 +141,18 @@ async fn writer_loop(
     flush(&store, batch, &mut last_errors).await;
 }
 
-async fn flush(store: &Store, batch: Vec<HistoryRecord>, last_errors: &mut HashMap<Arc<str>, String>) {
+/// Checks run, checks passed, latency sum and max (ms) of one check in one minute.
+type MinuteTotals = (u32, u32, u64, u64);
+
+async fn flush(
+    store: &Store,
+    batch: Vec<HistoryRecord>,
+    last_errors: &mut HashMap<Arc<str>, String>,
+) {
     if batch.is_empty() {
         return;
     }
-    let mut minutes: HashMap<(Arc<str>, i64), (u32, u32, u64, u64)> = HashMap::new();
+    let mut minutes: HashMap<(Arc<str>, i64), MinuteTotals> = HashMap::new();
     let mut errors = Vec::new();
     for record in batch {
         let entry = minutes
@@ -202,7 +209,10 @@ async fn prune(store: &Store, retention: Duration) {
     let cutoff = Utc::now().timestamp() - retention.as_secs() as i64;
     let result = store
         .run(move |c| {
-            c.execute("DELETE FROM check_minutes WHERE minute < ?1", [cutoff.div_euclid(60)])?;
+            c.execute(
+                "DELETE FROM check_minutes WHERE minute < ?1",
+                [cutoff.div_euclid(60)],
+            )?;
             c.execute("DELETE FROM check_errors WHERE at < ?1", [cutoff])
         })
         .await;
@@ -213,7 +223,10 @@ async fn prune(store: &Store, retention: Duration) {
 
 /// Loads what the dashboard needs for every check: the uptime window, the recent
 /// per-minute latencies and the last error.
-pub fn load(store: &Store, now: DateTime<Utc>) -> Result<HashMap<String, RestoredHistory>, StorageError> {
+pub fn load(
+    store: &Store,
+    now: DateTime<Utc>,
+) -> Result<HashMap<String, RestoredHistory>, StorageError> {
     let now_minute = now.timestamp().div_euclid(60);
     let uptime_from = (now.timestamp().div_euclid(3600) - UPTIME_HOURS + 1) * 60;
     let recent_from = now_minute - RECENT_SAMPLES as i64;
@@ -224,7 +237,14 @@ pub fn load(store: &Store, now: DateTime<Utc>) -> Result<HashMap<String, Restore
              WHERE minute >= ?1 GROUP BY check_name, hour ORDER BY hour",
         )?;
         let rows = hourly.query_map([uptime_from], |r| {
-            Ok((r.get::<_, String>(0)?, HourBucket { hour: r.get(1)?, total: r.get(2)?, ok: r.get(3)? }))
+            Ok((
+                r.get::<_, String>(0)?,
+                HourBucket {
+                    hour: r.get(1)?,
+                    total: r.get(2)?,
+                    ok: r.get(3)?,
+                },
+            ))
         })?;
         for row in rows {
             let (name, bucket) = row?;
@@ -243,7 +263,11 @@ pub fn load(store: &Store, now: DateTime<Utc>) -> Result<HashMap<String, Restore
                 Sample {
                     at: r.get::<_, i64>(1)? * 60,
                     ms: (sum / total.max(1)) as u64,
-                    status: if ok == total { Status::Up } else { Status::Down },
+                    status: if ok == total {
+                        Status::Up
+                    } else {
+                        Status::Down
+                    },
                 },
             ))
         })?;
@@ -251,10 +275,15 @@ pub fn load(store: &Store, now: DateTime<Utc>) -> Result<HashMap<String, Restore
             let (name, sample) = row?;
             restored.entry(name).or_default().recent.push(sample);
         }
-        let mut errors = c.prepare(
-            "SELECT check_name, MAX(at), message FROM check_errors GROUP BY check_name",
-        )?;
-        let rows = errors.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?)))?;
+        let mut errors =
+            c.prepare("SELECT check_name, MAX(at), message FROM check_errors GROUP BY check_name")?;
+        let rows = errors.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?;
         for row in rows {
             let (name, at, message) = row?;
             if let Some(at) = Utc.timestamp_opt(at, 0).single() {
@@ -266,7 +295,11 @@ pub fn load(store: &Store, now: DateTime<Utc>) -> Result<HashMap<String, Restore
 }
 
 /// Per-minute history of one check over the last `hours`.
-pub async fn minutes(store: &Store, name: String, hours: u32) -> Result<Vec<MinutePoint>, StorageError> {
+pub async fn minutes(
+    store: &Store,
+    name: String,
+    hours: u32,
+) -> Result<Vec<MinutePoint>, StorageError> {
     let from = Utc::now().timestamp().div_euclid(60) - i64::from(hours) * 60;
     store
         .run(move |c| {

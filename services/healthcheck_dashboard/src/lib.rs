@@ -115,7 +115,8 @@ pub async fn run(
             .map_err(|(key, problem)| service_kit::config::ConfigError::new(key, problem))?,
     );
     let retention = Duration::from_secs(config.storage.retention_days.max(1) * 86_400);
-    let (history_writer, writer_task) = history::spawn_writer(store.clone(), retention, shutdown.clone());
+    let (history_writer, writer_task) =
+        history::spawn_writer(store.clone(), retention, shutdown.clone());
     let scheduler_stats = Arc::new(SchedulerStats::default());
     let scheduler = Scheduler {
         probes,

@@ -33,7 +33,9 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     if let Some(Command::Selfcheck { url }) = &cli.command {
         let port = std::env::var("DASHBOARD_PORT").unwrap_or_else(|_| "9100".to_string());
-        let url = url.clone().unwrap_or_else(|| format!("http://127.0.0.1:{port}/livez"));
+        let url = url
+            .clone()
+            .unwrap_or_else(|| format!("http://127.0.0.1:{port}/livez"));
         if let Err(err) = service_kit::cli::selfcheck(&url, Duration::from_secs(3)) {
             eprintln!("unhealthy: {err}");
             std::process::exit(1);
@@ -54,7 +56,8 @@ async fn main() -> anyhow::Result<()> {
     let address = healthcheck_dashboard::listen_address(&config, cli.common.listen.as_deref());
     let listener = service_kit::serve::bind(&address).await?;
     let shutdown = service_kit::serve::shutdown_on_signals();
-    match healthcheck_dashboard::run(config, listener, cli.common.data_dir.clone(), shutdown).await {
+    match healthcheck_dashboard::run(config, listener, cli.common.data_dir.clone(), shutdown).await
+    {
         Err(healthcheck_dashboard::RunError::Config(err)) => exit_on_config_error(&err),
         other => other.context("healthcheck_dashboard failed"),
     }

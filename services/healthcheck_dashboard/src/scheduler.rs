@@ -51,7 +51,10 @@ pub struct Scheduler {
 /// Builds the shared HTTP client.
 pub fn http_client(verify_tls: bool) -> reqwest::Client {
     reqwest::Client::builder()
-        .user_agent(concat!("compose-sidecars-healthcheck/", env!("CARGO_PKG_VERSION")))
+        .user_agent(concat!(
+            "compose-sidecars-healthcheck/",
+            env!("CARGO_PKG_VERSION")
+        ))
         .tls_info(true)
         .danger_accept_invalid_certs(!verify_tls)
         .redirect(reqwest::redirect::Policy::limited(5))

@@ -147,7 +147,9 @@ impl CheckState {
             .hourly
             .iter()
             .filter(|b| b.hour > current_hour - UPTIME_HOURS)
-            .fold((0u64, 0u64), |(t, o), b| (t + u64::from(b.total), o + u64::from(b.ok)));
+            .fold((0u64, 0u64), |(t, o), b| {
+                (t + u64::from(b.total), o + u64::from(b.ok))
+            });
         (total > 0).then(|| ok as f64 * 100.0 / total as f64)
     }
 
@@ -216,7 +218,10 @@ impl CheckState {
             self.consecutive_successes = 0;
             self.consecutive_failures += 1;
             let since = *self.failing_since.get_or_insert(at);
-            let error = outcome.error.clone().unwrap_or_else(|| "failed".to_string());
+            let error = outcome
+                .error
+                .clone()
+                .unwrap_or_else(|| "failed".to_string());
             self.last_error = Some((at, error.clone()));
             if !self.alerting && self.consecutive_failures >= info.failure_threshold {
                 self.alerting = true;
@@ -264,7 +269,10 @@ impl HealthState {
             .enumerate()
             .map(|(i, info)| (info.name.clone(), i))
             .collect();
-        let states = infos.iter().map(|_| Mutex::new(CheckState::default())).collect();
+        let states = infos
+            .iter()
+            .map(|_| Mutex::new(CheckState::default()))
+            .collect();
         HealthState {
             waiting_first: AtomicUsize::new(infos.len()),
             infos,
@@ -301,10 +309,21 @@ impl HealthState {
     }
 
     /// Restores history loaded from storage (before the first check runs).
-    pub fn restore(&self, index: usize, hourly: Vec<HourBucket>, recent: Vec<Sample>, last_error: Option<(DateTime<Utc>, String)>) {
+    pub fn restore(
+        &self,
+        index: usize,
+        hourly: Vec<HourBucket>,
+        recent: Vec<Sample>,
+        last_error: Option<(DateTime<Utc>, String)>,
+    ) {
         let mut state = self.lock(index);
         state.hourly = hourly.into();
-        state.recent = recent.into_iter().rev().take(RECENT_SAMPLES).rev().collect();
+        state.recent = recent
+            .into_iter()
+            .rev()
+            .take(RECENT_SAMPLES)
+            .rev()
+            .collect();
         state.last_error = last_error;
     }
 
@@ -338,5 +357,103 @@ impl HealthState {
         self.states[index]
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(failure_threshold: u32, success_threshold: u32) -> CheckInfo {
+        CheckInfo {
+            name: "api".to_string(),
+            kind: "http",
+            target: "http://api/".to_string(),
+            interval: Duration::from_secs(10),
+            failure_threshold,
+            success_threshold,
+        }
+    }
+
+    fn at(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_700_000_000 + secs, 0).unwrap()
+    }
+
+    fn down() -> Outcome {
+        Outcome::down(Duration::from_millis(5), "boom")
+    }
+
+    fn up() -> Outcome {
+        Outcome::up(Duration::from_millis(5))
+    }
+
+    #[test]
+    fn down_is_announced_once_after_the_failure_threshold() {
+        let info = info(3, 1);
+        let mut state = CheckState::default();
+        assert_eq!(state.apply(&info, down(), at(0), None), Transition::None);
+        assert_eq!(state.apply(&info, down(), at(10), None), Transition::None);
+        assert_eq!(
+            state.apply(&info, down(), at(20), None),
+            Transition::WentDown {
+                since: at(0),
+                error: "boom".to_string()
+            }
+        );
+        assert_eq!(state.apply(&info, down(), at(30), None), Transition::None);
+        assert_eq!(state.status, Status::Down);
+        assert_eq!(state.consecutive_failures, 4);
+    }
+
+    #[test]
+    fn a_single_success_resets_the_failure_streak() {
+        let info = info(2, 1);
+        let mut state = CheckState::default();
+        state.apply(&info, down(), at(0), None);
+        state.apply(&info, up(), at(10), None);
+        assert_eq!(state.apply(&info, down(), at(20), None), Transition::None);
+    }
+
+    #[test]
+    fn recovery_needs_the_success_threshold_and_reports_the_outage_start() {
+        let info = info(1, 2);
+        let mut state = CheckState::default();
+        state.apply(&info, down(), at(0), None);
+        assert_eq!(state.apply(&info, up(), at(10), None), Transition::None);
+        assert_eq!(
+            state.apply(&info, up(), at(20), None),
+            Transition::Recovered { down_since: at(0) }
+        );
+        assert!(!state.alerting);
+    }
+
+    #[test]
+    fn reminders_repeat_while_down_at_their_interval() {
+        let info = info(1, 1);
+        let mut state = CheckState::default();
+        let every = Some(Duration::from_secs(60));
+        assert!(matches!(
+            state.apply(&info, down(), at(0), every),
+            Transition::WentDown { .. }
+        ));
+        assert_eq!(state.apply(&info, down(), at(30), every), Transition::None);
+        assert!(matches!(
+            state.apply(&info, down(), at(60), every),
+            Transition::StillDown { since, .. } if since == at(0)
+        ));
+        assert_eq!(state.apply(&info, down(), at(90), every), Transition::None);
+    }
+
+    #[test]
+    fn uptime_counts_the_last_24_hours_only() {
+        let info = info(1, 1);
+        let mut state = CheckState::default();
+        state.apply(&info, down(), at(0), None);
+        state.apply(&info, up(), at(3600 * 30), None);
+        state.apply(&info, up(), at(3600 * 30 + 10), None);
+        assert_eq!(state.uptime_percent(at(3600 * 30 + 20)), Some(100.0));
+        state.apply(&info, down(), at(3600 * 30 + 30), None);
+        let uptime = state.uptime_percent(at(3600 * 30 + 40)).unwrap();
+        assert!((uptime - 66.666).abs() < 0.01);
     }
 }

@@ -154,7 +154,9 @@ impl AlertDispatcher {
             match handle.await {
                 Ok(Ok(())) => delivered.push(name),
                 Ok(Err(error)) => failed.push((name, error.to_string())),
-                Err(join_error) => failed.push((name, format!("delivery task failed: {join_error}"))),
+                Err(join_error) => {
+                    failed.push((name, format!("delivery task failed: {join_error}")))
+                }
             }
         }
         if delivered.is_empty() {

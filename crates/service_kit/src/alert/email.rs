@@ -111,9 +111,8 @@ pub(crate) fn body(out: &Outgoing) -> String {
     if let Some(link) = &out.alert.link {
         parts.push(link.clone());
     }
-    let mut body = parts.join("\n\n");
-    body.push('\n');
-    body
+    // No final newline: SMTP ends the data with CRLF anyway.
+    parts.join("\n\n")
 }
 
 /// Parses `Name <user@host>` or `user@host`.

@@ -96,11 +96,14 @@ impl AlertError {
     /// errors (no common AUTH mechanism) are permanent.
     pub(crate) fn from_smtp(err: &lettre::transport::smtp::Error) -> AlertError {
         let code = err.status().map(u16::from);
-        // Transient replies, connection and network errors and garbled responses remain.
-        let transient = !(err.is_permanent() || err.is_client() || err.is_tls());
+        let message = error_chain(err);
+        // lettre reports a rejected certificate as a connection error; rustls says
+        // "invalid peer certificate" in it. Retrying cannot fix a certificate.
+        let bad_certificate = message.contains("invalid peer certificate");
+        let transient = !(err.is_permanent() || err.is_client() || err.is_tls() || bad_certificate);
         AlertError::Smtp {
             code,
-            message: error_chain(err),
+            message,
             transient,
         }
     }

@@ -256,7 +256,10 @@ mod tests {
     #[test]
     fn slack_url_is_described_without_its_secret() {
         let sink = Sink::from_webhook_url("https://hooks.slack.com/services/T0/B1/s3cr3t").unwrap();
-        assert_eq!(sink.describe(), "https://hooks.slack.com/services/T0/B1/***");
+        assert_eq!(
+            sink.describe(),
+            "https://hooks.slack.com/services/T0/B1/***"
+        );
     }
 
     #[test]

@@ -214,7 +214,10 @@ fn webhook_url_flavour_is_detected_from_host_and_path() {
         flavour("https://discordapp.com/api/webhooks/1/abc"),
         SinkFlavour::Discord
     );
-    assert_eq!(flavour("https://discord.com/channels/1"), SinkFlavour::Webhook);
+    assert_eq!(
+        flavour("https://discord.com/channels/1"),
+        SinkFlavour::Webhook
+    );
     assert_eq!(flavour("https://example.com/hook"), SinkFlavour::Webhook);
     assert_eq!(flavour("http://127.0.0.1:8080/slack"), SinkFlavour::Webhook);
 }
@@ -229,7 +232,10 @@ fn webhook_url_that_is_not_http_is_rejected_at_construction() {
 #[test]
 fn describe_names_the_target_without_secrets() {
     let slack = Sink::from_webhook_url("https://hooks.slack.com/services/T0/B0/SECRET").unwrap();
-    assert_eq!(slack.describe(), "https://hooks.slack.com/services/T0/B0/***");
+    assert_eq!(
+        slack.describe(),
+        "https://hooks.slack.com/services/T0/B0/***"
+    );
     let generic = Sink::webhook("https://u:p@example.com/hook?token=abc").unwrap();
     assert_eq!(generic.describe(), "https://example.com/hook");
 }

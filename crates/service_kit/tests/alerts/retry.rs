@@ -34,10 +34,9 @@ async fn server_errors_are_retried_until_the_receiver_accepts() {
 
 #[tokio::test]
 async fn retries_stop_after_max_attempts_and_the_last_error_is_reported() {
-    let receiver = FakeReceiver::start_with_responses(vec![
-        FakeResponse::status(503).body("maintenance")
-    ])
-    .await;
+    let receiver =
+        FakeReceiver::start_with_responses(vec![FakeResponse::status(503).body("maintenance")])
+            .await;
     let alerts = dispatcher(Sink::webhook(&receiver.url()).unwrap());
 
     let outcome = alerts.send(api_down()).await;
@@ -55,10 +54,9 @@ async fn retries_stop_after_max_attempts_and_the_last_error_is_reported() {
 
 #[tokio::test]
 async fn client_error_is_not_retried_and_its_body_is_reported() {
-    let receiver = FakeReceiver::start_with_responses(vec![
-        FakeResponse::status(400).body("invalid_payload")
-    ])
-    .await;
+    let receiver =
+        FakeReceiver::start_with_responses(vec![FakeResponse::status(400).body("invalid_payload")])
+            .await;
     let alerts = dispatcher(Sink::slack(&receiver.url()).unwrap());
 
     let outcome = alerts.send(api_down()).await;

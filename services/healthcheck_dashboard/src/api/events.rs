@@ -16,17 +16,23 @@ use crate::App;
 const MIN_GAP: Duration = Duration::from_millis(500);
 
 /// `GET /events`.
-pub async fn stream(State(app): State<Arc<App>>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+pub async fn stream(
+    State(app): State<Arc<App>>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let changes = app.state.subscribe();
-    let stream = futures_util::stream::unfold((app, changes, true), |(app, mut changes, first)| async move {
-        if !first {
-            tokio::time::sleep(MIN_GAP).await;
-            changes.changed().await.ok()?;
-        }
-        changes.borrow_and_update();
-        let data = serde_json::to_string(&status_view(&app)).unwrap_or_else(|_| "{}".to_string());
-        let event = Event::default().event("status").data(data);
-        Some((Ok(event), (app, changes, false)))
-    });
+    let stream = futures_util::stream::unfold(
+        (app, changes, true),
+        |(app, mut changes, first)| async move {
+            if !first {
+                tokio::time::sleep(MIN_GAP).await;
+                changes.changed().await.ok()?;
+            }
+            changes.borrow_and_update();
+            let data =
+                serde_json::to_string(&status_view(&app)).unwrap_or_else(|_| "{}".to_string());
+            let event = Event::default().event("status").data(data);
+            Some((Ok(event), (app, changes, false)))
+        },
+    );
     Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }

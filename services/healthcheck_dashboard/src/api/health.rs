@@ -39,7 +39,10 @@ fn spec_entry(view: &ServiceView) -> Value {
         entry.insert("detail".into(), json!(detail));
     }
     entry.insert("last_checked".into(), json!(view.last_checked));
-    entry.insert("consecutive_failures".into(), json!(view.consecutive_failures));
+    entry.insert(
+        "consecutive_failures".into(),
+        json!(view.consecutive_failures),
+    );
     Value::Object(entry)
 }
 
@@ -95,7 +98,10 @@ pub async fn aggregate(State(app): State<Arc<App>>, headers: HeaderMap) -> Respo
     let views: Vec<ServiceView> = (0..app.state.infos().len())
         .map(|i| service_view(&app, i, now))
         .collect();
-    let status = overall(views.iter().map(|v| &v.status), app.state.first_round_done());
+    let status = overall(
+        views.iter().map(|v| &v.status),
+        app.state.first_round_done(),
+    );
     if wants_health_json(&headers) {
         let checks: Map<String, Value> = views
             .iter()

@@ -22,14 +22,26 @@ pub fn render(app: &App) -> String {
     let states: Vec<_> = (0..infos.len()).map(|i| app.state.snapshot(i)).collect();
     let mut m = MetricsText::new();
 
-    m.family("probe_success", MetricKind::Gauge, "Whether the last check of the service succeeded (1) or failed (0).");
+    m.family(
+        "probe_success",
+        MetricKind::Gauge,
+        "Whether the last check of the service succeeded (1) or failed (0).",
+    );
     for (info, state) in infos.iter().zip(&states) {
         if state.last.is_some() {
             let v = if state.status.is_ok() { 1.0 } else { 0.0 };
-            m.sample("probe_success", &[("check", &info.name), ("type", info.kind)], v);
+            m.sample(
+                "probe_success",
+                &[("check", &info.name), ("type", info.kind)],
+                v,
+            );
         }
     }
-    m.family("probe_duration_seconds", MetricKind::Gauge, "How long the last check took, in seconds.");
+    m.family(
+        "probe_duration_seconds",
+        MetricKind::Gauge,
+        "How long the last check took, in seconds.",
+    );
     for (info, state) in infos.iter().zip(&states) {
         if let Some(last) = &state.last {
             m.sample(
@@ -39,52 +51,147 @@ pub fn render(app: &App) -> String {
             );
         }
     }
-    m.family("probe_http_status_code", MetricKind::Gauge, "HTTP status code of the last answer.");
+    m.family(
+        "probe_http_status_code",
+        MetricKind::Gauge,
+        "HTTP status code of the last answer.",
+    );
     for (info, state) in infos.iter().zip(&states) {
         if let Some(code) = state.last.as_ref().and_then(|o| o.http_status) {
-            m.sample("probe_http_status_code", &[("check", &info.name)], f64::from(code));
+            m.sample(
+                "probe_http_status_code",
+                &[("check", &info.name)],
+                f64::from(code),
+            );
         }
     }
-    m.family("probe_ssl_earliest_cert_expiry", MetricKind::Gauge, "When the TLS certificate expires, in unix seconds.");
+    m.family(
+        "probe_ssl_earliest_cert_expiry",
+        MetricKind::Gauge,
+        "When the TLS certificate expires, in unix seconds.",
+    );
     for (info, state) in infos.iter().zip(&states) {
         if let Some(at) = state.last.as_ref().and_then(|o| o.cert_not_after) {
-            m.sample("probe_ssl_earliest_cert_expiry", &[("check", &info.name)], at as f64);
+            m.sample(
+                "probe_ssl_earliest_cert_expiry",
+                &[("check", &info.name)],
+                at as f64,
+            );
         }
     }
-    m.family("healthcheck_service_status", MetricKind::Gauge, "1 for the service's current status (up, degraded, down, unknown).");
+    m.family(
+        "healthcheck_service_status",
+        MetricKind::Gauge,
+        "1 for the service's current status (up, degraded, down, unknown).",
+    );
     for (info, state) in infos.iter().zip(&states) {
         for status in [Status::Up, Status::Degraded, Status::Down, Status::Unknown] {
             let v = if state.status == status { 1.0 } else { 0.0 };
-            m.sample("healthcheck_service_status", &[("check", &info.name), ("status", status.as_str())], v);
+            m.sample(
+                "healthcheck_service_status",
+                &[("check", &info.name), ("status", status.as_str())],
+                v,
+            );
         }
     }
-    m.family("healthcheck_consecutive_failures", MetricKind::Gauge, "Failed checks in a row.");
+    m.family(
+        "healthcheck_consecutive_failures",
+        MetricKind::Gauge,
+        "Failed checks in a row.",
+    );
     for (info, state) in infos.iter().zip(&states) {
-        m.sample("healthcheck_consecutive_failures", &[("check", &info.name)], f64::from(state.consecutive_failures));
+        m.sample(
+            "healthcheck_consecutive_failures",
+            &[("check", &info.name)],
+            f64::from(state.consecutive_failures),
+        );
     }
-    m.family("healthcheck_uptime_ratio", MetricKind::Gauge, "Share of passing checks over the last 24 hours (0 to 1).");
+    m.family(
+        "healthcheck_uptime_ratio",
+        MetricKind::Gauge,
+        "Share of passing checks over the last 24 hours (0 to 1).",
+    );
     for (info, state) in infos.iter().zip(&states) {
         if let Some(percent) = state.uptime_percent(now) {
-            m.sample("healthcheck_uptime_ratio", &[("check", &info.name)], percent / 100.0);
+            m.sample(
+                "healthcheck_uptime_ratio",
+                &[("check", &info.name)],
+                percent / 100.0,
+            );
         }
     }
-    m.family("healthcheck_checks_total", MetricKind::Counter, "Checks run since start, by result.");
+    m.family(
+        "healthcheck_checks_total",
+        MetricKind::Counter,
+        "Checks run since start, by result.",
+    );
     for (info, state) in infos.iter().zip(&states) {
         let failures = state.failures_total as f64;
         let successes = (state.runs_total - state.failures_total) as f64;
-        m.sample("healthcheck_checks_total", &[("check", &info.name), ("result", "success")], successes);
-        m.sample("healthcheck_checks_total", &[("check", &info.name), ("result", "failure")], failures);
+        m.sample(
+            "healthcheck_checks_total",
+            &[("check", &info.name), ("result", "success")],
+            successes,
+        );
+        m.sample(
+            "healthcheck_checks_total",
+            &[("check", &info.name), ("result", "failure")],
+            failures,
+        );
     }
-    let stack = overall(states.iter().map(|s| &s.status), app.state.first_round_done());
-    m.family("healthcheck_stack_healthy", MetricKind::Gauge, "1 when every service is up or degraded, else 0.")
-        .sample("healthcheck_stack_healthy", &[], if stack == Overall::Unhealthy { 0.0 } else { 1.0 });
-    m.family("healthcheck_missed_rounds_total", MetricKind::Counter, "Checks that started more than half an interval late.")
-        .sample("healthcheck_missed_rounds_total", &[], app.scheduler_stats.missed_rounds.load(Ordering::Relaxed) as f64);
-    let alerts = app.alerter.dispatcher().map(|d| d.stats()).unwrap_or_default();
-    m.family("healthcheck_alerts_total", MetricKind::Counter, "Alert deliveries by outcome.");
-    m.sample("healthcheck_alerts_total", &[("outcome", "sent")], alerts.sent as f64);
-    m.sample("healthcheck_alerts_total", &[("outcome", "failed")], alerts.failed as f64);
-    m.sample("healthcheck_alerts_total", &[("outcome", "suppressed")], alerts.suppressed as f64);
+    let stack = overall(
+        states.iter().map(|s| &s.status),
+        app.state.first_round_done(),
+    );
+    m.family(
+        "healthcheck_stack_healthy",
+        MetricKind::Gauge,
+        "1 when every service is up or degraded, else 0.",
+    )
+    .sample(
+        "healthcheck_stack_healthy",
+        &[],
+        if stack == Overall::Unhealthy {
+            0.0
+        } else {
+            1.0
+        },
+    );
+    m.family(
+        "healthcheck_missed_rounds_total",
+        MetricKind::Counter,
+        "Checks that started more than half an interval late.",
+    )
+    .sample(
+        "healthcheck_missed_rounds_total",
+        &[],
+        app.scheduler_stats.missed_rounds.load(Ordering::Relaxed) as f64,
+    );
+    let alerts = app
+        .alerter
+        .dispatcher()
+        .map(|d| d.stats())
+        .unwrap_or_default();
+    m.family(
+        "healthcheck_alerts_total",
+        MetricKind::Counter,
+        "Alert deliveries by outcome.",
+    );
+    m.sample(
+        "healthcheck_alerts_total",
+        &[("outcome", "sent")],
+        alerts.sent as f64,
+    );
+    m.sample(
+        "healthcheck_alerts_total",
+        &[("outcome", "failed")],
+        alerts.failed as f64,
+    );
+    m.sample(
+        "healthcheck_alerts_total",
+        &[("outcome", "suppressed")],
+        alerts.suppressed as f64,
+    );
     m.finish()
 }
 

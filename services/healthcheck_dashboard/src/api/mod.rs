@@ -36,7 +36,10 @@ pub fn router(app: Arc<App>) -> Router {
     let health_routes = if app.config.dashboard.public_health {
         health_routes
     } else {
-        health_routes.layer(from_fn_with_state(auth.clone(), service_kit::auth::require_auth))
+        health_routes.layer(from_fn_with_state(
+            auth.clone(),
+            service_kit::auth::require_auth,
+        ))
     };
     let mut private = Router::new()
         .route("/metrics", get(metrics::metrics))
@@ -50,7 +53,10 @@ pub fn router(app: Arc<App>) -> Router {
     }
     let private = private.layer(from_fn_with_state(auth, service_kit::auth::require_auth));
     Router::new()
-        .route("/livez", get(|| async { Json(serde_json::json!({ "status": "ok" })) }))
+        .route(
+            "/livez",
+            get(|| async { Json(serde_json::json!({ "status": "ok" })) }),
+        )
         .merge(health_routes)
         .merge(private)
         .fallback(service_kit::http_error::not_found)

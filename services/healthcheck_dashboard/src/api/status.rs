@@ -111,7 +111,11 @@ pub fn timestamp(at: DateTime<Utc>) -> String {
 
 /// Aggregates service statuses: any down or unknown is unhealthy, any degraded is degraded.
 pub fn overall<'a>(statuses: impl IntoIterator<Item = &'a Status>, ready: bool) -> Overall {
-    let mut result = if ready { Overall::Healthy } else { Overall::Unhealthy };
+    let mut result = if ready {
+        Overall::Healthy
+    } else {
+        Overall::Unhealthy
+    };
     for status in statuses {
         match status {
             Status::Down | Status::Unknown => return Overall::Unhealthy,
@@ -139,7 +143,9 @@ pub fn service_view(app: &App, index: usize, now: DateTime<Utc>) -> ServiceView 
         last_checked: state.last_checked.map(timestamp),
         status_since: state.status_since.map(timestamp),
         consecutive_failures: state.consecutive_failures,
-        uptime_24h: state.uptime_percent(now).map(|p| (p * 100.0).round() / 100.0),
+        uptime_24h: state
+            .uptime_percent(now)
+            .map(|p| (p * 100.0).round() / 100.0),
         last_error: state.last_error.as_ref().map(|(at, message)| LastError {
             at: timestamp(*at),
             message: message.clone(),
@@ -193,12 +199,16 @@ pub async fn history_json(
     let max_hours = (app.config.storage.retention_days * 24).min(u64::from(u32::MAX)) as u32;
     let hours = query.hours.unwrap_or(24);
     if hours == 0 || hours > max_hours {
-        return Err(ApiError::BadRequest(format!("hours must be between 1 and {max_hours}")));
+        return Err(ApiError::BadRequest(format!(
+            "hours must be between 1 and {max_hours}"
+        )));
     }
     let points = crate::history::minutes(&app.store, name.clone(), hours)
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    Ok(Json(serde_json::json!({ "name": name, "hours": hours, "minutes": points })))
+    Ok(Json(
+        serde_json::json!({ "name": name, "hours": hours, "minutes": points }),
+    ))
 }
 
 #[cfg(test)]
@@ -207,10 +217,19 @@ mod tests {
 
     #[test]
     fn one_down_service_makes_the_stack_unhealthy() {
-        assert_eq!(overall(&[Status::Up, Status::Down], true), Overall::Unhealthy);
-        assert_eq!(overall(&[Status::Up, Status::Degraded], true), Overall::Degraded);
+        assert_eq!(
+            overall(&[Status::Up, Status::Down], true),
+            Overall::Unhealthy
+        );
+        assert_eq!(
+            overall(&[Status::Up, Status::Degraded], true),
+            Overall::Degraded
+        );
         assert_eq!(overall(&[Status::Up, Status::Up], true), Overall::Healthy);
-        assert_eq!(overall(&[Status::Up, Status::Unknown], false), Overall::Unhealthy);
+        assert_eq!(
+            overall(&[Status::Up, Status::Unknown], false),
+            Overall::Unhealthy
+        );
         assert_eq!(overall(&[], true), Overall::Healthy);
     }
 }

@@ -49,7 +49,10 @@ impl HttpProbe {
         if !matches!(url.scheme(), "http" | "https") {
             return Err((
                 "url",
-                format!("must start with http:// or https://, got {}://", url.scheme()),
+                format!(
+                    "must start with http:// or https://, got {}://",
+                    url.scheme()
+                ),
             ));
         }
         let method = match &endpoint.method {
@@ -139,7 +142,11 @@ impl HttpProbe {
             outcome.cert_days_left = Some(days);
         }
 
-        if !self.expected_status.iter().any(|(lo, hi)| (*lo..=*hi).contains(&code)) {
+        if !self
+            .expected_status
+            .iter()
+            .any(|(lo, hi)| (*lo..=*hi).contains(&code))
+        {
             return Outcome {
                 status: Status::Down,
                 error: Some(format!(
@@ -190,14 +197,12 @@ impl HttpProbe {
             Err(e) => return Some(format!("response is not JSON: {e}")),
         };
         for (path, expected) in &self.json {
-            let found = path
-                .split('.')
-                .try_fold(&document, |node, key| match node {
-                    serde_json::Value::Array(items) => {
-                        key.parse::<usize>().ok().and_then(|i| items.get(i))
-                    }
-                    other => other.get(key),
-                });
+            let found = path.split('.').try_fold(&document, |node, key| match node {
+                serde_json::Value::Array(items) => {
+                    key.parse::<usize>().ok().and_then(|i| items.get(i))
+                }
+                other => other.get(key),
+            });
             match found {
                 Some(actual) if json_matches(actual, expected) => {}
                 Some(actual) => {
@@ -254,7 +259,7 @@ fn json_matches(actual: &serde_json::Value, expected: &serde_json::Value) -> boo
     }
     match (actual, expected) {
         (serde_json::Value::String(_), _) => false,
-        (actual, serde_json::Value::String(text)) => actual.to_string() == *text,
+        (actual, serde_json::Value::String(text)) => actual.to_string().as_str() == text,
         (serde_json::Value::Number(a), serde_json::Value::Number(b)) => a.as_f64() == b.as_f64(),
         _ => false,
     }
@@ -299,7 +304,10 @@ fn parse_status_spec(spec: &StatusSpec) -> Result<(u16, u16), FieldProblem> {
         },
     };
     if !(100..=599).contains(&lo) || !(100..=599).contains(&hi) || lo > hi {
-        return Err(("expected_status", format!("{lo}-{hi} is not a valid status range")));
+        return Err((
+            "expected_status",
+            format!("{lo}-{hi} is not a valid status range"),
+        ));
     }
     Ok((lo, hi))
 }
@@ -316,7 +324,10 @@ mod tests {
 
     #[test]
     fn status_specs_accept_codes_and_ranges() {
-        assert_eq!(parse_status_spec(&StatusSpec::Code(204)).unwrap(), (204, 204));
+        assert_eq!(
+            parse_status_spec(&StatusSpec::Code(204)).unwrap(),
+            (204, 204)
+        );
         assert_eq!(
             parse_status_spec(&StatusSpec::Text("200-299".into())).unwrap(),
             (200, 299)

@@ -202,7 +202,11 @@ impl Probe {
 
 /// Makes an error text fit for display: one line, bounded length.
 pub fn one_line(text: &str, max_chars: usize) -> String {
-    let line = text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
     if line.chars().count() > max_chars {
         let cut: String = line.chars().take(max_chars).collect();
         format!("{cut}…")

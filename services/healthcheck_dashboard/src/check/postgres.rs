@@ -79,12 +79,14 @@ impl PostgresProbe {
                 }
                 SqlState::INVALID_CATALOG_NAME => format!("database missing: {}", db.message()),
                 SqlState::TOO_MANY_CONNECTIONS => format!("server full: {}", db.message()),
-                SqlState::CANNOT_CONNECT_NOW => format!("server starting up or shutting down: {}", db.message()),
+                SqlState::CANNOT_CONNECT_NOW => {
+                    format!("server starting up or shutting down: {}", db.message())
+                }
                 _ => format!("server error {}: {}", db.code().code(), db.message()),
             }
         } else {
-            let io = std::error::Error::source(err)
-                .and_then(|s| s.downcast_ref::<std::io::Error>());
+            let io =
+                std::error::Error::source(err).and_then(|s| s.downcast_ref::<std::io::Error>());
             match io {
                 Some(io) if io.kind() == std::io::ErrorKind::TimedOut => {
                     format!("timed out after {} ms", self.timeout.as_millis())

@@ -16,13 +16,19 @@ pub struct TcpProbe {
 impl TcpProbe {
     /// Accepts `host:port` or `tcp://host:port`.
     pub fn new(url: &str, timeout: Duration) -> Result<TcpProbe, FieldProblem> {
-        let address = url.strip_prefix("tcp://").unwrap_or(url).trim_end_matches('/');
+        let address = url
+            .strip_prefix("tcp://")
+            .unwrap_or(url)
+            .trim_end_matches('/');
         let (host, port) = address.rsplit_once(':').ok_or((
             "url",
             format!("{url:?} is not host:port or tcp://host:port"),
         ))?;
         if host.is_empty() || port.parse::<u16>().map_or(true, |p| p == 0) {
-            return Err(("url", format!("{url:?} is not host:port with a port from 1 to 65535")));
+            return Err((
+                "url",
+                format!("{url:?} is not host:port with a port from 1 to 65535"),
+            ));
         }
         Ok(TcpProbe {
             address: address.to_string(),
@@ -54,7 +60,10 @@ mod tests {
     fn both_address_forms_are_accepted() {
         let t = Duration::from_secs(1);
         assert_eq!(TcpProbe::new("db:5432", t).unwrap().address, "db:5432");
-        assert_eq!(TcpProbe::new("tcp://db:5432", t).unwrap().address, "db:5432");
+        assert_eq!(
+            TcpProbe::new("tcp://db:5432", t).unwrap().address,
+            "db:5432"
+        );
         assert!(TcpProbe::new("db", t).is_err());
         assert!(TcpProbe::new("db:0", t).is_err());
         assert!(TcpProbe::new("db:http", t).is_err());

@@ -58,10 +58,19 @@ webhook = "{hook}"
     let fields = &payload["fields"];
     assert_eq!(field(fields, "service"), "api");
     assert_eq!(field(fields, "state"), "down");
-    assert_eq!(field(fields, "error"), "unexpected HTTP status 503 (expected 200-399)");
+    assert_eq!(
+        field(fields, "error"),
+        "unexpected HTTP status 503 (expected 200-399)"
+    );
     let since = field(fields, "since").as_str().unwrap();
-    assert!(chrono::DateTime::parse_from_rfc3339(since).is_ok(), "{since}");
-    assert!(payload["text"].as_str().unwrap().starts_with("api has been failing since "));
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(since).is_ok(),
+        "{since}"
+    );
+    assert!(payload["text"]
+        .as_str()
+        .unwrap()
+        .starts_with("api has been failing since "));
 
     // Still failing: no second message (one incident, one message).
     tokio::time::sleep(Duration::from_millis(2500)).await;
@@ -74,7 +83,10 @@ webhook = "{hook}"
     assert_eq!(recovered["severity"], "resolved");
     assert_eq!(field(&recovered["fields"], "state"), "up");
     assert_eq!(field(&recovered["fields"], "down_since"), since);
-    assert!(recovered["text"].as_str().unwrap().starts_with("api is up again after "));
+    assert!(recovered["text"]
+        .as_str()
+        .unwrap()
+        .starts_with("api is up again after "));
     drop(app);
 }
 
@@ -108,7 +120,10 @@ discord = "{discord}"
     let attachment = &slack_payload["attachments"][0];
     assert_eq!(attachment["title"], "web is DOWN");
     assert_eq!(attachment["color"], "#d50200");
-    assert_eq!(attachment["title_link"], "http://status.example.test/dashboard");
+    assert_eq!(
+        attachment["title_link"],
+        "http://status.example.test/dashboard"
+    );
     assert_eq!(attachment["footer"], "healthcheck_dashboard");
     assert!(attachment["fields"]
         .as_array()
@@ -159,6 +174,9 @@ from = "health@example.test"
     assert_eq!(mail.to, vec!["oncall@example.test".to_string()]);
     assert_eq!(mail.header("Subject").unwrap(), "[CRITICAL] db is DOWN");
     let body = mail.body();
-    assert!(body.contains("error: unexpected HTTP status 500 (expected 200-399)"), "{body}");
+    assert!(
+        body.contains("error: unexpected HTTP status 500 (expected 200-399)"),
+        "{body}"
+    );
     assert!(body.contains("/dashboard"), "{body}");
 }

@@ -61,14 +61,25 @@ endpoints = [
         assert!(service["last_checked"].is_string());
     }
 
-    target.switch_status.store(502, std::sync::atomic::Ordering::SeqCst);
-    app.wait_for_service("api", WAIT, |s| s["status"] == "down").await;
+    target
+        .switch_status
+        .store(502, std::sync::atomic::Ordering::SeqCst);
+    app.wait_for_service("api", WAIT, |s| s["status"] == "down")
+        .await;
     let (code, body) = app.get_json("/health").await;
     assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(body["status"], "unhealthy");
     assert_eq!(body["services"]["api"]["ok"], false);
-    assert_eq!(body["services"]["api"]["error"], "unexpected HTTP status 502 (expected 200-399)");
-    assert!(body["services"]["api"]["consecutive_failures"].as_u64().unwrap() >= 1);
+    assert_eq!(
+        body["services"]["api"]["error"],
+        "unexpected HTTP status 502 (expected 200-399)"
+    );
+    assert!(
+        body["services"]["api"]["consecutive_failures"]
+            .as_u64()
+            .unwrap()
+            >= 1
+    );
 }
 
 #[tokio::test]
@@ -113,7 +124,10 @@ endpoints = [ {{ name = "web", url = "{0}/ok", type = "http" }} ]
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(response.headers()["content-type"], "application/health+json");
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/health+json"
+    );
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["status"], "pass");
     let check = &body["checks"]["web:responseTime"][0];
@@ -149,7 +163,12 @@ endpoints = [ {{ name = "web", url = "{0}/ok" }}, {{ name = "api", url = "{0}/er
     ))
     .await;
     app.wait_for_status(WAIT, all_checked).await;
-    let response = app.client.get(format!("{}/badge/web.svg", app.base)).send().await.unwrap();
+    let response = app
+        .client
+        .get(format!("{}/badge/web.svg", app.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.headers()["content-type"], "image/svg+xml");
     let svg = response.text().await.unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("web: up") && svg.contains("#2e9e44"));
@@ -172,10 +191,21 @@ endpoints = [ {{ name = "web", url = "{0}/ok" }}, {{ name = "api", url = "{0}/er
     ))
     .await;
     app.wait_for_status(WAIT, all_checked).await;
-    let response = app.client.get(format!("{}/metrics", app.base)).send().await.unwrap();
-    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/plain; version=0.0.4"));
+    let response = app
+        .client
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain; version=0.0.4"));
     let text = response.text().await.unwrap();
-    assert!(text.contains("probe_success{check=\"web\",type=\"http\"} 1\n"), "{text}");
+    assert!(
+        text.contains("probe_success{check=\"web\",type=\"http\"} 1\n"),
+        "{text}"
+    );
     assert!(text.contains("probe_success{check=\"api\",type=\"http\"} 0\n"));
     assert!(text.contains("probe_http_status_code{check=\"api\"} 500\n"));
     assert!(text.contains("# TYPE healthcheck_checks_total counter"));
@@ -197,7 +227,12 @@ endpoints = [ {{ name = "web", url = "{0}/ok" }}, {{ name = "api", url = "{0}/er
         .spawn()
         .unwrap();
     use std::io::Write;
-    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(
         out.status.success(),
@@ -231,7 +266,12 @@ token = "let-me-in"
     ))
     .await;
     for path in ["/dashboard", "/api/status", "/metrics", "/events"] {
-        let response = app.client.get(format!("{}{path}", app.base)).send().await.unwrap();
+        let response = app
+            .client
+            .get(format!("{}{path}", app.base))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{path}");
         assert!(response.headers().contains_key("www-authenticate"));
         let wrong = app

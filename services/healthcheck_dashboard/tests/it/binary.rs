@@ -96,18 +96,28 @@ email = "not an address""#,
         assert_eq!(code, 2, "exit code for {config}: {stderr}");
         assert_eq!(stderr.lines().count(), 1, "one line for {config}: {stderr}");
         assert!(stderr.starts_with("invalid config "), "{stderr}");
-        assert!(stderr.contains(expected), "expected {expected:?} in {stderr:?}");
+        assert!(
+            stderr.contains(expected),
+            "expected {expected:?} in {stderr:?}"
+        );
     }
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn wait_until_answers(url: &str, within: Duration) {
     let deadline = Instant::now() + within;
     while service_kit::cli::selfcheck(url, Duration::from_secs(1)).is_err() {
-        assert!(Instant::now() < deadline, "{url} did not answer within {within:?}");
+        assert!(
+            Instant::now() < deadline,
+            "{url} did not answer within {within:?}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -125,7 +135,10 @@ fn spec_env_vars_are_honoured_and_sigterm_exits_cleanly() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    wait_until_answers(&format!("http://127.0.0.1:{port}/livez"), Duration::from_secs(10));
+    wait_until_answers(
+        &format!("http://127.0.0.1:{port}/livez"),
+        Duration::from_secs(10),
+    );
     // The self-check subcommand used by the Docker HEALTHCHECK finds it through DASHBOARD_PORT.
     let selfcheck = Command::new(BINARY)
         .arg("selfcheck")
@@ -135,12 +148,18 @@ fn spec_env_vars_are_honoured_and_sigterm_exits_cleanly() {
     assert!(selfcheck.success());
 
     let started = Instant::now();
-    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
             break status;
         }
-        assert!(started.elapsed() < Duration::from_secs(10), "no exit within 10 s of SIGTERM");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no exit within 10 s of SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     assert_eq!(status.code(), Some(0));
@@ -161,7 +180,10 @@ fn listen_flag_overrides_the_configured_port() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    wait_until_answers(&format!("http://127.0.0.1:{port}/health"), Duration::from_secs(10));
+    wait_until_answers(
+        &format!("http://127.0.0.1:{port}/health"),
+        Duration::from_secs(10),
+    );
     child.kill().unwrap();
     child.wait().unwrap();
 }

@@ -34,7 +34,10 @@ endpoints = [
     assert_eq!(ok["http_status"], 200);
     let error = app.wait_for_service("error", WAIT, checked).await;
     assert_eq!(error["status"], "down");
-    assert_eq!(error["error"], "unexpected HTTP status 500 (expected 200-399)");
+    assert_eq!(
+        error["error"],
+        "unexpected HTTP status 500 (expected 200-399)"
+    );
 }
 
 #[tokio::test]
@@ -54,9 +57,14 @@ endpoints = [
     .await;
     // The fast check keeps its 1 s rhythm while the hung one waits for its timeout.
     let started = std::time::Instant::now();
-    app.wait_for_service("fast", WAIT, |s| s["history"].as_array().is_some_and(|h| h.len() >= 3))
-        .await;
-    assert!(started.elapsed() < Duration::from_secs(5), "fast check was delayed");
+    app.wait_for_service("fast", WAIT, |s| {
+        s["history"].as_array().is_some_and(|h| h.len() >= 3)
+    })
+    .await;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "fast check was delayed"
+    );
     let hung = app.wait_for_service("hung", WAIT, checked).await;
     assert_eq!(hung["status"], "down");
     assert_eq!(hung["error"], "timed out after 2000 ms");
@@ -83,15 +91,30 @@ endpoints = [
     .await;
     let slow = app.wait_for_service("slow", WAIT, checked).await;
     assert_eq!(slow["status"], "degraded");
-    assert!(slow["detail"].as_str().unwrap().starts_with("slow: "), "{slow}");
+    assert!(
+        slow["detail"].as_str().unwrap().starts_with("slow: "),
+        "{slow}"
+    );
     assert_eq!(slow["ok"], true);
-    assert_eq!(app.wait_for_service("body", WAIT, checked).await["status"], "up");
+    assert_eq!(
+        app.wait_for_service("body", WAIT, checked).await["status"],
+        "up"
+    );
     let missing = app.wait_for_service("body-missing", WAIT, checked).await;
     assert_eq!(missing["error"], "response body does not contain \"nope\"");
-    assert_eq!(app.wait_for_service("json", WAIT, checked).await["status"], "up");
+    assert_eq!(
+        app.wait_for_service("json", WAIT, checked).await["status"],
+        "up"
+    );
     let wrong = app.wait_for_service("json-wrong", WAIT, checked).await;
-    assert_eq!(wrong["error"], "JSON field status is \"ok\", expected \"down\"");
-    assert_eq!(app.wait_for_service("teapot", WAIT, checked).await["status"], "up");
+    assert_eq!(
+        wrong["error"],
+        "JSON field status is \"ok\", expected \"down\""
+    );
+    assert_eq!(
+        app.wait_for_service("teapot", WAIT, checked).await["status"],
+        "up"
+    );
 }
 
 #[tokio::test]
@@ -112,7 +135,10 @@ endpoints = [
     let verified = app.wait_for_service("verified", WAIT, checked).await;
     assert_eq!(verified["status"], "down");
     let error = verified["error"].as_str().unwrap();
-    assert!(error.contains("certificate"), "error names the certificate: {error}");
+    assert!(
+        error.contains("certificate"),
+        "error names the certificate: {error}"
+    );
     let trusted = app.wait_for_service("trusted", WAIT, checked).await;
     assert_eq!(trusted["status"], "up", "{trusted}");
     let days = trusted["cert_days_left"].as_i64().unwrap();
@@ -120,7 +146,10 @@ endpoints = [
     // Default warning window is 14 days: a certificate valid for 10 more days is a warning.
     let expiring = app.wait_for_service("expiring", WAIT, checked).await;
     assert_eq!(expiring["status"], "degraded");
-    assert!(expiring["detail"].as_str().unwrap().contains("expires in"), "{expiring}");
+    assert!(
+        expiring["detail"].as_str().unwrap().contains("expires in"),
+        "{expiring}"
+    );
 }
 
 #[tokio::test]
@@ -139,18 +168,27 @@ endpoints = [
 "#
     ))
     .await;
-    assert_eq!(app.wait_for_service("open", WAIT, checked).await["status"], "up");
+    assert_eq!(
+        app.wait_for_service("open", WAIT, checked).await["status"],
+        "up"
+    );
     let closed = app.wait_for_service("closed", WAIT, checked).await;
     assert_eq!(closed["status"], "down");
     assert!(
-        closed["error"].as_str().unwrap().starts_with("connection failed: Connection refused"),
+        closed["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("connection failed: Connection refused"),
         "{closed}"
     );
 }
 
 #[tokio::test]
 async fn postgres_up_wrong_password_stopped_and_hung_are_distinct_errors() {
-    let Some(server) = tokio::task::spawn_blocking(PostgresServer::start).await.unwrap() else {
+    let Some(server) = tokio::task::spawn_blocking(PostgresServer::start)
+        .await
+        .unwrap()
+    else {
         return;
     };
     let hung = silent_listener().await;
@@ -170,10 +208,15 @@ endpoints = [
     .await;
     let db = app.wait_for_service("db", WAIT, checked).await;
     assert_eq!(db["status"], "up", "{db}");
-    let wrong = app.wait_for_service("db-wrong-password", WAIT, checked).await;
+    let wrong = app
+        .wait_for_service("db-wrong-password", WAIT, checked)
+        .await;
     assert_eq!(wrong["status"], "down");
     let error = wrong["error"].as_str().unwrap();
-    assert!(error.starts_with("authentication failed for user \"app\""), "{error}");
+    assert!(
+        error.starts_with("authentication failed for user \"app\""),
+        "{error}"
+    );
     let hung = app.wait_for_service("db-hung", WAIT, checked).await;
     assert_eq!(hung["error"], "timed out after 1500 ms");
 
@@ -182,7 +225,9 @@ endpoints = [
     assert!(!status.contains(PG_PASSWORD) && !status.contains("not-the-password"));
     assert!(status.contains("postgres://app:***@127.0.0.1"));
 
-    tokio::task::spawn_blocking(move || server.stop()).await.unwrap();
+    tokio::task::spawn_blocking(move || server.stop())
+        .await
+        .unwrap();
     let stopped = app
         .wait_for_service("db", WAIT, |s| s["status"] == "down")
         .await;
@@ -211,7 +256,10 @@ endpoints = [
     assert_eq!(fails["status"], "down");
     assert_eq!(fails["error"], "exit 1: disk almost full");
     let missing = app.wait_for_service("missing", WAIT, checked).await;
-    assert!(missing["error"].as_str().unwrap().starts_with("cannot run \"/no/such/program\""));
+    assert!(missing["error"]
+        .as_str()
+        .unwrap()
+        .starts_with("cannot run \"/no/such/program\""));
 }
 
 #[tokio::test]
@@ -234,9 +282,15 @@ endpoints = [
     assert_eq!(hangs["status"], "down");
     assert_eq!(hangs["error"], "timed out after 1000 ms; killed");
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let ps = std::process::Command::new("ps").args(["-eo", "args"]).output().unwrap();
+    let ps = std::process::Command::new("ps")
+        .args(["-eo", "args"])
+        .output()
+        .unwrap();
     let still_running = String::from_utf8_lossy(&ps.stdout)
         .lines()
         .any(|line| line.contains(&marker));
-    assert!(!still_running, "the hung command (and its children) must be killed");
+    assert!(
+        !still_running,
+        "the hung command (and its children) must be killed"
+    );
 }

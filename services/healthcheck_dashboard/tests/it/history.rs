@@ -26,7 +26,9 @@ endpoints = [ {{ name = "api", url = "{0}/error" }}, {{ name = "web", url = "{0}
             s["history"].as_array().is_some_and(|h| h.len() >= 2)
         })
         .await;
-    first.wait_for_service("web", Duration::from_secs(15), |s| s["status"] == "up").await;
+    first
+        .wait_for_service("web", Duration::from_secs(15), |s| s["status"] == "up")
+        .await;
     first.stop().await;
 
     // After the restart the checks hang, so anything shown comes from storage.
@@ -49,7 +51,10 @@ endpoints = [
     let api = crate::support::service(&status, "api").unwrap();
     assert_eq!(api["status"], "unknown");
     assert_eq!(api["uptime_24h"], 0.0);
-    assert_eq!(api["last_error"]["message"], "unexpected HTTP status 500 (expected 200-399)");
+    assert_eq!(
+        api["last_error"]["message"],
+        "unexpected HTTP status 500 (expected 200-399)"
+    );
     assert!(!api["history"].as_array().unwrap().is_empty());
     let web = crate::support::service(&status, "web").unwrap();
     assert_eq!(web["uptime_24h"], 100.0);

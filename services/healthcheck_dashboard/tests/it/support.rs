@@ -23,8 +23,6 @@ pub struct TestApp {
     pub base: String,
     /// HTTP client for requests to the app.
     pub client: reqwest::Client,
-    /// The data directory (history lives here).
-    pub data_dir: PathBuf,
     shutdown: CancellationToken,
     task: Option<tokio::task::JoinHandle<Result<(), healthcheck_dashboard::RunError>>>,
     _data: Option<tempfile::TempDir>,
@@ -48,13 +46,12 @@ pub async fn spawn_app_in(config_toml: &str, data_dir: PathBuf) -> TestApp {
     let task = tokio::spawn(healthcheck_dashboard::run(
         config,
         listener,
-        data_dir.clone(),
+        data_dir,
         shutdown.clone(),
     ));
     TestApp {
         base,
         client: reqwest::Client::new(),
-        data_dir,
         shutdown,
         task: Some(task),
         _data: None,
@@ -64,7 +61,12 @@ pub async fn spawn_app_in(config_toml: &str, data_dir: PathBuf) -> TestApp {
 impl TestApp {
     /// GET `path`, returning status and body text.
     pub async fn get(&self, path: &str) -> (StatusCode, String) {
-        let response = self.client.get(format!("{}{path}", self.base)).send().await.unwrap();
+        let response = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap();
         let status = response.status();
         (status, response.text().await.unwrap())
     }
@@ -94,7 +96,12 @@ impl TestApp {
 
     /// Waits until service `name` has been checked at least `runs` times... approximately:
     /// until its status is not `unknown`, then returns its view.
-    pub async fn wait_for_service(&self, name: &str, timeout: Duration, done: impl Fn(&Value) -> bool) -> Value {
+    pub async fn wait_for_service(
+        &self,
+        name: &str,
+        timeout: Duration,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
         let status = self
             .wait_for_status(timeout, |s| service(s, name).is_some_and(&done))
             .await;
@@ -122,7 +129,10 @@ impl Drop for TestApp {
 
 /// The view of service `name` inside an `/api/status` document.
 pub fn service<'a>(status: &'a Value, name: &str) -> Option<&'a Value> {
-    status["services"].as_array()?.iter().find(|s| s["name"] == name)
+    status["services"]
+        .as_array()?
+        .iter()
+        .find(|s| s["name"] == name)
 }
 
 /// A local HTTP target whose answer can be changed while the test runs.
@@ -145,7 +155,10 @@ struct TargetState {
 fn target_router(state: TargetState) -> Router {
     Router::new()
         .route("/ok", get(|| async { "all good" }))
-        .route("/error", get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "boom") }))
+        .route(
+            "/error",
+            get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "boom") }),
+        )
         .route(
             "/slow",
             get(|| async {
@@ -163,7 +176,9 @@ fn target_router(state: TargetState) -> Router {
         .route(
             "/json",
             get(|| async {
-                axum::Json(serde_json::json!({ "status": "ok", "checks": { "db": true }, "version": 3 }))
+                axum::Json(
+                    serde_json::json!({ "status": "ok", "checks": { "db": true }, "version": 3 }),
+                )
             }),
         )
         .route(
@@ -179,7 +194,8 @@ fn target_router(state: TargetState) -> Router {
             "/switch",
             get(|State(state): State<TargetState>| async move {
                 state.hits.fetch_add(1, Ordering::SeqCst);
-                let code = StatusCode::from_u16(state.switch_status.load(Ordering::SeqCst)).unwrap();
+                let code =
+                    StatusCode::from_u16(state.switch_status.load(Ordering::SeqCst)).unwrap();
                 (code, "switch")
             }),
         )
@@ -226,15 +242,21 @@ pub async fn start_https_target(valid_days: i64) -> String {
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else { return };
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
             let acceptor = acceptor.clone();
             tokio::spawn(async move {
-                let Ok(mut tls) = acceptor.accept(stream).await else { return };
+                let Ok(mut tls) = acceptor.accept(stream).await else {
+                    return;
+                };
                 use tokio::io::{AsyncReadExt, AsyncWriteExt};
                 let mut buffer = [0u8; 4096];
                 let _ = tls.read(&mut buffer).await;
                 let _ = tls
-                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\nConnection: close\r\n\r\nsecure")
+                    .write_all(
+                        b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\nConnection: close\r\n\r\nsecure",
+                    )
                     .await;
                 let _ = tls.shutdown().await;
             });
@@ -282,12 +304,19 @@ fn postgres_bin_dir() -> Option<PathBuf> {
         .map(|dirs| dirs.flatten().map(|d| d.path().join("bin")).collect())
         .unwrap_or_default();
     candidates.sort();
-    candidates.into_iter().rev().find(|bin| bin.join("initdb").exists())
+    candidates
+        .into_iter()
+        .rev()
+        .find(|bin| bin.join("initdb").exists())
 }
 
 fn as_postgres_user(program: &std::path::Path) -> Command {
     // PostgreSQL refuses to run as root; tests usually do (CI containers).
-    let is_root = Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0")).unwrap_or(false);
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout.starts_with(b"0"))
+        .unwrap_or(false);
     if is_root {
         let mut command = Command::new("runuser");
         command.args(["-u", "postgres", "--"]).arg(program);
@@ -311,19 +340,35 @@ impl PostgresServer {
         }
         let bin = bin.unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let _ = Command::new("chown").args(["-R", "postgres:postgres"]).arg(dir.path()).status();
+        let _ = Command::new("chown")
+            .args(["-R", "postgres:postgres"])
+            .arg(dir.path())
+            .status();
         let pwfile = dir.path().join("pw");
         std::fs::write(&pwfile, PG_PASSWORD).unwrap();
-        let _ = Command::new("chown").args(["postgres:postgres"]).arg(&pwfile).status();
+        let _ = Command::new("chown")
+            .args(["postgres:postgres"])
+            .arg(&pwfile)
+            .status();
         let data = dir.path().join("data");
         let out = as_postgres_user(&bin.join("initdb"))
             .arg("-D")
             .arg(&data)
-            .args(["-U", PG_USER, "--auth-host=scram-sha-256", "--auth-local=trust", "--no-sync"])
+            .args([
+                "-U",
+                PG_USER,
+                "--auth-host=scram-sha-256",
+                "--auth-local=trust",
+                "--no-sync",
+            ])
             .arg(format!("--pwfile={}", pwfile.display()))
             .output()
             .unwrap();
-        assert!(out.status.success(), "initdb failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "initdb failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let server = PostgresServer {
             port: closed_port(),
             bin,
@@ -368,7 +413,10 @@ impl PostgresServer {
 
     /// A DSN for the `postgres` database with the given password.
     pub fn dsn(&self, password: &str) -> String {
-        format!("postgres://{PG_USER}:{password}@127.0.0.1:{}/postgres", self.port)
+        format!(
+            "postgres://{PG_USER}:{password}@127.0.0.1:{}/postgres",
+            self.port
+        )
     }
 }
 

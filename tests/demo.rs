@@ -1,0 +1,79 @@
+//! The README's first command: `sidecars demo` starts the demo stack and the dashboard on
+//! 127.0.0.1, prints the URLs, shows all three colours, and stops cleanly on SIGTERM.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[test]
+fn demo_prints_its_urls_and_shows_up_degraded_and_down_services() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let data = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sidecars"))
+        .args(["demo", "--health-port", &port.to_string(), "--data-dir"])
+        .arg(data.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let banner: Vec<String> = (0..5).map(|_| lines.next().unwrap().unwrap()).collect();
+    assert!(
+        banner[1].contains(&format!("http://127.0.0.1:{port}/dashboard")),
+        "{banner:?}"
+    );
+
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let health = loop {
+        let body = http_get(port, "/health");
+        if body.contains("\"worker\"") && !body.contains("unknown") {
+            break body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "demo did not finish its first round: {body}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let json: serde_json::Value = serde_json::from_str(&health).unwrap();
+    assert_eq!(json["status"], "unhealthy");
+    assert_eq!(json["services"]["api"]["status"], "up");
+    assert_eq!(json["services"]["web"]["status"], "degraded");
+    assert_eq!(json["services"]["worker"]["status"], "down");
+
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "demo exit status {status}");
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A plain HTTP/1.1 GET returning the body (the demo answers small JSON documents).
+fn http_get(port: u16, path: &str) -> String {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return String::new();
+    };
+    let _ = write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    );
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_string())
+        .unwrap_or_default()
+}
