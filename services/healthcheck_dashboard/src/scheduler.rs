@@ -48,6 +48,34 @@ pub struct Scheduler {
     pub stats: Arc<SchedulerStats>,
 }
 
+/// One log line per status change, so `docker logs` tells the story without the dashboard.
+fn log_status_change(name: &str, previous: crate::check::Status, outcome: &crate::check::Outcome) {
+    use crate::check::Status;
+    let ms = outcome.elapsed.as_millis() as u64;
+    match outcome.status {
+        Status::Down => tracing::warn!(
+            check = name,
+            from = previous.as_str(),
+            error = outcome.error.as_deref().unwrap_or(""),
+            "Check is down."
+        ),
+        Status::Degraded => tracing::warn!(
+            check = name,
+            from = previous.as_str(),
+            detail = outcome.detail.as_deref().unwrap_or(""),
+            response_time_ms = ms,
+            "Check is degraded."
+        ),
+        Status::Up => tracing::info!(
+            check = name,
+            from = previous.as_str(),
+            response_time_ms = ms,
+            "Check is up."
+        ),
+        Status::Unknown => {}
+    }
+}
+
 /// Builds the shared HTTP client.
 pub fn http_client(verify_tls: bool) -> reqwest::Client {
     reqwest::Client::builder()
@@ -111,7 +139,10 @@ impl Scheduler {
                 latency_ms: outcome.elapsed.as_millis() as u64,
                 error: outcome.error.clone(),
             });
-            let transition = self.state.record(index, outcome.clone(), at, reminder);
+            let (previous, transition) = self.state.record(index, outcome.clone(), at, reminder);
+            if previous != outcome.status {
+                log_status_change(&info.name, previous, &outcome);
+            }
             self.alerter.handle(info, &transition, &outcome);
         }
     }

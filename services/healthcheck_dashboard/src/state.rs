@@ -298,11 +298,6 @@ impl HealthState {
         self.waiting_first.load(Ordering::Acquire) == 0
     }
 
-    /// A copy of one check's state.
-    pub fn snapshot(&self, index: usize) -> CheckState {
-        self.lock(index).clone()
-    }
-
     /// Runs `f` on one check's state under its lock (for cheap reads).
     pub fn with_state<T>(&self, index: usize, f: impl FnOnce(&CheckState) -> T) -> T {
         f(&self.lock(index))
@@ -327,25 +322,26 @@ impl HealthState {
         state.last_error = last_error;
     }
 
-    /// Records an outcome; returns the alerting transition.
+    /// Records an outcome; returns the status before it and the alerting transition.
     pub fn record(
         &self,
         index: usize,
         outcome: Outcome,
         at: DateTime<Utc>,
         reminder: Option<Duration>,
-    ) -> Transition {
-        let transition = {
+    ) -> (Status, Transition) {
+        let recorded = {
             let mut state = self.lock(index);
             let first = state.last.is_none();
+            let previous = state.status;
             let transition = state.apply(&self.infos[index], outcome, at, reminder);
             if first {
                 self.waiting_first.fetch_sub(1, Ordering::AcqRel);
             }
-            transition
+            (previous, transition)
         };
         self.version.send_modify(|v| *v += 1);
-        transition
+        recorded
     }
 
     /// A receiver that changes whenever any check records an outcome.

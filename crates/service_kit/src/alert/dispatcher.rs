@@ -274,7 +274,8 @@ impl Inner {
             }
             Err(error) => {
                 self.failed.fetch_add(1, Ordering::Relaxed);
-                warn!(key = %key, sink = %sink.describe(), error = %error, "Alert delivery failed.");
+                let sink = sink.describe();
+                warn!(key = %key, sink = %sink, error = %error, "Alert delivery failed.");
                 Err(error)
             }
         }

@@ -7,14 +7,18 @@ use service_kit::test_util::FakeReceiver;
 
 use crate::support::{api_down, fast_policy, normalise_rfc3339, PATIENCE};
 
-/// Cooldown short enough for tests, long enough to send three alerts inside it.
-const COOLDOWN: Duration = Duration::from_millis(300);
+/// A cooldown the tests wait out: short, yet long enough to send three alerts inside it
+/// on a loaded machine.
+const COOLDOWN: Duration = Duration::from_secs(1);
 
-fn cooling_dispatcher(sinks: Vec<Sink>) -> AlertDispatcher {
+/// A cooldown no test outlives.
+const LONG_COOLDOWN: Duration = Duration::from_secs(600);
+
+fn cooling_dispatcher(sinks: Vec<Sink>, cooldown: Duration) -> AlertDispatcher {
     AlertDispatcher::new(
         sinks,
         DeliveryPolicy {
-            cooldown: COOLDOWN,
+            cooldown,
             ..fast_policy()
         },
     )
@@ -27,7 +31,7 @@ fn is_delivered(outcome: &Dispatch) -> bool {
 #[tokio::test]
 async fn repeated_alerts_of_a_key_within_the_cooldown_are_suppressed_and_counted() {
     let receiver = FakeReceiver::start().await;
-    let alerts = cooling_dispatcher(vec![Sink::webhook(&receiver.url()).unwrap()]);
+    let alerts = cooling_dispatcher(vec![Sink::webhook(&receiver.url()).unwrap()], LONG_COOLDOWN);
 
     assert!(is_delivered(&alerts.send(api_down()).await));
     assert_eq!(
@@ -48,11 +52,14 @@ async fn first_alert_after_the_cooldown_carries_the_suppressed_count_in_every_fo
     let webhook = FakeReceiver::start().await;
     let slack = FakeReceiver::start().await;
     let discord = FakeReceiver::start().await;
-    let alerts = cooling_dispatcher(vec![
-        Sink::webhook(&webhook.url()).unwrap(),
-        Sink::slack(&slack.url()).unwrap(),
-        Sink::discord(&discord.url()).unwrap(),
-    ]);
+    let alerts = cooling_dispatcher(
+        vec![
+            Sink::webhook(&webhook.url()).unwrap(),
+            Sink::slack(&slack.url()).unwrap(),
+            Sink::discord(&discord.url()).unwrap(),
+        ],
+        COOLDOWN,
+    );
     for _ in 0..3 {
         alerts.send(api_down()).await;
     }
@@ -79,7 +86,7 @@ async fn first_alert_after_the_cooldown_carries_the_suppressed_count_in_every_fo
 #[tokio::test]
 async fn suppressed_line_stands_alone_when_the_alert_has_no_text() {
     let receiver = FakeReceiver::start().await;
-    let alerts = cooling_dispatcher(vec![Sink::webhook(&receiver.url()).unwrap()]);
+    let alerts = cooling_dispatcher(vec![Sink::webhook(&receiver.url()).unwrap()], COOLDOWN);
     let mut alert = api_down();
     alert.text = String::new();
     alerts.send(alert.clone()).await;
@@ -96,7 +103,7 @@ async fn suppressed_line_stands_alone_when_the_alert_has_no_text() {
 #[tokio::test]
 async fn different_keys_cool_down_independently() {
     let receiver = FakeReceiver::start().await;
-    let alerts = cooling_dispatcher(vec![Sink::webhook(&receiver.url()).unwrap()]);
+    let alerts = cooling_dispatcher(vec![Sink::webhook(&receiver.url()).unwrap()], LONG_COOLDOWN);
     let mut recovered = api_down();
     recovered.key = "check:api:recovered".into();
 
@@ -113,7 +120,7 @@ async fn different_keys_cool_down_independently() {
 #[tokio::test]
 async fn reset_lets_the_next_alert_of_the_key_through_at_once_without_a_count() {
     let receiver = FakeReceiver::start().await;
-    let alerts = cooling_dispatcher(vec![Sink::webhook(&receiver.url()).unwrap()]);
+    let alerts = cooling_dispatcher(vec![Sink::webhook(&receiver.url()).unwrap()], LONG_COOLDOWN);
     alerts.send(api_down()).await;
     alerts.send(api_down()).await;
 
@@ -128,7 +135,7 @@ async fn reset_lets_the_next_alert_of_the_key_through_at_once_without_a_count() 
 #[tokio::test]
 async fn delivery_that_failed_everywhere_does_not_start_a_cooldown() {
     let receiver = FakeReceiver::start_with_statuses(vec![400, 200]).await;
-    let alerts = cooling_dispatcher(vec![Sink::webhook(&receiver.url()).unwrap()]);
+    let alerts = cooling_dispatcher(vec![Sink::webhook(&receiver.url()).unwrap()], LONG_COOLDOWN);
 
     assert!(!is_delivered(&alerts.send(api_down()).await));
     assert!(is_delivered(&alerts.send(api_down()).await));

@@ -7,6 +7,7 @@
 mod background;
 mod cooldown;
 mod email;
+mod fixtures;
 mod payloads;
 mod retry;
 mod support;

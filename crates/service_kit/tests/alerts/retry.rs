@@ -106,7 +106,7 @@ async fn receiver_that_never_answers_times_out_within_the_policy_timeout() {
     let outcome = alerts.send(api_down()).await;
 
     let elapsed = started.elapsed();
-    assert!(elapsed < Duration::from_secs(2), "took {elapsed:?}");
+    assert!(elapsed < Duration::from_secs(3), "took {elapsed:?}");
     assert_eq!(
         outcome,
         Dispatch::Delivered {
@@ -156,7 +156,7 @@ async fn a_failing_sink_does_not_hold_up_the_others() {
     let broken = FakeReceiver::start_hanging().await;
     let healthy = FakeReceiver::start().await;
     let policy = DeliveryPolicy {
-        timeout: Duration::from_secs(1),
+        timeout: Duration::from_secs(3),
         max_attempts: 1,
         ..fast_policy()
     };
@@ -175,14 +175,14 @@ async fn a_failing_sink_does_not_hold_up_the_others() {
     // The healthy sink is reached while the broken one still hangs.
     let started = Instant::now();
     healthy.wait_for(1, PATIENCE).await;
-    assert!(started.elapsed() < Duration::from_millis(900));
+    assert!(started.elapsed() < Duration::from_secs(2));
 
     let outcome = dispatched.await.unwrap();
     assert_eq!(
         outcome,
         Dispatch::Delivered {
             sinks: vec![healthy.url()],
-            failed: vec![(broken.url(), "timed out after 1s".into())]
+            failed: vec![(broken.url(), "timed out after 3s".into())]
         }
     );
     assert_eq!(

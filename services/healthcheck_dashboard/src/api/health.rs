@@ -96,7 +96,7 @@ fn respond(status: Overall, body: Value, health_json: bool) -> Response {
 pub async fn aggregate(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     let now = Utc::now();
     let views: Vec<ServiceView> = (0..app.state.infos().len())
-        .map(|i| service_view(&app, i, now))
+        .map(|i| service_view(&app, i, now, false))
         .collect();
     let status = overall(
         views.iter().map(|v| &v.status),
@@ -138,7 +138,7 @@ pub async fn one(
         .index_of(&name)
         .ok_or_else(|| ApiError::NotFound(format!("no service named {name:?}")))?;
     let now = Utc::now();
-    let view = service_view(&app, index, now);
+    let view = service_view(&app, index, now, false);
     let status = overall([&view.status], view.status != Status::Unknown);
     if wants_health_json(&headers) {
         let body = json!({

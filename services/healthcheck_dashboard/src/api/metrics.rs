@@ -15,11 +15,43 @@ use super::status::{overall, Overall};
 use crate::check::Status;
 use crate::App;
 
+/// The few facts of one check that metrics need, copied under its lock (a full state copy
+/// would carry the response-time history, too costly with thousands of checks).
+struct Row {
+    status: Status,
+    last: Option<LastProbe>,
+    consecutive_failures: u32,
+    uptime_percent: Option<f64>,
+    runs_total: u64,
+    failures_total: u64,
+}
+
+struct LastProbe {
+    elapsed: std::time::Duration,
+    http_status: Option<u16>,
+    cert_not_after: Option<i64>,
+}
+
 /// Renders every metric from the current state.
 pub fn render(app: &App) -> String {
     let now = Utc::now();
     let infos = app.state.infos();
-    let states: Vec<_> = (0..infos.len()).map(|i| app.state.snapshot(i)).collect();
+    let states: Vec<Row> = (0..infos.len())
+        .map(|i| {
+            app.state.with_state(i, |s| Row {
+                status: s.status,
+                last: s.last.as_ref().map(|o| LastProbe {
+                    elapsed: o.elapsed,
+                    http_status: o.http_status,
+                    cert_not_after: o.cert_not_after,
+                }),
+                consecutive_failures: s.consecutive_failures,
+                uptime_percent: s.uptime_percent(now),
+                runs_total: s.runs_total,
+                failures_total: s.failures_total,
+            })
+        })
+        .collect();
     let mut m = MetricsText::new();
 
     m.family(
@@ -112,7 +144,7 @@ pub fn render(app: &App) -> String {
         "Share of passing checks over the last 24 hours (0 to 1).",
     );
     for (info, state) in infos.iter().zip(&states) {
-        if let Some(percent) = state.uptime_percent(now) {
+        if let Some(percent) = state.uptime_percent {
             m.sample(
                 "healthcheck_uptime_ratio",
                 &[("check", &info.name)],

@@ -126,42 +126,53 @@ pub fn overall<'a>(statuses: impl IntoIterator<Item = &'a Status>, ready: bool) 
     result
 }
 
-/// Builds the view of one service.
-pub fn service_view(app: &App, index: usize, now: DateTime<Utc>) -> ServiceView {
+/// Builds the view of one service; `with_history` adds the response-time samples (the
+/// dashboard wants them, `/health` does not, and skipping them keeps `/health` cheap).
+pub fn service_view(
+    app: &App,
+    index: usize,
+    now: DateTime<Utc>,
+    with_history: bool,
+) -> ServiceView {
     let info = &app.state.infos()[index];
-    let state: CheckState = app.state.snapshot(index);
-    let last = state.last.as_ref();
-    ServiceView {
-        name: info.name.clone(),
-        kind: info.kind,
-        target: info.target.clone(),
-        status: state.status,
-        ok: state.status.is_ok(),
-        response_time_ms: last.map(|o| o.elapsed.as_millis() as u64),
-        error: last.and_then(|o| o.error.clone()),
-        detail: last.and_then(|o| o.detail.clone()),
-        last_checked: state.last_checked.map(timestamp),
-        status_since: state.status_since.map(timestamp),
-        consecutive_failures: state.consecutive_failures,
-        uptime_24h: state
-            .uptime_percent(now)
-            .map(|p| (p * 100.0).round() / 100.0),
-        last_error: state.last_error.as_ref().map(|(at, message)| LastError {
-            at: timestamp(*at),
-            message: message.clone(),
-        }),
-        history: state.recent.iter().copied().collect(),
-        http_status: last.and_then(|o| o.http_status),
-        cert_days_left: last.and_then(|o| o.cert_days_left),
-        interval_secs: info.interval.as_secs(),
-    }
+    app.state.with_state(index, |state: &CheckState| {
+        let last = state.last.as_ref();
+        ServiceView {
+            name: info.name.clone(),
+            kind: info.kind,
+            target: info.target.clone(),
+            status: state.status,
+            ok: state.status.is_ok(),
+            response_time_ms: last.map(|o| o.elapsed.as_millis() as u64),
+            error: last.and_then(|o| o.error.clone()),
+            detail: last.and_then(|o| o.detail.clone()),
+            last_checked: state.last_checked.map(timestamp),
+            status_since: state.status_since.map(timestamp),
+            consecutive_failures: state.consecutive_failures,
+            uptime_24h: state
+                .uptime_percent(now)
+                .map(|p| (p * 100.0).round() / 100.0),
+            last_error: state.last_error.as_ref().map(|(at, message)| LastError {
+                at: timestamp(*at),
+                message: message.clone(),
+            }),
+            history: if with_history {
+                state.recent.iter().copied().collect()
+            } else {
+                Vec::new()
+            },
+            http_status: last.and_then(|o| o.http_status),
+            cert_days_left: last.and_then(|o| o.cert_days_left),
+            interval_secs: info.interval.as_secs(),
+        }
+    })
 }
 
 /// Builds the whole status document.
 pub fn status_view(app: &App) -> StatusView {
     let now = Utc::now();
     let services: Vec<ServiceView> = (0..app.state.infos().len())
-        .map(|i| service_view(app, i, now))
+        .map(|i| service_view(app, i, now, true))
         .collect();
     let ready = app.state.first_round_done();
     StatusView {

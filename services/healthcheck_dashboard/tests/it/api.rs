@@ -117,8 +117,7 @@ endpoints = [ {{ name = "web", url = "{0}/ok", type = "http" }} ]
     .await;
     app.wait_for_status(WAIT, all_checked).await;
     let response = app
-        .client
-        .get(format!("{}/health", app.base))
+        .request("/health")
         .header("Accept", "application/health+json")
         .send()
         .await
@@ -163,12 +162,7 @@ endpoints = [ {{ name = "web", url = "{0}/ok" }}, {{ name = "api", url = "{0}/er
     ))
     .await;
     app.wait_for_status(WAIT, all_checked).await;
-    let response = app
-        .client
-        .get(format!("{}/badge/web.svg", app.base))
-        .send()
-        .await
-        .unwrap();
+    let response = app.request("/badge/web.svg").send().await.unwrap();
     assert_eq!(response.headers()["content-type"], "image/svg+xml");
     let svg = response.text().await.unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("web: up") && svg.contains("#2e9e44"));
@@ -191,12 +185,7 @@ endpoints = [ {{ name = "web", url = "{0}/ok" }}, {{ name = "api", url = "{0}/er
     ))
     .await;
     app.wait_for_status(WAIT, all_checked).await;
-    let response = app
-        .client
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .unwrap();
+    let response = app.request("/metrics").send().await.unwrap();
     assert!(response.headers()["content-type"]
         .to_str()
         .unwrap()
@@ -266,27 +255,15 @@ token = "let-me-in"
     ))
     .await;
     for path in ["/dashboard", "/api/status", "/metrics", "/events"] {
-        let response = app
-            .client
-            .get(format!("{}{path}", app.base))
-            .send()
-            .await
-            .unwrap();
+        let response = app.request(path).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{path}");
         assert!(response.headers().contains_key("www-authenticate"));
-        let wrong = app
-            .client
-            .get(format!("{}{path}", app.base))
-            .bearer_auth("wrong")
-            .send()
-            .await
-            .unwrap();
+        let wrong = app.request(path).bearer_auth("wrong").send().await.unwrap();
         assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED, "{path}");
     }
     for path in ["/dashboard", "/api/status", "/metrics"] {
         let ok = app
-            .client
-            .get(format!("{}{path}", app.base))
+            .request(path)
             .bearer_auth("let-me-in")
             .send()
             .await
@@ -294,8 +271,7 @@ token = "let-me-in"
         assert_eq!(ok.status(), StatusCode::OK, "{path}");
     }
     let browser = app
-        .client
-        .get(format!("{}/dashboard", app.base))
+        .request("/dashboard")
         .basic_auth("anyone", Some("let-me-in"))
         .send()
         .await
@@ -319,8 +295,7 @@ password = "pw"
     .await;
     assert_eq!(app.get("/health").await.0, StatusCode::UNAUTHORIZED);
     let ok = app
-        .client
-        .get(format!("{}/health", app.base))
+        .request("/health")
         .basic_auth("ops", Some("pw"))
         .send()
         .await

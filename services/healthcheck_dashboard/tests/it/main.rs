@@ -5,6 +5,7 @@ mod alerts;
 mod api;
 mod binary;
 mod checks;
+mod container;
 mod dashboard;
 mod history;
 mod support;

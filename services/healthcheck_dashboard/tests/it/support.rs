@@ -59,6 +59,11 @@ pub async fn spawn_app_in(config_toml: &str, data_dir: PathBuf) -> TestApp {
 }
 
 impl TestApp {
+    /// A GET request builder for `path` on the app, for tests that set headers or auth.
+    pub fn request(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client.get(format!("{}{path}", self.base))
+    }
+
     /// GET `path`, returning status and body text.
     pub async fn get(&self, path: &str) -> (StatusCode, String) {
         let response = self

@@ -1,0 +1,1 @@
+//! The Docker image and the spec Compose snippet (being written).
