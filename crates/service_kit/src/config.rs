@@ -197,7 +197,7 @@ mod tests {
     #[test]
     fn unknown_key_is_named_with_its_path_and_line() {
         let err = parse_toml::<Sample>("[server]\nport = 1\nprot = 2\n").unwrap_err();
-        assert_eq!(err.key, "server");
+        assert_eq!(err.key, "server.prot");
         assert!(err.problem.contains("unknown field `prot`"), "{err}");
         assert!(err.problem.contains("line 3"), "{err}");
     }

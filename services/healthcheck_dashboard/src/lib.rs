@@ -148,6 +148,10 @@ pub async fn run(
     let served = service_kit::serve::serve(listener, router(app), shutdown.clone()).await;
     shutdown.cancel();
     checks.join_all().await;
+    if let Some(dispatcher) = app.alerter.dispatcher() {
+        // An alert about the last transition should not be lost to the shutdown.
+        dispatcher.drain(Duration::from_secs(3)).await;
+    }
     let _ = writer_task.await;
     tracing::info!("Healthcheck dashboard stopped.");
     served.map_err(RunError::from)

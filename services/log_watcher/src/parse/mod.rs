@@ -1,0 +1,1 @@
+//! Parsing of raw log lines into records (being written).
