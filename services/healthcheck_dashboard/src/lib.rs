@@ -145,7 +145,7 @@ pub async fn run(
         dashboard = app.config.dashboard.enabled,
         "Healthcheck dashboard listening."
     );
-    let served = service_kit::serve::serve(listener, router(app), shutdown.clone()).await;
+    let served = service_kit::serve::serve(listener, router(app.clone()), shutdown.clone()).await;
     shutdown.cancel();
     checks.join_all().await;
     if let Some(dispatcher) = app.alerter.dispatcher() {
