@@ -9,6 +9,9 @@ Subcommands:
   wait-health URL TIMEOUT            wait until GET URL answers 200; print the seconds it took
   metrics URL                        print "checks=<sum of healthcheck_checks_total> failures=<..>
                                      missed=<healthcheck_missed_rounds_total>"
+  body-size URL                      print the size in bytes of GET URL's body
+  snapshot PID URL start|end         print "cpu=<ticks> checks=.. failures=.. missed=.." read
+                                     back to back, the scrape outside the measured window
   cpu PID                            print utime+stime of PID in clock ticks
   rss PID                            print "VmRSS_kB VmHWM_kB" of PID
   drive-blackbox EXPORTER TARGETS INTERVAL DURATION
@@ -121,7 +124,7 @@ def wait_health(url, limit):
     return 1
 
 
-def metrics(url):
+def metrics(url, out=None):
     with urllib.request.urlopen(url, timeout=30) as response:
         text = response.read().decode()
     checks = failures = missed = 0
@@ -133,14 +136,41 @@ def metrics(url):
                 failures += value
         elif line.startswith("healthcheck_missed_rounds_total"):
             missed = float(line.rsplit(" ", 1)[1])
-    print(f"checks={int(checks)} failures={int(failures)} missed={int(missed)}")
+    line = f"checks={int(checks)} failures={int(failures)} missed={int(missed)}"
+    if out is None:
+        print(line)
+    return line
 
 
-def cpu(pid):
+def proc_cpu(pid):
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     # After the comm field: fields[0] is state (field 3), so utime (14) is fields[11].
-    print(int(fields[11]) + int(fields[12]))
+    return int(fields[11]) + int(fields[12])
+
+
+def snapshot(pid, url, edge):
+    """CPU ticks and /metrics counters read back to back; the scrape stays outside the
+    measured window (scrape first at its start, CPU first at its end)."""
+    if edge == "start":
+        line = metrics(url, out=False)
+        ticks = proc_cpu(pid)
+    else:
+        ticks = proc_cpu(pid)
+        line = metrics(url, out=False)
+    print(f"cpu={ticks} {line}")
+
+
+def body_size(url):
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            print(len(response.read()))
+    except urllib.error.HTTPError as err:
+        print(len(err.read()))
+
+
+def cpu(pid):
+    print(proc_cpu(pid))
 
 
 def rss(pid):
@@ -151,6 +181,29 @@ def rss(pid):
             if key in ("VmRSS", "VmHWM"):
                 values[key] = int(rest.split()[0])
     print(values.get("VmRSS", 0), values.get("VmHWM", 0))
+
+
+async def read_response(reader):
+    """Reads one HTTP/1.1 response (Content-Length or chunked) and returns its body."""
+    header = await reader.readuntil(b"\r\n\r\n")
+    length, chunked = 0, False
+    for line in header.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        name = name.strip().lower()
+        if name == b"content-length":
+            length = int(value)
+        elif name == b"transfer-encoding" and b"chunked" in value.lower():
+            chunked = True
+    if not chunked:
+        return await reader.readexactly(length)
+    parts = []
+    while True:
+        size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+        if size == 0:
+            await reader.readuntil(b"\r\n")  # no trailers: the empty line
+            return b"".join(parts)
+        parts.append(await reader.readexactly(size))
+        await reader.readexactly(2)
 
 
 async def drive_blackbox(exporter, targets_file, interval, duration):
@@ -180,12 +233,7 @@ async def drive_blackbox(exporter, targets_file, interval, duration):
                     reader, writer = await asyncio.open_connection(host, port)
                 writer.write(request)
                 await writer.drain()
-                header = await reader.readuntil(b"\r\n\r\n")
-                length = 0
-                for line in header.split(b"\r\n"):
-                    if line.lower().startswith(b"content-length:"):
-                        length = int(line.split(b":", 1)[1])
-                body = await reader.readexactly(length)
+                body = await read_response(reader)
                 counts["probes"] += 1
                 if b"\nprobe_success 1" in b"\n" + body:
                     counts["success"] += 1
@@ -217,6 +265,10 @@ def main(argv):
         return wait_health(args[0], float(args[1]))
     elif command == "metrics":
         metrics(args[0])
+    elif command == "body-size":
+        body_size(args[0])
+    elif command == "snapshot":
+        snapshot(args[0], args[1], args[2])
     elif command == "cpu":
         cpu(args[0])
     elif command == "rss":

@@ -5,9 +5,8 @@
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use service_kit::alert::{
-    Alert, AlertDispatcher, DeliveryPolicy, Severity, Sink, SmtpSecurity, SmtpSettings,
-};
+use service_kit::alert::{Alert, AlertDispatcher, DeliveryPolicy, Severity, Sink, SinkTargets};
+use service_kit::config::ConfigError;
 
 use crate::check::Outcome;
 use crate::config::AlertsConfig;
@@ -17,46 +16,15 @@ use crate::state::{CheckInfo, Transition};
 pub const SOURCE: &str = "healthcheck_dashboard";
 
 /// Builds the sinks `[alerts]` asks for, or names the key that is wrong.
-pub fn build_sinks(config: &AlertsConfig) -> Result<Vec<Sink>, (String, String)> {
-    let mut sinks = Vec::new();
-    type MakeSink = fn(&str) -> Result<Sink, service_kit::alert::AlertError>;
-    let url_sinks: [(&str, &String, MakeSink); 3] = [
-        ("alerts.webhook", &config.webhook, Sink::from_webhook_url),
-        ("alerts.slack", &config.slack, Sink::slack),
-        ("alerts.discord", &config.discord, Sink::discord),
-    ];
-    for (key, url, make) in url_sinks {
-        if !url.is_empty() {
-            sinks.push(make(url).map_err(|e| (key.to_string(), e.to_string()))?);
-        }
-    }
-    let recipients = config.email.addresses();
-    if !recipients.is_empty() {
-        let smtp = &config.smtp;
-        let security = match smtp.security.as_str() {
-            "starttls" => SmtpSecurity::StartTls,
-            "tls" => SmtpSecurity::Tls,
-            _ => SmtpSecurity::None,
-        };
-        let port = smtp.port.unwrap_or(match security {
-            SmtpSecurity::None => 25,
-            SmtpSecurity::StartTls => 587,
-            SmtpSecurity::Tls => 465,
-        });
-        let settings = SmtpSettings {
-            host: smtp.host.clone(),
-            port,
-            security,
-            username: smtp.username.clone(),
-            password: smtp.password.clone(),
-            timeout: Duration::from_secs(10),
-            accept_invalid_certs: smtp.accept_invalid_certs,
-        };
-        let sink = Sink::email(settings, &smtp.from, &recipients)
-            .map_err(|e| ("alerts.email".to_string(), e.to_string()))?;
-        sinks.push(sink);
-    }
-    Ok(sinks)
+pub fn build_sinks(config: &AlertsConfig) -> Result<Vec<Sink>, ConfigError> {
+    service_kit::alert::build_sinks(SinkTargets {
+        webhook: &config.webhook,
+        slack: &config.slack,
+        discord: &config.discord,
+        email: &config.email.addresses(),
+        smtp: &config.smtp,
+        default_from: "healthcheck@localhost",
+    })
 }
 
 /// Announces transitions through the configured sinks.
@@ -82,7 +50,7 @@ impl Alerter {
     pub fn from_config(
         config: &AlertsConfig,
         link: Option<String>,
-    ) -> Result<Alerter, (String, String)> {
+    ) -> Result<Alerter, ConfigError> {
         if !config.enabled {
             return Ok(Alerter::disabled());
         }

@@ -110,10 +110,7 @@ pub async fn run(
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://localhost:{}/dashboard", local.port()));
-    let alerter = Arc::new(
-        Alerter::from_config(&config.alerts, Some(link))
-            .map_err(|(key, problem)| service_kit::config::ConfigError::new(key, problem))?,
-    );
+    let alerter = Arc::new(Alerter::from_config(&config.alerts, Some(link))?);
     let retention = Duration::from_secs(config.storage.retention_days.max(1) * 86_400);
     let (history_writer, writer_task) =
         history::spawn_writer(store.clone(), retention, shutdown.clone());

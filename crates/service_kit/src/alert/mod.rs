@@ -28,6 +28,7 @@
 //! - `cooldown`: the per-key suppression bookkeeping.
 //! - `retry`: [`DeliveryPolicy`] and the retry loop with backoff and `Retry-After`.
 //! - `sink`: [`Sink`] and its settings; flavour detection and log-safe names.
+//! - `settings`: the shared `[alerts]` fields ([`SmtpConfig`]) and [`build_sinks`].
 //! - `message`: the alert as sent (timestamp, suppressed count, `(N more suppressed)` line).
 //! - [`webhook`], [`slack`], [`discord`], [`email`]: each flavour's exact payload, documented
 //!   in its module.
@@ -42,6 +43,7 @@ mod error;
 mod http;
 mod message;
 mod retry;
+mod settings;
 mod sink;
 
 pub mod discord;
@@ -52,6 +54,7 @@ pub mod webhook;
 pub use dispatcher::{AlertDispatcher, AlertStats, Dispatch};
 pub use error::AlertError;
 pub use retry::{DeliveryPolicy, MAX_BACKOFF};
+pub use settings::{build_sinks, SinkTargets, SmtpConfig};
 pub use sink::{Sink, SinkFlavour, SmtpSecurity, SmtpSettings};
 
 /// How bad an alert is; sinks use it for colour and wording.

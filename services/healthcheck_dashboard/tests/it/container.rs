@@ -1,1 +1,491 @@
-//! The Docker image and the spec Compose snippet (being written).
+//! The Docker image as users run it: the Dockerfile builds it, the spec's Compose snippet
+//! (the root docker-compose.yml) starts it, and the container runs as a non-root user, serves
+//! `/health` and `/dashboard` on port 9100, reports itself healthy through the binary's own
+//! `selfcheck`, and exits 0 promptly on `docker stop`.
+//!
+//! No registry is reachable from the test machines, so the Dockerfile's two base images are
+//! local stand-ins made with `docker import` and passed through its `RUST_IMAGE` and
+//! `RUNTIME_IMAGE` build arguments, as an air-gapped builder would:
+//! - the runtime base is busybox (for the `RUN mkdir ... && chown ...` line and `docker exec`)
+//!   plus exactly the shared libraries the binary links against, and nothing else, so the
+//!   test also proves the image needs no packages;
+//! - the builder base is the runtime base plus no-op `cargo` and `strip` and the binary this
+//!   test run already compiled, at the path the real `cargo build --release` would leave it.
+//!
+//! Every other line of the Dockerfile, `.dockerignore` and the Compose file runs for real.
+
+use std::fs;
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::os::unix::fs::{symlink, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+use service_kit::test_util::require_component;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_healthcheck_dashboard");
+const WORKSPACE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+/// `container_name` in the spec's snippet.
+const CONTAINER: &str = "healthcheck_dashboard";
+/// The host side of the snippet's `"9100:9100"`.
+const PORT: u16 = 9100;
+/// Compose projects of this test are named with this prefix and the run id.
+const PROJECT_PREFIX: &str = "hcdimagetest";
+/// Every image of a run (the stand-ins and all that Docker builds on them) carries this label
+/// with the run id as value, so one prune removes exactly what the run made.
+const RUN_LABEL: &str = "org.sidecars.test-run";
+/// The default PATH of Debian images, which imported images lack.
+const PATH_ENV: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/// The password in the DSN of the example config.toml baked into the image.
+const DSN_PASSWORD: &str = "mypassword";
+
+#[test]
+fn the_image_built_from_the_dockerfile_runs_the_spec_compose_snippet_as_non_root_and_reports_healthy(
+) {
+    if !docker_is_available() {
+        return;
+    }
+    let Some(busybox) = busybox() else {
+        return;
+    };
+    refuse_if_name_or_port_is_taken();
+    let stack = Stack::new();
+    stack.import_base_images(&busybox);
+    stack.build_and_start();
+
+    // /health answers the spec's JSON. web, api and db do not exist here, so once the first
+    // round has finished every check is down and the stack is unhealthy: 503.
+    let (health, json) = eventually("/health to report the first round of checks", 30, || {
+        let response = get("/health")?;
+        let json: Value = serde_json::from_str(&response.body).ok()?;
+        let checked = ["web", "api", "db"]
+            .iter()
+            .all(|name| json["services"][name]["last_checked"].is_string());
+        checked.then_some((response, json))
+    });
+    assert_eq!(health.status, 503, "{}", health.body);
+    assert!(
+        health.content_type.starts_with("application/json"),
+        "{}",
+        health.content_type
+    );
+    assert_eq!(json["status"], "unhealthy", "{json}");
+    assert!(json["timestamp"].is_string(), "{json}");
+    for name in ["web", "api", "db"] {
+        let service = &json["services"][name];
+        assert_eq!(service["ok"], false, "{name}: {service}");
+        assert!(service["response_time_ms"].is_u64(), "{name}: {service}");
+        assert!(service["error"].is_string(), "{name}: {service}");
+    }
+    assert!(
+        !health.body.contains(DSN_PASSWORD),
+        "the DSN's password leaked into /health: {}",
+        health.body
+    );
+
+    let dashboard = get("/dashboard").expect("GET /dashboard answers");
+    assert_eq!(dashboard.status, 200, "{}", dashboard.body);
+    assert!(
+        dashboard.content_type.starts_with("text/html"),
+        "{}",
+        dashboard.content_type
+    );
+    assert!(
+        !dashboard.body.contains(DSN_PASSWORD),
+        "the DSN's password leaked into /dashboard"
+    );
+
+    // `USER 10001:10001`: the service runs as non-root and owns what it writes in /app/data.
+    assert_eq!(docker(&["exec", CONTAINER, "id", "-u"]).trim(), "10001");
+    assert_eq!(docker(&["exec", CONTAINER, "id", "-g"]).trim(), "10001");
+    assert_eq!(
+        docker(&["exec", CONTAINER, "stat", "-c", "%u", "/app/data"]).trim(),
+        "10001"
+    );
+
+    // The HEALTHCHECK runs `healthcheck_dashboard selfcheck` inside the container: the first
+    // probe comes after the 10 s interval.
+    eventually("Docker to report the container healthy", 40, || {
+        let status = docker(&["inspect", "--format", "{{.State.Health.Status}}", CONTAINER]);
+        match status.trim() {
+            "healthy" => Some(()),
+            "unhealthy" => panic!(
+                "the HEALTHCHECK failed: {}",
+                docker(&["inspect", "--format", "{{json .State.Health}}", CONTAINER])
+            ),
+            _ => None,
+        }
+    });
+
+    // `docker stop` sends SIGTERM and kills after 10 s: a clean, prompt exit shows as 0.
+    let stopping = Instant::now();
+    docker(&["stop", CONTAINER]);
+    let took = stopping.elapsed();
+    assert!(took < Duration::from_secs(10), "docker stop took {took:?}");
+    let exit_code = docker(&["inspect", "--format", "{{.State.ExitCode}}", CONTAINER]);
+    assert_eq!(exit_code.trim(), "0", "exit code after SIGTERM");
+}
+
+/// One run of the image under test: its unique names, the stand-in base images and the
+/// Compose project. Dropping it removes the containers, network, volumes and every image the
+/// run made, also when an assertion failed.
+struct Stack {
+    /// Unique per run; part of every name below and the value of [`RUN_LABEL`].
+    run: String,
+    /// The Compose project name (`-p`).
+    project: String,
+    /// The stand-in for `RUST_IMAGE`.
+    builder_image: String,
+    /// The stand-in for `RUNTIME_IMAGE`.
+    runtime_image: String,
+    /// Root filesystems, tarballs and the Compose override file.
+    dir: tempfile::TempDir,
+}
+
+impl Stack {
+    fn new() -> Self {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let run = format!("{}-{nanos}", std::process::id());
+        let stack = Stack {
+            project: format!("{PROJECT_PREFIX}{}", run.replace('-', "x")),
+            builder_image: format!("sidecars-test/hcd-builder-base:{run}"),
+            runtime_image: format!("sidecars-test/hcd-runtime-base:{run}"),
+            dir: tempfile::tempdir().unwrap(),
+            run,
+        };
+        // The only change to the spec's snippet: the built image gets this run's own tag
+        // instead of `healthcheck-dashboard`, so the test never retags an image a developer
+        // built and the cleanup removes exactly what this run built. (Compose 1.x merges
+        // `ports` lists, so an override could not change the port mapping anyway.)
+        fs::write(
+            stack.override_file(),
+            format!(
+                "version: \"3.8\"\nservices:\n  healthcheck_dashboard:\n    image: sidecars-test/healthcheck-dashboard:{}\n",
+                stack.run
+            ),
+        )
+        .unwrap();
+        stack
+    }
+
+    fn override_file(&self) -> PathBuf {
+        self.dir.path().join("docker-compose.override.yml")
+    }
+
+    /// Makes both stand-in base images with `docker import`; no registry involved.
+    fn import_base_images(&self, busybox: &Path) {
+        let runtime = self.dir.path().join("runtime");
+        make_runtime_rootfs(&runtime, busybox);
+        self.import(&runtime, &self.runtime_image);
+
+        let builder = self.dir.path().join("builder");
+        make_runtime_rootfs(&builder, busybox);
+        let tools = builder.join("usr/local/bin");
+        fs::create_dir_all(&tools).unwrap();
+        for tool in ["cargo", "strip"] {
+            write_executable(&tools.join(tool), "#!/bin/sh\nexit 0\n");
+        }
+        // `COPY . .` leaves target/ alone (.dockerignore), so this is what the runtime stage
+        // copies. Stripped here because the stand-in `strip` does nothing, which keeps the
+        // image as small, and its layers as quick to write, as a real build's.
+        let release = builder.join("usr/src/sidecars/target/release");
+        fs::create_dir_all(&release).unwrap();
+        let placed = release.join("healthcheck_dashboard");
+        let stripped = Command::new("strip")
+            .arg("-o")
+            .arg(&placed)
+            .arg(BINARY)
+            .status()
+            .is_ok_and(|status| status.success());
+        if !stripped {
+            fs::copy(BINARY, &placed).unwrap();
+        }
+        self.import(&builder, &self.builder_image);
+    }
+
+    fn import(&self, rootfs: &Path, tag: &str) {
+        let tarball = rootfs.with_extension("tar");
+        run(Command::new("tar")
+            .args(["--owner=0", "--group=0", "--numeric-owner", "-C"])
+            .arg(rootfs)
+            .arg("-cf")
+            .arg(&tarball)
+            .arg("."));
+        docker(&[
+            "import",
+            "--change",
+            &format!("ENV {PATH_ENV}"),
+            "--change",
+            &format!("LABEL {RUN_LABEL}={}", self.run),
+            tarball.to_str().unwrap(),
+            tag,
+        ]);
+    }
+
+    /// `docker-compose` on the repository's own docker-compose.yml, from the repository root.
+    fn compose(&self) -> Command {
+        let mut command = Command::new("docker-compose");
+        command
+            .current_dir(WORKSPACE)
+            .arg("-f")
+            .arg(Path::new(WORKSPACE).join("docker-compose.yml"))
+            .arg("-f")
+            .arg(self.override_file())
+            .args(["-p", &self.project])
+            .env("RUST_IMAGE", &self.builder_image)
+            .env("RUNTIME_IMAGE", &self.runtime_image);
+        command
+    }
+
+    fn build_and_start(&self) {
+        let started = Instant::now();
+        run(self
+            .compose()
+            .args(["up", "-d", "--build", "healthcheck_dashboard"]));
+        eprintln!(
+            "image built and container started in {:?}",
+            started.elapsed()
+        );
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            if let Ok(logs) = Command::new("docker")
+                .args(["logs", "--tail", "40", CONTAINER])
+                .output()
+            {
+                eprintln!(
+                    "--- docker logs {CONTAINER} ---\n{}{}",
+                    String::from_utf8_lossy(&logs.stdout),
+                    String::from_utf8_lossy(&logs.stderr)
+                );
+            }
+        }
+        let _ = self
+            .compose()
+            .args(["down", "--volumes", "--remove-orphans"])
+            .output();
+        let _ = Command::new("docker")
+            .args(["image", "prune", "--all", "--force", "--filter"])
+            .arg(format!("label={RUN_LABEL}={}", self.run))
+            .output();
+    }
+}
+
+/// A root filesystem with busybox as the shell and tools, the C libraries of the binary (and
+/// of busybox, should it be the dynamic build), minimal user databases and /tmp.
+fn make_runtime_rootfs(root: &Path, busybox: &Path) {
+    let bin = root.join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    fs::copy(busybox, bin.join("busybox")).unwrap();
+    // Relative links: `busybox --install -s` would point them at the host's path.
+    let applets = run(Command::new(busybox).arg("--list"));
+    for applet in applets.lines().filter(|a| !a.is_empty() && *a != "busybox") {
+        symlink("busybox", bin.join(applet)).unwrap();
+    }
+    for library in shared_libraries(&[Path::new(BINARY), busybox]) {
+        let target = root.join(library.strip_prefix("/").unwrap());
+        fs::create_dir_all(target.parent().unwrap()).unwrap();
+        fs::copy(&library, &target).unwrap();
+    }
+    let etc = root.join("etc");
+    fs::create_dir_all(&etc).unwrap();
+    fs::write(etc.join("passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
+    fs::write(etc.join("group"), "root:x:0:\n").unwrap();
+    let tmp = root.join("tmp");
+    fs::create_dir_all(&tmp).unwrap();
+    fs::set_permissions(&tmp, fs::Permissions::from_mode(0o1777)).unwrap();
+}
+
+/// What `ldd` resolves for `executables`, the dynamic loader included; nothing for static ones.
+fn shared_libraries(executables: &[&Path]) -> Vec<PathBuf> {
+    let mut libraries = Vec::new();
+    for executable in executables {
+        let out = Command::new("ldd")
+            .arg(executable)
+            .output()
+            .expect("ldd is needed to find the binary's shared libraries");
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            let path = match line.split_once("=>") {
+                Some((_, resolved)) => resolved.split_whitespace().next(),
+                None => line.split_whitespace().next(),
+            };
+            if let Some(path) = path.filter(|p| p.starts_with('/')) {
+                let path = PathBuf::from(path);
+                if !libraries.contains(&path) {
+                    libraries.push(path);
+                }
+            }
+        }
+    }
+    libraries
+}
+
+fn write_executable(path: &Path, text: &str) {
+    fs::write(path, text).unwrap();
+    fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+fn docker_is_available() -> bool {
+    let engine = Command::new("docker")
+        .arg("info")
+        .output()
+        .is_ok_and(|out| out.status.success());
+    if !require_component(
+        "Docker Engine",
+        engine,
+        "the image test builds services/healthcheck_dashboard/Dockerfile and runs it",
+    ) {
+        return false;
+    }
+    let compose = Command::new("docker-compose")
+        .arg("version")
+        .output()
+        .is_ok_and(|out| out.status.success());
+    require_component(
+        "docker-compose",
+        compose,
+        "the image test starts the spec's snippet from docker-compose.yml",
+    )
+}
+
+/// The static busybox of Debian's `busybox-static` (scripts/install-test-deps installs it);
+/// installed here when missing and the test may use apt-get.
+fn busybox() -> Option<PathBuf> {
+    let path = PathBuf::from("/bin/busybox");
+    if !path.exists() {
+        let install = || {
+            Command::new("apt-get")
+                .args(["install", "-y", "-qq", "--no-install-recommends"])
+                .arg("busybox-static")
+                .env("DEBIAN_FRONTEND", "noninteractive")
+                .output()
+                .is_ok_and(|out| out.status.success())
+        };
+        if !install() {
+            let _ = Command::new("apt-get").args(["update", "-qq"]).output();
+            install();
+        }
+    }
+    require_component(
+        "busybox-static",
+        path.exists(),
+        "busybox is the shell of the stand-in base images (apt-get install busybox-static)",
+    )
+    .then_some(path)
+}
+
+/// The snippet fixes the container name and the host port; say plainly what is in the way
+/// instead of letting Compose fail half-way. A container left by a killed run of this test
+/// is removed.
+fn refuse_if_name_or_port_is_taken() {
+    let existing = Command::new("docker")
+        .args([
+            "inspect",
+            "--format",
+            "{{index .Config.Labels \"com.docker.compose.project\"}}",
+            CONTAINER,
+        ])
+        .output()
+        .unwrap();
+    if existing.status.success() {
+        let project = String::from_utf8_lossy(&existing.stdout).trim().to_string();
+        assert!(
+            project.starts_with(PROJECT_PREFIX),
+            "a container named {CONTAINER} already exists (Compose project {project:?}); \
+             the spec's snippet needs that name: remove it (docker rm -f {CONTAINER})"
+        );
+        docker(&["rm", "--force", "--volumes", CONTAINER]);
+    }
+    if let Err(err) = TcpListener::bind((Ipv4Addr::UNSPECIFIED, PORT)) {
+        panic!(
+            "host port {PORT} is in use ({err}); the spec's snippet publishes \"{PORT}:{PORT}\", \
+             so free the port to run this test"
+        );
+    }
+}
+
+/// An HTTP response, as far as the assertions need it.
+struct Response {
+    /// The status code.
+    status: u16,
+    /// The Content-Type header, empty when absent.
+    content_type: String,
+    /// The body as text.
+    body: String,
+}
+
+/// `GET path` on the published port over a fresh HTTP/1.0 connection (so the body ends at
+/// EOF); None while nothing answers: docker-proxy accepts and drops connections until the
+/// service inside listens.
+fn get(path: &str) -> Option<Response> {
+    let address = SocketAddr::from((Ipv4Addr::LOCALHOST, PORT));
+    let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(2)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{PORT}\r\n\r\n"
+    )
+    .ok()?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).ok()?;
+    let text = String::from_utf8_lossy(&raw);
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    let status = head.split_whitespace().nth(1)?.parse().ok()?;
+    let content_type = head
+        .lines()
+        .filter_map(|line| line.split_once(':'))
+        .find(|(name, _)| name.eq_ignore_ascii_case("content-type"))
+        .map(|(_, value)| value.trim().to_string())
+        .unwrap_or_default();
+    Some(Response {
+        status,
+        content_type,
+        body: body.to_string(),
+    })
+}
+
+/// Polls `probe` every 250 ms until it gives a value; panics naming `what` after `secs`.
+fn eventually<T>(what: &str, secs: u64, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {secs} s waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// Runs `docker args`, returning stdout; panics with stderr when it fails.
+fn docker(args: &[&str]) -> String {
+    run(Command::new("docker").args(args))
+}
+
+/// Runs `command`, returning stdout; panics with its output when it fails.
+fn run(command: &mut Command) -> String {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
+    let stdout = String::from_utf8_lossy(&stdout).into_owned();
+    assert!(
+        status.success(),
+        "{command:?} failed ({status}):\n{stdout}{}",
+        String::from_utf8_lossy(&stderr)
+    );
+    stdout
+}
