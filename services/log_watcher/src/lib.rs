@@ -4,5 +4,7 @@
 //! # Layout
 //! - [`parse`]: turning raw lines into records: Docker json-file decoding, timestamps,
 //!   level normalisation, multiline joining.
+//! - [`source`]: following files by path across rotation, with checkpoints.
 
 pub mod parse;
+pub mod source;

@@ -43,7 +43,10 @@ pub async fn page(State(app): State<Arc<App>>) -> impl IntoResponse {
     let html = render::page(&view, &nonce, chrono::Utc::now());
     (
         [
-            (header::CONTENT_SECURITY_POLICY, content_security_policy(&nonce)),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                content_security_policy(&nonce),
+            ),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
             (header::CACHE_CONTROL, "no-store".to_string()),
             (header::REFERRER_POLICY, "no-referrer".to_string()),

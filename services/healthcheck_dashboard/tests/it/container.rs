@@ -50,8 +50,9 @@ fn the_image_built_from_the_dockerfile_runs_the_spec_compose_snippet_as_non_root
     let Some(busybox) = busybox() else {
         return;
     };
+    let turn = take_turn();
     refuse_if_name_or_port_is_taken();
-    let stack = Stack::new();
+    let stack = Stack::new(turn);
     stack.import_base_images(&busybox);
     stack.build_and_start();
 
@@ -142,10 +143,12 @@ struct Stack {
     runtime_image: String,
     /// Root filesystems, tarballs and the Compose override file.
     dir: tempfile::TempDir,
+    /// This run's turn (see [`take_turn`]), given up only after the cleanup in `drop`.
+    _turn: fs::File,
 }
 
 impl Stack {
-    fn new() -> Self {
+    fn new(turn: fs::File) -> Self {
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap()
@@ -157,6 +160,7 @@ impl Stack {
             runtime_image: format!("sidecars-test/hcd-runtime-base:{run}"),
             dir: tempfile::tempdir().unwrap(),
             run,
+            _turn: turn,
         };
         // The only change to the spec's snippet: the built image gets this run's own tag
         // instead of `healthcheck-dashboard`, so the test never retags an image a developer
@@ -382,9 +386,30 @@ fn busybox() -> Option<PathBuf> {
     .then_some(path)
 }
 
+/// Runs of this test on one machine take turns, holding an exclusive lock on a well-known
+/// file: the snippet fixes the container name and the host port, and another engineer may be
+/// running the whole `it` binary on the same Docker Engine.
+fn take_turn() -> fs::File {
+    let path = Path::new("/tmp/sidecars-healthcheck_dashboard-image-test.lock");
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .or_else(|_| fs::File::open(path))
+        .unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
+    if file.try_lock().is_err() {
+        eprintln!(
+            "another run of the image test holds {}; waiting",
+            path.display()
+        );
+        file.lock().unwrap();
+    }
+    file
+}
+
 /// The snippet fixes the container name and the host port; say plainly what is in the way
-/// instead of letting Compose fail half-way. A container left by a killed run of this test
-/// is removed.
+/// instead of letting Compose fail half-way. Called during this run's turn, so a container of
+/// this test's Compose projects can only be a leftover of a killed run: it is removed.
 fn refuse_if_name_or_port_is_taken() {
     let existing = Command::new("docker")
         .args([

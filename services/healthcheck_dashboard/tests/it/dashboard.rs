@@ -1,1 +1,876 @@
-//! The dashboard page in a real headless Chromium (being written).
+//! The status page, in a real headless Chromium driven over the DevTools protocol: colours
+//! per status, live updates without reloading (event stream and polling fallback), escaping
+//! of hostile text, the no-JavaScript fallback, the CSP, and the page switched off.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::support::{service, spawn_app, start_target, TestApp};
+
+use chromium::Browser;
+
+/// How long checks get to reach the state a test needs.
+const WAIT: Duration = Duration::from_secs(20);
+
+/// Three HTTP endpoints that are up, degraded (600 ms > 100 ms) and down (HTTP 500).
+fn three_colour_config(base: &str) -> String {
+    format!(
+        r#"
+[dashboard]
+title = "Wall screen"
+
+[checks]
+interval_secs = 1
+timeout_ms = 3000
+endpoints = [
+  {{ name = "web", url = "{base}/ok", type = "http" }},
+  {{ name = "api", url = "{base}/slow", type = "http", degraded_ms = 100 }},
+  {{ name = "worker", url = "{base}/error", type = "http" }},
+]
+"#
+    )
+}
+
+/// A single endpoint on the target's `/switch`, checked every second.
+fn switch_config(base: &str) -> String {
+    format!(
+        r#"
+[checks]
+interval_secs = 1
+endpoints = [ {{ name = "switch", url = "{base}/switch", type = "http" }} ]
+"#
+    )
+}
+
+fn has_status(status: &Value, name: &str, want: &str) -> bool {
+    service(status, name).is_some_and(|s| s["status"] == want)
+}
+
+/// The names of the cards in server-rendered HTML, in order.
+fn card_names(html: &str) -> Vec<String> {
+    html.split(r#"<article class="card"#)
+        .skip(1)
+        .filter_map(|card| {
+            let rest = card.split_once(r#"data-name=""#)?.1;
+            Some(rest.split_once('"')?.0.to_string())
+        })
+        .collect()
+}
+
+/// What the page shows, read from the live DOM: per card its status, classes, the colour
+/// the browser actually paints its dot and badge with, and its texts; plus the banner.
+const READ_PAGE: &str = r#"(() => {
+  const text = (root, sel) => { const n = root.querySelector(sel); return n ? n.textContent : null; };
+  return {
+    updates: Number(document.body.dataset.updates),
+    source: document.body.dataset.source,
+    conn: document.body.dataset.conn,
+    connText: text(document, '#conn'),
+    title: document.title,
+    banner: {
+      status: document.getElementById('banner').dataset.status,
+      word: text(document, '#overall-word'),
+      sentence: text(document, '#overall-text'),
+      heading: text(document, '#title'),
+      background: getComputedStyle(document.getElementById('banner')).backgroundColor,
+      counts: [...document.querySelectorAll('#counts li')].map(li => li.textContent),
+    },
+    cards: [...document.querySelectorAll('article.card')].map(card => ({
+      name: card.dataset.name,
+      status: card.dataset.status,
+      className: card.className,
+      heading: text(card, '.name'),
+      badge: text(card, '.badge'),
+      dot: getComputedStyle(card.querySelector('.dot')).backgroundColor,
+      badgeBackground: getComputedStyle(card.querySelector('.badge')).backgroundColor,
+      target: text(card, '.url'),
+      kind: text(card, '.kind'),
+      latency: text(card, '.latency'),
+      uptime: text(card, '.uptime'),
+      checked: text(card, 'time.ago'),
+      error: text(card, '.message-error'),
+      detail: text(card, '.message-detail'),
+      lastError: text(card, '.last-error'),
+      points: [...card.querySelectorAll('svg circle')].map(c => c.getAttribute('class')),
+    })),
+  };
+})()"#;
+
+fn card<'a>(page: &'a Value, name: &str) -> &'a Value {
+    page["cards"]
+        .as_array()
+        .and_then(|cards| cards.iter().find(|c| c["name"] == name))
+        .unwrap_or_else(|| panic!("no card named {name:?} on the page: {page:#}"))
+}
+
+/// The JavaScript condition "the card named `name` shows `status`".
+fn card_shows(name: &str, status: &str) -> String {
+    format!(
+        "[...document.querySelectorAll('article.card')].some(c => c.dataset.name === {} && c.dataset.status === {})",
+        json!(name),
+        json!(status)
+    )
+}
+
+#[tokio::test]
+async fn the_page_shows_green_yellow_and_red_for_up_degraded_and_down_services() {
+    let target = start_target().await;
+    let app = spawn_app(&three_colour_config(&target.base)).await;
+    app.wait_for_status(WAIT, |s| {
+        has_status(s, "web", "up")
+            && has_status(s, "api", "degraded")
+            && has_status(s, "worker", "down")
+    })
+    .await;
+
+    let (code, html) = app.get("/dashboard").await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(card_names(&html), ["web", "api", "worker"]);
+    assert!(html.contains(r#"class="card status-up" data-name="web""#));
+    assert!(html.contains(r#"class="card status-degraded" data-name="api""#));
+    assert!(html.contains(r#"class="card status-down" data-name="worker""#));
+
+    let Some(mut browser) = Browser::launch().await else {
+        return;
+    };
+    browser.goto(&format!("{}/dashboard", app.base)).await;
+    browser
+        .wait_for("Number(document.body.dataset.updates) >= 1", WAIT)
+        .await;
+    let page = browser.eval(READ_PAGE).await;
+
+    // The same services as the server render, in config order.
+    let names: Vec<&str> = page["cards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["web", "api", "worker"]);
+
+    let green = "rgb(46, 158, 68)";
+    let yellow = "rgb(212, 160, 23)";
+    let red = "rgb(208, 49, 45)";
+    for (name, path, status, colour) in [
+        ("web", "ok", "up", green),
+        ("api", "slow", "degraded", yellow),
+        ("worker", "error", "down", red),
+    ] {
+        let card = card(&page, name);
+        assert_eq!(card["status"], status, "{card:#}");
+        assert!(card["className"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("status-{status}")));
+        assert_eq!(
+            card["dot"], colour,
+            "the dot of {name} is painted in its status colour"
+        );
+        assert_eq!(card["badgeBackground"], colour);
+        assert_eq!(
+            card["badge"], status,
+            "the status word is written out, not only coloured"
+        );
+        assert_eq!(card["kind"], "http");
+        assert_eq!(card["target"], format!("{}/{path}", target.base));
+        assert!(
+            card["latency"].as_str().unwrap().ends_with(" ms"),
+            "{card:#}"
+        );
+        assert!(card["uptime"].as_str().unwrap().ends_with(" %"), "{card:#}");
+        assert!(
+            card["checked"].as_str().unwrap().ends_with(" s ago"),
+            "{card:#}"
+        );
+        let points = card["points"].as_array().unwrap();
+        assert!(
+            !points.is_empty(),
+            "the sparkline has a point per check: {card:#}"
+        );
+        assert!(points
+            .iter()
+            .any(|p| p.as_str().unwrap().contains(&format!("pt-{status}"))));
+    }
+    assert!(
+        card(&page, "api")["detail"]
+            .as_str()
+            .unwrap()
+            .contains("ms"),
+        "{page:#}"
+    );
+    assert_eq!(
+        card(&page, "worker")["error"],
+        "unexpected HTTP status 500 (expected 200-399)"
+    );
+
+    let banner = &page["banner"];
+    assert_eq!(banner["status"], "unhealthy");
+    assert_eq!(banner["word"], "unhealthy");
+    assert_eq!(banner["background"], red);
+    assert_eq!(banner["sentence"], "1 service down");
+    assert_eq!(banner["heading"], "Wall screen");
+    assert_eq!(banner["counts"], json!(["1 up", "1 degraded", "1 down"]));
+    assert_eq!(page["title"], "(1 down) Wall screen");
+    assert_eq!(page["conn"], "live");
+
+    let png = browser.screenshot().await;
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "the screenshot is a PNG");
+    assert!(
+        png.len() > 10_000,
+        "the screenshot has content ({} bytes)",
+        png.len()
+    );
+    std::fs::write("/tmp/healthcheck-dashboard.png", &png).unwrap();
+    std::fs::write(
+        format!("{}/healthcheck-dashboard.png", env!("CARGO_TARGET_TMPDIR")),
+        &png,
+    )
+    .unwrap();
+
+    assert_eq!(
+        browser.problems(),
+        Vec::<String>::new(),
+        "no script errors, no CSP violations"
+    );
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn the_page_follows_a_service_going_down_and_up_again_without_reloading() {
+    let target = start_target().await;
+    let app = spawn_app(&switch_config(&target.base)).await;
+    app.wait_for_status(WAIT, |s| has_status(s, "switch", "up"))
+        .await;
+
+    let Some(mut browser) = Browser::launch().await else {
+        return;
+    };
+    browser.goto(&format!("{}/dashboard", app.base)).await;
+    browser
+        .wait_for(
+            "document.body.dataset.conn === 'live' && Number(document.body.dataset.updates) >= 1",
+            WAIT,
+        )
+        .await;
+    assert!(browser
+        .eval(&card_shows("switch", "up"))
+        .await
+        .as_bool()
+        .unwrap());
+    // A mark on this very document: a reload would wipe it.
+    browser.eval("window.sameDocument = 'still here'").await;
+    let updates_before = browser
+        .eval("Number(document.body.dataset.updates)")
+        .await
+        .as_u64()
+        .unwrap();
+
+    target
+        .switch_status
+        .store(500, std::sync::atomic::Ordering::SeqCst);
+    browser.wait_for(&card_shows("switch", "down"), WAIT).await;
+    let page = browser.eval(READ_PAGE).await;
+    assert_eq!(card(&page, "switch")["badge"], "down");
+    assert_eq!(
+        card(&page, "switch")["error"],
+        "unexpected HTTP status 500 (expected 200-399)"
+    );
+    assert_eq!(page["banner"]["status"], "unhealthy");
+    assert_eq!(
+        page["source"], "sse",
+        "the change came over the event stream"
+    );
+    assert!(
+        page["updates"].as_u64().unwrap() > updates_before,
+        "{page:#}"
+    );
+
+    target
+        .switch_status
+        .store(200, std::sync::atomic::Ordering::SeqCst);
+    browser.wait_for(&card_shows("switch", "up"), WAIT).await;
+    let page = browser.eval(READ_PAGE).await;
+    let last_error = page["cards"][0]["lastError"].as_str().unwrap().to_string();
+    assert!(
+        last_error.starts_with("Last error ") && last_error.contains("unexpected HTTP status 500"),
+        "{page:#}"
+    );
+    assert_eq!(page["banner"]["status"], "healthy");
+    assert_eq!(page["banner"]["background"], "rgb(46, 158, 68)");
+    assert_eq!(
+        browser.eval("window.sameDocument").await,
+        "still here",
+        "the page was never reloaded"
+    );
+
+    // The "checked N s ago" text is kept current by the page itself.
+    browser
+        .wait_for(
+            "/^\\d+ s ago$/.test(document.querySelector('article.card time.ago').textContent)",
+            WAIT,
+        )
+        .await;
+    assert_eq!(browser.problems(), Vec::<String>::new());
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn without_event_source_the_page_polls_the_status_api() {
+    let target = start_target().await;
+    let app = spawn_app(&switch_config(&target.base)).await;
+    app.wait_for_status(WAIT, |s| has_status(s, "switch", "up"))
+        .await;
+
+    let Some(mut browser) = Browser::launch().await else {
+        return;
+    };
+    browser.before_each_page("delete window.EventSource;").await;
+    browser.goto(&format!("{}/dashboard", app.base)).await;
+    browser
+        .wait_for(
+            "document.body.dataset.source === 'poll' && document.body.dataset.conn === 'polling'",
+            WAIT,
+        )
+        .await;
+    assert_eq!(
+        browser
+            .eval("document.getElementById('conn').textContent")
+            .await,
+        "polling every 5 s"
+    );
+    browser.eval("window.sameDocument = 'still here'").await;
+
+    target
+        .switch_status
+        .store(503, std::sync::atomic::Ordering::SeqCst);
+    browser.wait_for(&card_shows("switch", "down"), WAIT).await;
+    assert_eq!(browser.eval("window.sameDocument").await, "still here");
+    assert_eq!(browser.eval("document.body.dataset.source").await, "poll");
+    assert_eq!(browser.problems(), Vec::<String>::new());
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn markup_in_names_titles_and_command_output_is_shown_as_text_and_never_runs() {
+    let target = start_target().await;
+    let app = spawn_app(&format!(
+        r#"
+[dashboard]
+title = "<img src=x onerror=alert(1)>Stack"
+
+[checks]
+interval_secs = 1
+endpoints = [
+  {{ name = "<b>evil</b>", url = "{}/markup", type = "http" }},
+  {{ name = "cmd", type = "command", command = ["sh", "-c", "echo '<script>alert(1)</script>'; exit 1"] }},
+]
+"#,
+        target.base
+    ))
+    .await;
+    app.wait_for_status(WAIT, |s| {
+        has_status(s, "<b>evil</b>", "down") && has_status(s, "cmd", "down")
+    })
+    .await;
+
+    let (_, html) = app.get("/dashboard").await;
+    for raw in ["<script>alert", "<img src=x", "<b>evil"] {
+        assert!(!html.contains(raw), "{raw:?} reached the page unescaped");
+    }
+    assert!(html.contains("exit 1: &lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;Stack"));
+    assert!(html.contains("&lt;b&gt;evil&lt;/b&gt;"));
+    assert_eq!(
+        html.matches("<script").count(),
+        1,
+        "only the page's own script"
+    );
+
+    let Some(mut browser) = Browser::launch().await else {
+        return;
+    };
+    browser
+        .before_each_page(
+            "window.alerts = []; window.alert = (m) => window.alerts.push(String(m));",
+        )
+        .await;
+    browser.goto(&format!("{}/dashboard", app.base)).await;
+    // Wait for the script to have rebuilt the page from the event stream's JSON.
+    browser
+        .wait_for("document.body.dataset.source === 'sse'", WAIT)
+        .await;
+    let page = browser.eval(READ_PAGE).await;
+    assert_eq!(card(&page, "<b>evil</b>")["heading"], "<b>evil</b>");
+    assert_eq!(
+        card(&page, "cmd")["error"],
+        "exit 1: <script>alert(1)</script>"
+    );
+    assert_eq!(
+        page["banner"]["heading"],
+        "<img src=x onerror=alert(1)>Stack"
+    );
+    assert_eq!(page["title"], "(2 down) <img src=x onerror=alert(1)>Stack");
+
+    let injected = browser
+        .eval(
+            r#"({
+  scripts: document.scripts.length,
+  images: document.querySelectorAll('img').length,
+  boldEvil: [...document.querySelectorAll('b')].filter(b => b.textContent === 'evil').length,
+  alerts: window.alerts,
+})"#,
+        )
+        .await;
+    assert_eq!(
+        injected,
+        json!({ "scripts": 1, "images": 0, "boldEvil": 0, "alerts": [] })
+    );
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn without_javascript_the_server_render_is_complete_and_refreshes_itself() {
+    let target = start_target().await;
+    let app = spawn_app(&format!(
+        r#"
+[checks]
+interval_secs = 7
+endpoints = [
+  {{ name = "web", url = "{base}/ok", type = "http" }},
+  {{ name = "worker", url = "{base}/error", type = "http" }},
+]
+"#,
+        base = target.base
+    ))
+    .await;
+    app.wait_for_status(WAIT, |s| s["ready"] == true).await;
+    let (_, html) = app.get("/dashboard").await;
+    assert!(html.contains(r#"<noscript><meta http-equiv="refresh" content="7"></noscript>"#));
+
+    let Some(mut browser) = Browser::launch().await else {
+        return;
+    };
+    browser.disable_javascript().await;
+    browser.goto(&format!("{}/dashboard", app.base)).await;
+    let page = browser.eval(READ_PAGE).await;
+    assert_eq!(page["updates"], 0, "no script ran");
+    assert_eq!(page["connText"], "auto-refresh 7 s");
+    assert_eq!(card(&page, "web")["dot"], "rgb(46, 158, 68)");
+    assert_eq!(card(&page, "worker")["dot"], "rgb(208, 49, 45)");
+    assert_eq!(
+        card(&page, "worker")["error"],
+        "unexpected HTTP status 500 (expected 200-399)"
+    );
+    assert_eq!(page["banner"]["word"], "unhealthy");
+    assert_eq!(
+        page["banner"]["counts"],
+        json!(["1 up", "0 degraded", "1 down"])
+    );
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn the_page_sends_a_strict_csp_and_loads_nothing_from_elsewhere() {
+    let target = start_target().await;
+    let app = spawn_app(&three_colour_config(&target.base)).await;
+    app.wait_for_status(WAIT, |s| s["ready"] == true).await;
+
+    let fetch = |app: &TestApp| {
+        let request = app.client.get(format!("{}/dashboard", app.base));
+        async move {
+            let response = request.send().await.unwrap();
+            let header = |name: &str| {
+                response
+                    .headers()
+                    .get(name)
+                    .map(|v| v.to_str().unwrap().to_string())
+                    .unwrap_or_default()
+            };
+            let headers = [
+                header("content-security-policy"),
+                header("x-content-type-options"),
+                header("cache-control"),
+                header("content-type"),
+            ];
+            (headers, response.text().await.unwrap())
+        }
+    };
+    let ([csp, nosniff, cache, content_type], html) = fetch(&app).await;
+    assert_eq!(nosniff, "nosniff");
+    assert_eq!(cache, "no-store");
+    assert_eq!(content_type, "text/html; charset=utf-8");
+    assert!(csp.starts_with("default-src 'none';"), "{csp}");
+    assert!(csp.contains("connect-src 'self'"), "{csp}");
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    let nonce = csp
+        .split("script-src 'nonce-")
+        .nth(1)
+        .and_then(|rest| rest.split_once('\''))
+        .map(|(nonce, _)| nonce.to_string())
+        .unwrap_or_else(|| panic!("no script nonce in {csp}"));
+    assert!(csp.contains(&format!("style-src 'nonce-{nonce}'")), "{csp}");
+    assert!(html.contains(&format!(r#"<script nonce="{nonce}">"#)));
+    assert!(html.contains(&format!(r#"<style nonce="{nonce}">"#)));
+    let ([second_csp, ..], _) = fetch(&app).await;
+    assert_ne!(second_csp, csp, "a fresh nonce for every response");
+
+    // Nothing is fetched from anywhere: no src attributes, no external links, no CSS imports.
+    assert!(!html.contains(" src="), "no element loads a source");
+    for external in [r#"href="http"#, r#"href="//"#, "@import", "url("] {
+        assert!(!html.contains(external), "found {external:?}");
+    }
+
+    let Some(mut browser) = Browser::launch().await else {
+        return;
+    };
+    browser.goto(&format!("{}/dashboard", app.base)).await;
+    browser
+        .wait_for("document.body.dataset.source === 'sse'", WAIT)
+        .await;
+    let resources = browser
+        .eval("performance.getEntriesByType('resource').map(e => e.name).concat([location.href])")
+        .await;
+    for url in resources.as_array().unwrap() {
+        assert!(
+            url.as_str().unwrap().starts_with(&app.base),
+            "{url} is not from the service itself"
+        );
+    }
+    assert_eq!(
+        browser.problems(),
+        Vec::<String>::new(),
+        "the nonce'd style and script ran without CSP violations"
+    );
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn a_disabled_dashboard_is_404_while_health_still_answers() {
+    let target = start_target().await;
+    let app = spawn_app(&format!(
+        r#"
+[checks]
+interval_secs = 1
+endpoints = [ {{ name = "web", url = "{}/ok", type = "http" }} ]
+
+[dashboard]
+enabled = false
+"#,
+        target.base
+    ))
+    .await;
+    app.wait_for_status(WAIT, |s| s["ready"] == true).await;
+    assert_eq!(app.get("/dashboard").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(app.get("/").await.0, StatusCode::NOT_FOUND);
+    let (code, health) = app.get_json("/health").await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(health["status"], "healthy");
+}
+
+/// A minimal client of the Chrome DevTools protocol over `--remote-debugging-pipe`: enough
+/// to open a page, evaluate JavaScript in it, and take a screenshot. It drives the real
+/// Chromium the machine has, one private profile per browser.
+mod chromium {
+    use std::path::PathBuf;
+    use std::process::Stdio;
+    use std::time::Duration;
+
+    use base64::Engine;
+    use serde_json::{json, Value};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::process::{Child, ChildStdin, Command};
+    use tokio::sync::mpsc;
+
+    /// How long one protocol command may take.
+    const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+    /// A running headless Chromium with one page.
+    pub struct Browser {
+        child: Child,
+        pid: Option<u32>,
+        to_browser: ChildStdin,
+        from_browser: mpsc::UnboundedReceiver<Value>,
+        next_id: u64,
+        session: String,
+        /// Protocol events seen so far (console errors, exceptions...).
+        events: Vec<Value>,
+        _profile: tempfile::TempDir,
+    }
+
+    fn find_chromium() -> Option<PathBuf> {
+        if let Some(path) = std::env::var_os("CHROMIUM").map(PathBuf::from) {
+            return path.exists().then_some(path);
+        }
+        let path = std::env::var_os("PATH")?;
+        std::env::split_paths(&path)
+            .flat_map(|dir| {
+                ["chromium", "chromium-browser", "google-chrome"].map(|name| dir.join(name))
+            })
+            .find(|candidate| candidate.is_file())
+    }
+
+    impl Browser {
+        /// Starts Chromium with a blank page; `None` (after a loud skip, or a panic under
+        /// `CI=true`) when it is not installed.
+        pub async fn launch() -> Option<Browser> {
+            let path = find_chromium();
+            if !service_kit::test_util::require_component(
+                "chromium",
+                path.is_some(),
+                "install Debian's chromium (scripts/test does)",
+            ) {
+                return None;
+            }
+            let profile = tempfile::tempdir().unwrap();
+            // The protocol runs over fds 3 (commands in) and 4 (answers out): map them to
+            // our stdin and stdout pipes, and send Chromium's own chatter to /dev/null.
+            let mut command = Command::new("sh");
+            command
+                .arg("-c")
+                .arg(r#"exec "$0" "$@" 3<&0 4>&1 0</dev/null 1>/dev/null"#)
+                .arg(path.unwrap())
+                .args([
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-dev-shm-usage",
+                    "--no-first-run",
+                    "--no-default-browser-check",
+                    "--disable-extensions",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                    "--hide-scrollbars",
+                    "--mute-audio",
+                    "--force-device-scale-factor=1",
+                    "--window-size=1280,900",
+                    "--remote-debugging-pipe",
+                ])
+                .arg(format!("--user-data-dir={}", profile.path().display()))
+                .arg("about:blank")
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .kill_on_drop(true);
+            #[cfg(unix)]
+            command.process_group(0);
+            let mut child = command.spawn().expect("start chromium");
+            let pid = child.id();
+            let to_browser = child.stdin.take().unwrap();
+            let mut stdout = child.stdout.take().unwrap();
+            let (sender, from_browser) = mpsc::unbounded_channel();
+            tokio::spawn(async move {
+                // Messages are JSON documents, each ended by a NUL byte.
+                let mut buffer = Vec::new();
+                let mut chunk = vec![0u8; 64 * 1024];
+                loop {
+                    let Ok(n) = stdout.read(&mut chunk).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    buffer.extend_from_slice(&chunk[..n]);
+                    while let Some(end) = buffer.iter().position(|b| *b == 0) {
+                        let message: Vec<u8> = buffer.drain(..=end).collect();
+                        if let Ok(value) = serde_json::from_slice::<Value>(&message[..end]) {
+                            if sender.send(value).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+            });
+            let mut browser = Browser {
+                child,
+                pid,
+                to_browser,
+                from_browser,
+                next_id: 0,
+                session: String::new(),
+                events: Vec::new(),
+                _profile: profile,
+            };
+            let target = browser
+                .send(None, "Target.createTarget", json!({ "url": "about:blank" }))
+                .await;
+            let target_id = target["targetId"].as_str().unwrap().to_string();
+            let attached = browser
+                .send(
+                    None,
+                    "Target.attachToTarget",
+                    json!({ "targetId": target_id, "flatten": true }),
+                )
+                .await;
+            browser.session = attached["sessionId"].as_str().unwrap().to_string();
+            for domain in ["Page.enable", "Runtime.enable", "Log.enable"] {
+                browser.call(domain, json!({})).await;
+            }
+            Some(browser)
+        }
+
+        async fn send(&mut self, session: Option<&str>, method: &str, params: Value) -> Value {
+            self.next_id += 1;
+            let id = self.next_id;
+            let mut message = json!({ "id": id, "method": method, "params": params });
+            if let Some(session) = session {
+                message["sessionId"] = json!(session);
+            }
+            let mut bytes = serde_json::to_vec(&message).unwrap();
+            bytes.push(0);
+            self.to_browser
+                .write_all(&bytes)
+                .await
+                .expect("write to chromium");
+            self.to_browser.flush().await.unwrap();
+            let deadline = tokio::time::Instant::now() + CALL_TIMEOUT;
+            loop {
+                let message = tokio::time::timeout_at(deadline, self.from_browser.recv())
+                    .await
+                    .unwrap_or_else(|_| {
+                        panic!("chromium did not answer {method} within {CALL_TIMEOUT:?}")
+                    })
+                    .unwrap_or_else(|| panic!("chromium exited while running {method}"));
+                if message["id"] == id {
+                    if let Some(error) = message.get("error") {
+                        panic!("{method} failed: {error}");
+                    }
+                    return message["result"].clone();
+                }
+                self.events.push(message);
+            }
+        }
+
+        /// Sends a command to the page.
+        pub async fn call(&mut self, method: &str, params: Value) -> Value {
+            let session = self.session.clone();
+            self.send(Some(&session), method, params).await
+        }
+
+        /// Runs `source` in every document before its own scripts.
+        pub async fn before_each_page(&mut self, source: &str) {
+            self.call(
+                "Page.addScriptToEvaluateOnNewDocument",
+                json!({ "source": source }),
+            )
+            .await;
+        }
+
+        /// Turns JavaScript off for the page.
+        pub async fn disable_javascript(&mut self) {
+            self.call(
+                "Emulation.setScriptExecutionDisabled",
+                json!({ "value": true }),
+            )
+            .await;
+        }
+
+        /// Navigates to `url` and waits for the load event.
+        pub async fn goto(&mut self, url: &str) {
+            let answer = self.call("Page.navigate", json!({ "url": url })).await;
+            if let Some(error) = answer.get("errorText") {
+                panic!("cannot open {url}: {error}");
+            }
+            // Evaluation works with scripts disabled too (it is the debugger's, not the page's).
+            self.wait_for("document.readyState === 'complete'", CALL_TIMEOUT)
+                .await;
+        }
+
+        /// Evaluates `expression` in the page (awaiting promises) and returns its value.
+        pub async fn eval(&mut self, expression: &str) -> Value {
+            let answer = self
+                .call(
+                    "Runtime.evaluate",
+                    json!({ "expression": expression, "returnByValue": true, "awaitPromise": true }),
+                )
+                .await;
+            if let Some(exception) = answer.get("exceptionDetails") {
+                panic!("{expression} threw: {exception}");
+            }
+            answer["result"]
+                .get("value")
+                .cloned()
+                .unwrap_or(Value::Null)
+        }
+
+        /// Evaluates `condition` until it is true; panics with the page's state on timeout.
+        pub async fn wait_for(&mut self, condition: &str, timeout: Duration) {
+            let deadline = tokio::time::Instant::now() + timeout;
+            loop {
+                if self.eval(condition).await == Value::Bool(true) {
+                    return;
+                }
+                if tokio::time::Instant::now() > deadline {
+                    let body = self
+                        .eval("document.body ? document.body.outerHTML.slice(0, 4000) : document.documentElement.outerHTML")
+                        .await;
+                    panic!(
+                        "page condition {condition:?} not met within {timeout:?}\nproblems: {:?}\nbody: {body}",
+                        self.problems()
+                    );
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+
+        /// A PNG of the viewport.
+        pub async fn screenshot(&mut self) -> Vec<u8> {
+            let answer = self
+                .call("Page.captureScreenshot", json!({ "format": "png" }))
+                .await;
+            base64::engine::general_purpose::STANDARD
+                .decode(answer["data"].as_str().unwrap())
+                .unwrap()
+        }
+
+        /// Script exceptions and console errors so far (CSP violations are reported there).
+        pub fn problems(&self) -> Vec<String> {
+            self.events
+                .iter()
+                .filter_map(|event| match event["method"].as_str()? {
+                    "Runtime.exceptionThrown" => {
+                        Some(event["params"]["exceptionDetails"].to_string())
+                    }
+                    "Log.entryAdded" if event["params"]["entry"]["level"] == "error" => {
+                        Some(event["params"]["entry"]["text"].to_string())
+                    }
+                    "Runtime.consoleAPICalled" if event["params"]["type"] == "error" => {
+                        Some(event["params"]["args"].to_string())
+                    }
+                    _ => None,
+                })
+                .collect()
+        }
+
+        /// Closes the browser and waits for it to exit.
+        pub async fn close(mut self) {
+            self.next_id += 1;
+            let mut bytes =
+                serde_json::to_vec(&json!({ "id": self.next_id, "method": "Browser.close" }))
+                    .unwrap();
+            bytes.push(0);
+            let _ = self.to_browser.write_all(&bytes).await;
+            let _ = self.to_browser.flush().await;
+            if let Ok(Ok(_)) =
+                tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await
+            {
+                self.pid = None; // exited: nothing left for Drop to end
+            }
+        }
+    }
+
+    impl Drop for Browser {
+        fn drop(&mut self) {
+            // Chromium runs helper processes in its own process group: end them all.
+            #[cfg(unix)]
+            if let Some(pid) = self.pid {
+                let _ = std::process::Command::new("kill")
+                    .args(["-KILL", "--", &format!("-{pid}")])
+                    .stderr(Stdio::null())
+                    .status();
+            }
+        }
+    }
+}

@@ -73,15 +73,31 @@ impl Counts {
 /// The banner: CSS class suffix, the big word and the sentence under it.
 fn banner(view: &StatusView, counts: Counts) -> (&'static str, &'static str, String) {
     if !view.ready && counts.down == 0 {
-        return ("starting", "starting", "Waiting for the first round of checks".to_string());
+        return (
+            "starting",
+            "starting",
+            "Waiting for the first round of checks".to_string(),
+        );
     }
     match view.status {
         Overall::Healthy if view.services.is_empty() => {
             ("healthy", "healthy", "No endpoints configured".to_string())
         }
-        Overall::Healthy => ("healthy", "healthy", format!("All {} up", plural(counts.up, "service"))),
-        Overall::Degraded => ("degraded", "degraded", format!("{} degraded", plural(counts.degraded, "service"))),
-        Overall::Unhealthy => ("unhealthy", "unhealthy", format!("{} down", plural(counts.down, "service"))),
+        Overall::Healthy => (
+            "healthy",
+            "healthy",
+            format!("All {} up", plural(counts.up, "service")),
+        ),
+        Overall::Degraded => (
+            "degraded",
+            "degraded",
+            format!("{} degraded", plural(counts.degraded, "service")),
+        ),
+        Overall::Unhealthy => (
+            "unhealthy",
+            "unhealthy",
+            format!("{} down", plural(counts.down, "service")),
+        ),
     }
 }
 
@@ -154,7 +170,9 @@ fn relative_time(out: &mut String, class: &str, at: &str, mode: &str, now: DateT
 
 /// Whether a check is overdue: no result for two intervals and ten seconds.
 fn late(service: &ServiceView, now: DateTime<Utc>) -> bool {
-    let Some(at) = service.last_checked.as_deref() else { return false };
+    let Some(at) = service.last_checked.as_deref() else {
+        return false;
+    };
     seconds_since(at, now).is_some_and(|s| s > 2 * service.interval_secs as i64 + 10)
 }
 
@@ -221,7 +239,10 @@ pub fn page(view: &StatusView, nonce: &str, now: DateTime<Utc>) -> String {
 /// The `<li>`s of the counts list (unknown only when there are any).
 fn counts_items(out: &mut String, counts: Counts) {
     let mut item = |status: &str, n: usize| {
-        let _ = write!(out, r#"<li class="count count-{status}"><b>{n}</b> {status}</li>"#);
+        let _ = write!(
+            out,
+            r#"<li class="count count-{status}"><b>{n}</b> {status}</li>"#
+        );
     };
     item("up", counts.up);
     item("degraded", counts.degraded);
@@ -244,13 +265,21 @@ fn card(out: &mut String, s: &ServiceView, now: DateTime<Utc>) {
         kind = xml_escape(s.kind),
         target = xml_escape(&s.target),
     );
-    let latency = s.response_time_ms.map_or_else(|| "–".to_string(), |ms| format!("{ms} ms"));
-    let _ = write!(out, r#"<div class="fact"><dt>Latency</dt><dd class="latency">{latency}</dd></div>"#);
+    let latency = s
+        .response_time_ms
+        .map_or_else(|| "–".to_string(), |ms| format!("{ms} ms"));
+    let _ = write!(
+        out,
+        r#"<div class="fact"><dt>Latency</dt><dd class="latency">{latency}</dd></div>"#
+    );
     let (uptime, uptime_class) = match s.uptime_24h {
         Some(p) => (format!("{p:.2} %"), uptime_class(p)),
         None => ("–".to_string(), "uptime"),
     };
-    let _ = write!(out, r#"<div class="fact"><dt>Uptime 24 h</dt><dd class="{uptime_class}">{uptime}</dd></div>"#);
+    let _ = write!(
+        out,
+        r#"<div class="fact"><dt>Uptime 24 h</dt><dd class="{uptime_class}">{uptime}</dd></div>"#
+    );
     out.push_str(r#"<div class="fact"><dt>Checked</dt><dd>"#);
     match s.last_checked.as_deref() {
         Some(at) => {
@@ -261,7 +290,10 @@ fn card(out: &mut String, s: &ServiceView, now: DateTime<Utc>) {
     }
     out.push_str("</dd></div>");
     if let Some(code) = s.http_status {
-        let _ = write!(out, r#"<div class="fact"><dt>HTTP</dt><dd class="http">{code}</dd></div>"#);
+        let _ = write!(
+            out,
+            r#"<div class="fact"><dt>HTTP</dt><dd class="http">{code}</dd></div>"#
+        );
     }
     if let Some(days) = s.cert_days_left {
         let class = if days < 14 { "cert cert-warn" } else { "cert" };
@@ -276,16 +308,28 @@ fn card(out: &mut String, s: &ServiceView, now: DateTime<Utc>) {
     match s.status {
         Status::Down => {
             let error = s.error.as_deref().unwrap_or("failing");
-            let _ = write!(out, r#"<p class="message message-error">{}</p>"#, xml_escape(error));
+            let _ = write!(
+                out,
+                r#"<p class="message message-error">{}</p>"#,
+                xml_escape(error)
+            );
         }
         Status::Degraded => {
             let detail = s.detail.as_deref().or(s.error.as_deref()).unwrap_or("slow");
-            let _ = write!(out, r#"<p class="message message-detail">{}</p>"#, xml_escape(detail));
+            let _ = write!(
+                out,
+                r#"<p class="message message-detail">{}</p>"#,
+                xml_escape(detail)
+            );
         }
         // An HTTP check's detail only repeats the HTTP fact above.
         _ if s.http_status.is_none() => {
             if let Some(detail) = s.detail.as_deref() {
-                let _ = write!(out, r#"<p class="message message-note">{}</p>"#, xml_escape(detail));
+                let _ = write!(
+                    out,
+                    r#"<p class="message message-note">{}</p>"#,
+                    xml_escape(detail)
+                );
             }
         }
         _ => {}
@@ -295,7 +339,11 @@ fn card(out: &mut String, s: &ServiceView, now: DateTime<Utc>) {
             let _ = write!(out, r#"<p class="since">{status} for "#);
             relative_time(out, "for", since, "for", now);
             if s.consecutive_failures > 0 {
-                let _ = write!(out, " · {} in a row", plural(s.consecutive_failures as usize, "failure"));
+                let _ = write!(
+                    out,
+                    " · {} in a row",
+                    plural(s.consecutive_failures as usize, "failure")
+                );
             }
             out.push_str("</p>");
         }
@@ -304,7 +352,11 @@ fn card(out: &mut String, s: &ServiceView, now: DateTime<Utc>) {
         if s.status != Status::Down {
             out.push_str(r#"<p class="last-error">Last error "#);
             relative_time(out, "at", &last.at, "ago", now);
-            let _ = write!(out, r#": <span class="last-error-text">{}</span></p>"#, xml_escape(&last.message));
+            let _ = write!(
+                out,
+                r#": <span class="last-error-text">{}</span></p>"#,
+                xml_escape(&last.message)
+            );
         }
     }
     out.push_str("\n</article>\n");
@@ -315,7 +367,10 @@ fn cert_text(days: i64) -> String {
     if days >= 0 {
         format!("{} left", plural(days as usize, "day"))
     } else {
-        format!("expired {} ago", plural(days.unsigned_abs() as usize, "day"))
+        format!(
+            "expired {} ago",
+            plural(days.unsigned_abs() as usize, "day")
+        )
     }
 }
 
@@ -363,7 +418,11 @@ fn sparkline(out: &mut String, s: &ServiceView) {
     for (i, sample) in samples.iter().enumerate() {
         let (x, y) = point(i, sample.ms);
         let status = sample.status.as_str();
-        let r = if sample.status == Status::Up { 1.8 } else { 3.0 };
+        let r = if sample.status == Status::Up {
+            1.8
+        } else {
+            3.0
+        };
         let at = DateTime::from_timestamp(sample.at, 0)
             .map(|t| t.format("%H:%M:%S UTC").to_string())
             .unwrap_or_default();
@@ -385,7 +444,10 @@ fn sparkline(out: &mut String, s: &ServiceView) {
             max as u64
         )
     };
-    let _ = write!(out, r#"<figcaption class="spark-caption">{caption}</figcaption></figure>"#);
+    let _ = write!(
+        out,
+        r#"<figcaption class="spark-caption">{caption}</figcaption></figure>"#
+    );
 }
 
 #[cfg(test)]
@@ -413,8 +475,16 @@ mod tests {
                 message: "<img src=x onerror=alert(2)>".to_string(),
             }),
             history: vec![
-                Sample { at: 1_718_208_900, ms: 20, status: Status::Up },
-                Sample { at: 1_718_208_910, ms: 600, status },
+                Sample {
+                    at: 1_718_208_900,
+                    ms: 20,
+                    status: Status::Up,
+                },
+                Sample {
+                    at: 1_718_208_910,
+                    ms: 600,
+                    status,
+                },
             ],
             http_status: Some(200),
             cert_days_left: Some(9),
@@ -433,12 +503,18 @@ mod tests {
     }
 
     fn now() -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2024-06-12T16:15:23Z").unwrap().with_timezone(&Utc)
+        DateTime::parse_from_rfc3339("2024-06-12T16:15:23Z")
+            .unwrap()
+            .with_timezone(&Utc)
     }
 
     #[test]
     fn every_text_from_config_or_network_is_escaped() {
-        let html = page(&view(vec![service("<i>api</i>", Status::Down)]), "n0nce", now());
+        let html = page(
+            &view(vec![service("<i>api</i>", Status::Down)]),
+            "n0nce",
+            now(),
+        );
         for raw in ["<script>alert", "<img src=x", "<b>Stack", "<i>api"] {
             assert!(!html.contains(raw), "{raw} must be escaped");
         }
@@ -451,7 +527,9 @@ mod tests {
         let html = page(&view(vec![service("db", Status::Down)]), "n0nce", now());
         assert!(html.contains(r#"class="card status-down" data-name="db" data-status="down""#));
         assert!(html.contains(r#"<span class="badge">down</span>"#));
-        assert!(html.contains(r#"<p class="since">down for <time class="for" datetime="2024-06-12T16:10:00Z""#));
+        assert!(html.contains(
+            r#"<p class="since">down for <time class="for" datetime="2024-06-12T16:10:00Z""#
+        ));
         assert!(html.contains("5 min</time> · 3 failures in a row"));
         assert!(html.contains(r#"<dd class="cert cert-warn">9 days left</dd>"#));
         assert!(html.contains("3 s ago</time>"));

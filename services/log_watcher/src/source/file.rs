@@ -1,0 +1,568 @@
+//! Following one log file by path, the way `tail -F` should: every line exactly once, across
+//! rename rotation (logrotate `create`), `copytruncate`, truncation, late appearance,
+//! deletion, and our own restarts (from [`Checkpoint`]s).
+//!
+//! A [`FileFollower`] keeps a [`Reader`] on the file now at the path, plus readers on files
+//! rotated away from it that are still being drained (an application may write to the old
+//! inode until it reopens). Each reader tracks `offset`, the end of the last complete line
+//! handed out: that, with the file's identity and fingerprint, is the checkpoint. A partial
+//! last line is held until its newline; a line longer than the limit is cut with a marker
+//! and the rest of it skipped, so memory stays bounded.
+
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::fingerprint::{FileId, Fingerprint, FINGERPRINT_BYTES};
+
+/// Bytes read per system call.
+const READ_CHUNK: usize = 256 * 1024;
+
+/// How long a rotated-away file is still watched for late writes after its last growth.
+pub const ROTATE_WAIT: Duration = Duration::from_secs(5);
+
+/// Where reading of one file stands; persisted so a restart resumes without loss or repeats.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// The followed path this file was (or is) at.
+    pub path: PathBuf,
+    /// Device and inode.
+    pub id: FileId,
+    /// Hash of the first bytes.
+    pub fingerprint: Fingerprint,
+    /// End of the last complete line handed out.
+    pub offset: u64,
+}
+
+/// Reading position in one open file.
+#[derive(Debug)]
+pub struct Reader {
+    file: File,
+    id: FileId,
+    fingerprint: Fingerprint,
+    offset: u64,
+    read_pos: u64,
+    pending: Vec<u8>,
+    skipping: bool,
+    last_growth: Instant,
+    /// Stop at end of file instead of waiting for late writes (copies made by copytruncate).
+    until_eof: bool,
+}
+
+impl Reader {
+    fn open(file: File, offset: u64) -> io::Result<Reader> {
+        let metadata = file.metadata()?;
+        Ok(Reader {
+            id: FileId::of(&metadata),
+            fingerprint: Fingerprint::read(&file)?,
+            file,
+            offset,
+            read_pos: offset,
+            pending: Vec::new(),
+            skipping: false,
+            last_growth: Instant::now(),
+            until_eof: false,
+        })
+    }
+
+    fn checkpoint(&self, path: &Path) -> Checkpoint {
+        Checkpoint {
+            path: path.to_path_buf(),
+            id: self.id,
+            fingerprint: self.fingerprint,
+            offset: self.offset,
+        }
+    }
+
+    /// Reads everything available, handing each complete line to `emit`. Returns bytes read.
+    fn read_available(
+        &mut self,
+        buffer: &mut Vec<u8>,
+        max_line: usize,
+        emit: &mut dyn FnMut(&[u8], bool),
+    ) -> io::Result<u64> {
+        let mut total = 0u64;
+        buffer.resize(READ_CHUNK, 0);
+        loop {
+            let n = self.file.read_at(buffer, self.read_pos)?;
+            if n == 0 {
+                break;
+            }
+            total += n as u64;
+            self.consume(&buffer[..n], max_line, emit);
+            if n < buffer.len() {
+                break;
+            }
+        }
+        if total > 0 {
+            self.last_growth = Instant::now();
+            if (self.fingerprint.len as usize) < FINGERPRINT_BYTES {
+                self.fingerprint = Fingerprint::read(&self.file)?;
+            }
+        }
+        Ok(total)
+    }
+
+    fn consume(&mut self, chunk: &[u8], max_line: usize, emit: &mut dyn FnMut(&[u8], bool)) {
+        let chunk_start = self.read_pos;
+        let mut line_start = 0;
+        for newline in memchr_iter(chunk) {
+            let end = newline + 1;
+            if self.skipping {
+                self.skipping = false;
+            } else if self.pending.is_empty() {
+                emit_bounded(trim_line(&chunk[line_start..newline]), max_line, emit);
+            } else {
+                self.pending.extend_from_slice(&chunk[line_start..newline]);
+                let line = std::mem::take(&mut self.pending);
+                emit_bounded(trim_line(&line), max_line, emit);
+                self.pending = line;
+                self.pending.clear();
+            }
+            self.offset = chunk_start + end as u64;
+            line_start = end;
+        }
+        let rest = &chunk[line_start..];
+        if !self.skipping && !rest.is_empty() {
+            self.pending.extend_from_slice(rest);
+            if self.pending.len() > max_line {
+                emit(&self.pending[..max_line], true);
+                self.pending.clear();
+                self.skipping = true;
+            }
+        }
+        self.read_pos = chunk_start + chunk.len() as u64;
+        if self.pending.capacity() > max_line.max(64 * 1024) * 2 {
+            self.pending.shrink_to(max_line);
+        }
+    }
+
+    /// Hands out a final unterminated line, if any (the file is being let go).
+    fn finish(&mut self, emit: &mut dyn FnMut(&[u8], bool)) {
+        if !self.pending.is_empty() && !self.skipping {
+            emit(trim_line(&self.pending), false);
+            self.offset = self.read_pos;
+        }
+        self.pending.clear();
+    }
+}
+
+/// Hands out `line`, cut to `max_line` bytes (and flagged) when longer.
+fn emit_bounded(line: &[u8], max_line: usize, emit: &mut dyn FnMut(&[u8], bool)) {
+    if line.len() > max_line {
+        emit(&line[..max_line], true);
+    } else {
+        emit(line, false);
+    }
+}
+
+/// Positions of `\n` in `haystack`.
+fn memchr_iter(haystack: &[u8]) -> impl Iterator<Item = usize> + '_ {
+    haystack
+        .iter()
+        .enumerate()
+        .filter_map(|(i, b)| (*b == b'\n').then_some(i))
+}
+
+/// Drops the `\r` of a CRLF line ending.
+fn trim_line(line: &[u8]) -> &[u8] {
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+/// Follows one path.
+#[derive(Debug)]
+pub struct FileFollower {
+    path: PathBuf,
+    current: Option<Reader>,
+    draining: Vec<Reader>,
+    saved: Option<Vec<Checkpoint>>,
+    /// The last error seen (unreadable file...), for `/livez` details; cleared on success.
+    pub last_error: Option<String>,
+}
+
+impl FileFollower {
+    /// Follows `path`, resuming from `saved` checkpoints of that path.
+    pub fn new(path: PathBuf, saved: Vec<Checkpoint>) -> FileFollower {
+        FileFollower {
+            path,
+            current: None,
+            draining: Vec::new(),
+            saved: Some(saved),
+            last_error: None,
+        }
+    }
+
+    /// The followed path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whether a file is open at the path.
+    pub fn is_open(&self) -> bool {
+        self.current.is_some()
+    }
+
+    /// Where every open file stands.
+    pub fn checkpoints(&self) -> Vec<Checkpoint> {
+        self.draining
+            .iter()
+            .chain(self.current.iter())
+            .map(|r| r.checkpoint(&self.path))
+            .collect()
+    }
+
+    /// Reads everything new: rotated files first (their lines are older), then the file at
+    /// the path. Returns the bytes read.
+    pub fn poll(
+        &mut self,
+        buffer: &mut Vec<u8>,
+        max_line: usize,
+        emit: &mut dyn FnMut(&[u8], bool),
+    ) -> u64 {
+        match self.poll_inner(buffer, max_line, emit) {
+            Ok(n) => {
+                self.last_error = None;
+                n
+            }
+            Err(err) => {
+                if self.last_error.is_none() {
+                    tracing::warn!(path = %self.path.display(), %err, "Cannot read log file; will retry.");
+                }
+                self.last_error = Some(err.to_string());
+                0
+            }
+        }
+    }
+
+    fn poll_inner(
+        &mut self,
+        buffer: &mut Vec<u8>,
+        max_line: usize,
+        emit: &mut dyn FnMut(&[u8], bool),
+    ) -> io::Result<u64> {
+        if let Some(saved) = self.saved.take() {
+            self.recover(saved)?;
+        }
+        let mut total = self.drain_rotated(buffer, max_line, emit)?;
+        match File::open(&self.path) {
+            Ok(file) => {
+                let id = FileId::of(&file.metadata()?);
+                let same = self.current.as_ref().is_some_and(|r| r.id == id);
+                if same {
+                    self.check_truncation(&file, buffer, max_line, emit, &mut total)?;
+                } else {
+                    if let Some(old) = self.current.take() {
+                        tracing::info!(path = %self.path.display(), "File rotated.");
+                        self.draining.push(old);
+                        total += self.drain_rotated(buffer, max_line, emit)?;
+                    }
+                    self.current = Some(Reader::open(file, 0)?);
+                }
+            }
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {
+                if let Some(old) = self.current.take() {
+                    tracing::info!(path = %self.path.display(), "File removed or renamed; draining it.");
+                    self.draining.push(old);
+                }
+                return Ok(total);
+            }
+            Err(err) => return Err(err),
+        }
+        if let Some(reader) = self.current.as_mut() {
+            total += reader.read_available(buffer, max_line, emit)?;
+        }
+        Ok(total)
+    }
+
+    /// Same inode as before: was it truncated (copytruncate, `> file`)? Then first read the
+    /// rest of what we had not read from the copy, if one exists, and start over at 0.
+    fn check_truncation(
+        &mut self,
+        file: &File,
+        buffer: &mut Vec<u8>,
+        max_line: usize,
+        emit: &mut dyn FnMut(&[u8], bool),
+        total: &mut u64,
+    ) -> io::Result<()> {
+        let Some(reader) = self.current.as_mut() else {
+            return Ok(());
+        };
+        let len = file.metadata()?.len();
+        let rewritten = len < reader.read_pos || !reader.fingerprint.matches(&reader.file)?;
+        if !rewritten {
+            return Ok(());
+        }
+        tracing::info!(path = %self.path.display(), "File truncated; starting over at the beginning.");
+        let lost_from = reader.offset;
+        let fingerprint = reader.fingerprint;
+        let id = reader.id;
+        if let Some(mut copy) = find_copy(&self.path, id, fingerprint, lost_from)? {
+            *total += copy.read_available(buffer, max_line, emit)?;
+            copy.finish(emit);
+        }
+        let reopened = file.try_clone()?;
+        self.current = Some(Reader::open(reopened, 0)?);
+        Ok(())
+    }
+
+    fn drain_rotated(
+        &mut self,
+        buffer: &mut Vec<u8>,
+        max_line: usize,
+        emit: &mut dyn FnMut(&[u8], bool),
+    ) -> io::Result<u64> {
+        let mut total = 0;
+        let mut index = 0;
+        while index < self.draining.len() {
+            let reader = &mut self.draining[index];
+            let n = reader.read_available(buffer, max_line, emit)?;
+            total += n;
+            let done = n == 0 && (reader.until_eof || reader.last_growth.elapsed() >= ROTATE_WAIT);
+            if done {
+                reader.finish(emit);
+                self.draining.remove(index);
+            } else {
+                index += 1;
+            }
+        }
+        Ok(total)
+    }
+
+    /// Start-up: puts every saved checkpoint back to work. The file still at the path resumes
+    /// at its offset; a file rotated away while we were down is drained from its offset; a
+    /// copy made by copytruncate while we were down supplies the lines we had not read.
+    fn recover(&mut self, saved: Vec<Checkpoint>) -> io::Result<()> {
+        let at_path = match File::open(&self.path) {
+            Ok(file) => Some((FileId::of(&file.metadata()?), file)),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => None,
+            Err(err) => return Err(err),
+        };
+        for checkpoint in saved {
+            if let Some((id, file)) = &at_path {
+                if *id == checkpoint.id {
+                    let len = file.metadata()?.len();
+                    if len >= checkpoint.offset && checkpoint.fingerprint.matches(file)? {
+                        let mut reader = Reader::open(file.try_clone()?, checkpoint.offset)?;
+                        reader.fingerprint = checkpoint.fingerprint;
+                        self.current = Some(reader);
+                        continue;
+                    }
+                }
+            }
+            if let Some(mut reader) = find_moved(&self.path, &checkpoint)? {
+                reader.fingerprint = checkpoint.fingerprint;
+                self.draining.push(reader);
+            } else if let Some(copy) = find_copy(
+                &self.path,
+                checkpoint.id,
+                checkpoint.fingerprint,
+                checkpoint.offset,
+            )? {
+                self.draining.push(copy);
+            } else {
+                tracing::debug!(path = %self.path.display(), "A file read before is gone.");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Files next to `path` that rotation may have made from it: `app.log.1`, `app.log-20240612`,
+/// `app.log.old` (compressed ones are skipped: their bytes are not the log's).
+pub fn rotated_siblings(path: &Path) -> Vec<PathBuf> {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) else {
+        return Vec::new();
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut siblings: Vec<PathBuf> = entries
+        .flatten()
+        .filter_map(|entry| {
+            let file_name = entry.file_name().into_string().ok()?;
+            let rest = file_name.strip_prefix(name)?;
+            let compressed = [".gz", ".bz2", ".xz", ".zst", ".lz4", ".zip"]
+                .iter()
+                .any(|ext| rest.ends_with(ext));
+            (!rest.is_empty() && !compressed).then(|| entry.path())
+        })
+        .collect();
+    siblings.sort();
+    siblings
+}
+
+/// The file a checkpoint refers to, found under a rotated name (same inode and fingerprint).
+fn find_moved(path: &Path, checkpoint: &Checkpoint) -> io::Result<Option<Reader>> {
+    for sibling in rotated_siblings(path) {
+        let Ok(file) = File::open(&sibling) else {
+            continue;
+        };
+        let metadata = file.metadata()?;
+        if FileId::of(&metadata) == checkpoint.id
+            && metadata.len() >= checkpoint.offset
+            && checkpoint.fingerprint.matches(&file)?
+        {
+            return Ok(Some(Reader::open(file, checkpoint.offset)?));
+        }
+    }
+    Ok(None)
+}
+
+/// A copy of the file (another inode, same first bytes, at least `offset` long), read from
+/// `offset` to its end.
+fn find_copy(
+    path: &Path,
+    original: FileId,
+    fingerprint: Fingerprint,
+    offset: u64,
+) -> io::Result<Option<Reader>> {
+    for sibling in rotated_siblings(path) {
+        let Ok(file) = File::open(&sibling) else {
+            continue;
+        };
+        let metadata = file.metadata()?;
+        if FileId::of(&metadata) != original
+            && metadata.len() >= offset
+            && fingerprint.matches(&file)?
+        {
+            let mut reader = Reader::open(file, offset)?;
+            reader.until_eof = true;
+            return Ok(Some(reader));
+        }
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    struct Collected(Vec<String>);
+
+    fn poll(follower: &mut FileFollower) -> Vec<String> {
+        let mut buffer = Vec::new();
+        let mut lines = Collected(Vec::new());
+        follower.poll(&mut buffer, 1024, &mut |line, truncated| {
+            let mut text = String::from_utf8_lossy(line).into_owned();
+            if truncated {
+                text.push_str("[cut]");
+            }
+            lines.0.push(text);
+        });
+        lines.0
+    }
+
+    fn append(path: &Path, text: &str) {
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .unwrap();
+        file.write_all(text.as_bytes()).unwrap();
+    }
+
+    #[test]
+    fn partial_lines_wait_for_their_newline_and_crlf_is_trimmed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.log");
+        append(&path, "one\r\ntw");
+        let mut follower = FileFollower::new(path.clone(), Vec::new());
+        assert_eq!(poll(&mut follower), vec!["one"]);
+        append(&path, "o\nthree\n");
+        assert_eq!(poll(&mut follower), vec!["two", "three"]);
+        assert_eq!(follower.checkpoints()[0].offset, 15);
+    }
+
+    #[test]
+    fn rename_rotation_drains_the_old_file_before_the_new_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.log");
+        append(&path, "1\n");
+        let mut follower = FileFollower::new(path.clone(), Vec::new());
+        assert_eq!(poll(&mut follower), vec!["1"]);
+        append(&path, "2\n");
+        std::fs::rename(&path, dir.path().join("app.log.1")).unwrap();
+        append(&dir.path().join("app.log.1"), "3\n");
+        append(&path, "4\n");
+        assert_eq!(poll(&mut follower), vec!["2", "3", "4"]);
+    }
+
+    #[test]
+    fn copytruncate_reads_the_unread_tail_from_the_copy() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.log");
+        append(&path, "1\n");
+        let mut follower = FileFollower::new(path.clone(), Vec::new());
+        assert_eq!(poll(&mut follower), vec!["1"]);
+        append(&path, "2\n3\n");
+        std::fs::copy(&path, dir.path().join("app.log.1")).unwrap();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(&path)
+            .unwrap();
+        append(&path, "4\n");
+        assert_eq!(poll(&mut follower), vec!["2", "3", "4"]);
+    }
+
+    #[test]
+    fn restart_resumes_at_the_checkpoint_even_after_a_rotation_while_down() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.log");
+        append(&path, "1\n2\n");
+        let mut follower = FileFollower::new(path.clone(), Vec::new());
+        assert_eq!(poll(&mut follower), vec!["1", "2"]);
+        let saved = follower.checkpoints();
+        drop(follower);
+        append(&path, "3\n");
+        std::fs::rename(&path, dir.path().join("app.log.1")).unwrap();
+        append(&path, "4\n");
+        let mut follower = FileFollower::new(path.clone(), saved);
+        assert_eq!(poll(&mut follower), vec!["3", "4"]);
+    }
+
+    #[test]
+    fn over_long_lines_are_cut_and_the_rest_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.log");
+        append(&path, &format!("{}\nnext\n", "x".repeat(5000)));
+        let mut follower = FileFollower::new(path.clone(), Vec::new());
+        let lines = poll(&mut follower);
+        assert_eq!(lines.len(), 2);
+        assert!(
+            lines[0] == format!("{}[cut]", "x".repeat(1024)),
+            "first line is cut"
+        );
+        assert_eq!(lines[1], "next");
+
+        // The same when the long line arrives in pieces.
+        append(&path, &"y".repeat(700));
+        assert!(poll(&mut follower).is_empty());
+        append(&path, &format!("{}\nafter\n", "y".repeat(700)));
+        let lines = poll(&mut follower);
+        assert_eq!(lines.len(), 2);
+        assert!(
+            lines[0] == format!("{}[cut]", "y".repeat(1024)),
+            "pieced line is cut"
+        );
+        assert_eq!(lines[1], "after");
+    }
+
+    #[test]
+    fn a_file_appearing_late_is_picked_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("late.log");
+        let mut follower = FileFollower::new(path.clone(), Vec::new());
+        assert!(poll(&mut follower).is_empty());
+        append(&path, "hello\n");
+        assert_eq!(poll(&mut follower), vec!["hello"]);
+    }
+}

@@ -1,0 +1,4 @@
+//! Where log lines come from: files followed by path (with rotation and checkpoints).
+
+pub mod file;
+pub mod fingerprint;
