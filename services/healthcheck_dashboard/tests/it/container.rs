@@ -98,11 +98,13 @@ fn the_image_built_from_the_dockerfile_runs_the_spec_compose_snippet_as_non_root
         "the DSN's password leaked into /dashboard"
     );
 
-    // `USER 10001:10001`: the service runs as non-root and owns what it writes in /app/data.
+    // `USER 10001:10001`: the service runs as non-root.
     assert_eq!(docker(&["exec", CONTAINER, "id", "-u"]).trim(), "10001");
     assert_eq!(docker(&["exec", CONTAINER, "id", "-g"]).trim(), "10001");
+    // `VOLUME /app/data`, made writable for that user: the health history lives there.
+    let history = format!("/app/data/{}", healthcheck_dashboard::history::DB_FILE);
     assert_eq!(
-        docker(&["exec", CONTAINER, "stat", "-c", "%u", "/app/data"]).trim(),
+        docker(&["exec", CONTAINER, "stat", "-c", "%u", &history]).trim(),
         "10001"
     );
 
