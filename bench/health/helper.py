@@ -10,7 +10,7 @@ Subcommands:
   metrics URL                        print "checks=<sum of healthcheck_checks_total> failures=<..>
                                      missed=<healthcheck_missed_rounds_total>"
   body-size URL                      print the size in bytes of GET URL's body
-  snapshot PID URL start|end         print "cpu=<ticks> checks=.. failures=.. missed=.." read
+  snapshot PID URL start|end         print "cpu=<ticks> ms=<unix ms> checks=.. failures=.. missed=.." read
                                      back to back, the scrape outside the measured window
   cpu PID                            print utime+stime of PID in clock ticks
   rss PID                            print "VmRSS_kB VmHWM_kB" of PID
@@ -155,10 +155,12 @@ def snapshot(pid, url, edge):
     if edge == "start":
         line = metrics(url, out=False)
         ticks = proc_cpu(pid)
+        print(f"cpu={ticks} ms={int(time.time() * 1000)} {line}")
+        return
     else:
         ticks = proc_cpu(pid)
         line = metrics(url, out=False)
-    print(f"cpu={ticks} {line}")
+    print(f"cpu={ticks} ms={int(time.time() * 1000)} {line}")
 
 
 def body_size(url):

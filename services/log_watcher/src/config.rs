@@ -60,7 +60,8 @@ pub struct SourcesConfig {
     /// Service names for files whose stem is not the service: path (or glob) to name.
     #[serde(default)]
     pub file_services: BTreeMap<String, String>,
-    /// How often files are polled for new lines, in milliseconds (default 100).
+    /// How often files are polled for new lines, in milliseconds (default 250). Changes
+    /// are noticed at once through inotify where it works; this is the safety net.
     #[serde(default = "default_poll_ms")]
     pub poll_interval_ms: u64,
 }
@@ -217,18 +218,45 @@ impl Default for StorageConfig {
     }
 }
 
-/// `[multiline]`.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// `[multiline]`: joining continuation lines (tracebacks, indented details) to their event.
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MultilineSettings {
+    /// Join continuation lines at all (default true); false makes every line its own event.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
     /// A regex that starts a new event; other lines continue the previous one. Without it,
-    /// indented lines and Python tracebacks continue the event before them.
+    /// indented lines, tracebacks, panics and exception chains continue the event before them.
     #[serde(default)]
     pub start_pattern: Option<String>,
+    /// An event is complete when no line followed it for this many milliseconds (default 200).
+    #[serde(default = "default_multiline_timeout_ms")]
+    pub timeout_ms: u64,
+    /// Most lines joined into one event (default 500).
+    #[serde(default = "default_multiline_max_lines")]
+    pub max_lines: usize,
+}
+
+impl Default for MultilineSettings {
+    fn default() -> Self {
+        MultilineSettings {
+            enabled: true,
+            start_pattern: None,
+            timeout_ms: default_multiline_timeout_ms(),
+            max_lines: default_multiline_max_lines(),
+        }
+    }
+}
+
+fn default_multiline_timeout_ms() -> u64 {
+    200
+}
+fn default_multiline_max_lines() -> usize {
+    500
 }
 
 fn default_poll_ms() -> u64 {
-    100
+    250
 }
 fn default_levels() -> Vec<String> {
     vec!["error".to_string(), "warning".to_string()]
@@ -354,6 +382,9 @@ impl Config {
         if self.storage.max_line_bytes < 1024 {
             return Err(ConfigError::new("storage.max_line_bytes", "must be at least 1024"));
         }
+        if self.multiline.max_lines == 0 {
+            return Err(ConfigError::new("multiline.max_lines", "must be at least 1"));
+        }
         if self.log_sources.poll_interval_ms == 0 {
             return Err(ConfigError::new("log_sources.poll_interval_ms", "must be at least 1"));
         }
@@ -371,6 +402,21 @@ impl Config {
             smtp: &self.alerts.smtp,
             default_from: "log-watcher@localhost",
         })
+    }
+
+    /// How lines become events: multiline joining and the line limit.
+    pub fn decode_settings(&self) -> crate::decode::DecodeSettings {
+        let multiline = &self.multiline;
+        crate::decode::DecodeSettings {
+            multiline: multiline.enabled.then(|| crate::parse::MultilineConfig {
+                // Validated at load time.
+                start_pattern: multiline.start_pattern.as_deref().and_then(|p| regex::Regex::new(p).ok()),
+                max_lines: multiline.max_lines,
+                max_bytes: self.storage.max_line_bytes,
+            }),
+            flush_after: std::time::Duration::from_millis(multiline.timeout_ms),
+            max_line_bytes: self.storage.max_line_bytes,
+        }
     }
 
     /// The levels that make a line an event.

@@ -118,10 +118,18 @@ fn card_shows(name: &str, status: &str) -> String {
 async fn the_page_shows_green_yellow_and_red_for_up_degraded_and_down_services() {
     let target = start_target().await;
     let app = spawn_app(&three_colour_config(&target.base)).await;
+    // A few checks each, so the sparklines in the screenshot have something to show.
+    let enough_history = |s: &Value| {
+        s["services"].as_array().is_some_and(|all| {
+            all.iter()
+                .all(|v| v["history"].as_array().is_some_and(|h| h.len() >= 4))
+        })
+    };
     app.wait_for_status(WAIT, |s| {
         has_status(s, "web", "up")
             && has_status(s, "api", "degraded")
             && has_status(s, "worker", "down")
+            && enough_history(s)
     })
     .await;
 
@@ -312,6 +320,91 @@ async fn the_page_follows_a_service_going_down_and_up_again_without_reloading() 
             WAIT,
         )
         .await;
+    assert_eq!(browser.problems(), Vec::<String>::new());
+    browser.close().await;
+}
+
+/// The shape of a rendered page: per banner and card, every element's tag, classes and
+/// `data-rel`, in document order. Left out: what may change between two renders a moment
+/// apart (the points inside sparklines, the uptime's colour band) and the connection state.
+const PAGE_SHAPE: &str = r#"(root) => [root.querySelector('#banner'), ...root.querySelectorAll('article.card')].map(top =>
+  [top, ...top.querySelectorAll('*')]
+    .filter(n => !n.closest('svg') || n.tagName.toLowerCase() === 'svg')
+    .map(n => {
+      const classes = (n.getAttribute('class') || '').split(' ').filter(c => !/^(uptime|conn)-/.test(c)).join(' ');
+      return n.tagName.toLowerCase() + '.' + classes + (n.dataset && n.dataset.rel ? '@' + n.dataset.rel : '');
+    })
+    .join(' '))"#;
+
+#[tokio::test]
+async fn the_script_renders_the_same_markup_as_the_server() {
+    let target = start_target().await;
+    let port = target.base.rsplit(':').next().unwrap();
+    let app = spawn_app(&format!(
+        r#"
+[checks]
+interval_secs = 1
+timeout_ms = 3000
+endpoints = [
+  {{ name = "web", url = "{base}/ok", type = "http" }},
+  {{ name = "api", url = "{base}/slow", type = "http", degraded_ms = 100 }},
+  {{ name = "worker", url = "{base}/error", type = "http" }},
+  {{ name = "switch", url = "{base}/switch", type = "http" }},
+  {{ name = "port", url = "127.0.0.1:{port}", type = "tcp" }},
+]
+"#,
+        base = target.base
+    ))
+    .await;
+    // `switch` fails once and recovers, so its card carries a "last error" line.
+    app.wait_for_status(WAIT, |s| has_status(s, "switch", "up"))
+        .await;
+    target
+        .switch_status
+        .store(500, std::sync::atomic::Ordering::SeqCst);
+    app.wait_for_status(WAIT, |s| has_status(s, "switch", "down"))
+        .await;
+    target
+        .switch_status
+        .store(200, std::sync::atomic::Ordering::SeqCst);
+    app.wait_for_status(WAIT, |s| {
+        has_status(s, "switch", "up")
+            && has_status(s, "api", "degraded")
+            && has_status(s, "port", "up")
+    })
+    .await;
+
+    let Some(mut browser) = Browser::launch().await else {
+        return;
+    };
+    browser.goto(&format!("{}/dashboard", app.base)).await;
+    browser
+        .wait_for("document.body.dataset.source === 'sse'", WAIT)
+        .await;
+    let shapes = browser
+        .eval(&format!(
+            r#"fetch('dashboard').then(r => r.text()).then(html => {{
+  const shape = {PAGE_SHAPE};
+  // Without its <style>: parsing it here would count as a CSP violation of this page.
+  const markup = html.replace(/<style[^>]*>[\s\S]*?<\/style>/, '');
+  return {{ server: shape(new DOMParser().parseFromString(markup, 'text/html')), script: shape(document) }};
+}})"#
+        ))
+        .await;
+    assert_eq!(shapes["script"].as_array().unwrap().len(), 6, "{shapes:#}");
+    assert_eq!(shapes["script"], shapes["server"]);
+    let switch_card = shapes["script"][4].as_str().unwrap();
+    assert!(
+        switch_card.contains("p.last-error time.at@ago span.last-error-text"),
+        "{switch_card}"
+    );
+    assert!(
+        shapes["script"][5]
+            .as_str()
+            .unwrap()
+            .contains("p.message message-note"),
+        "{shapes:#}"
+    );
     assert_eq!(browser.problems(), Vec::<String>::new());
     browser.close().await;
 }

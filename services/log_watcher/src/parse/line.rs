@@ -7,6 +7,8 @@
 
 use std::borrow::Cow;
 
+use memchr::memchr;
+
 /// Default longest line kept, in bytes (256 KiB). Longer lines are cut to this many bytes
 /// (at a UTF-8 character boundary) and [`TRUNCATION_MARKER`] is appended.
 pub const DEFAULT_MAX_LINE_BYTES: usize = 256 * 1024;
@@ -112,6 +114,67 @@ pub fn push_bounded(buf: &mut String, chunk: &str, max_bytes: usize) -> bool {
     true
 }
 
+/// Removes ANSI terminal escape sequences (colours and the like: `ESC [ … m`, OSC
+/// titles, two-byte escapes) that programs such as Rust's `tracing` write even when their
+/// output goes to Docker. Borrows when there is no `ESC` byte in `s`.
+pub fn strip_ansi(s: &str) -> Cow<'_, str> {
+    let b = s.as_bytes();
+    let Some(first) = memchr(ESC, b) else {
+        return Cow::Borrowed(s);
+    };
+    let mut out = String::with_capacity(s.len());
+    out.push_str(&s[..first]);
+    let mut i = first;
+    while i < b.len() {
+        if b[i] == ESC {
+            i = skip_escape(b, i);
+            continue;
+        }
+        let next = memchr(ESC, &b[i..]).map_or(b.len(), |n| i + n);
+        out.push_str(&s[i..next]);
+        i = next;
+    }
+    Cow::Owned(out)
+}
+
+const ESC: u8 = 0x1b;
+
+/// Index just past the escape sequence that starts at `b[i] == ESC`. Every index
+/// returned is at an ASCII byte or the end, so it is a char boundary.
+fn skip_escape(b: &[u8], i: usize) -> usize {
+    match b.get(i + 1) {
+        // CSI: parameter and intermediate bytes, then one final byte.
+        Some(b'[') => {
+            let mut j = i + 2;
+            while let Some(&c) = b.get(j) {
+                if (0x40..=0x7e).contains(&c) {
+                    return j + 1;
+                }
+                if !(0x20..=0x3f).contains(&c) {
+                    return j; // malformed: keep what follows
+                }
+                j += 1;
+            }
+            j
+        }
+        // OSC: up to BEL or ESC \.
+        Some(b']') => {
+            let mut j = i + 2;
+            while let Some(&c) = b.get(j) {
+                match c {
+                    0x07 => return j + 1,
+                    ESC if b.get(j + 1) == Some(&b'\\') => return j + 2,
+                    ESC => return j,
+                    _ => j += 1,
+                }
+            }
+            j
+        }
+        Some(c) if (0x40..=0x5f).contains(c) => i + 2,
+        _ => i + 1,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,7 +197,10 @@ mod tests {
         for max in 0..=b.len() {
             let cut = utf8_cut_point(b, max);
             assert!(cut <= max);
-            assert!(std::str::from_utf8(&b[..cut]).is_ok(), "cut {cut} for max {max}");
+            assert!(
+                std::str::from_utf8(&b[..cut]).is_ok(),
+                "cut {cut} for max {max}"
+            );
         }
         assert_eq!(utf8_cut_point(b, 2), 1);
         assert_eq!(utf8_cut_point(b, 3), 3);
@@ -182,5 +248,19 @@ mod tests {
         assert!(!push_bounded(&mut buf, "abc", 5));
         assert!(push_bounded(&mut buf, "def", 5));
         assert_eq!(buf, format!("abcde{TRUNCATION_MARKER}"));
+    }
+
+    #[test]
+    fn ansi_colours_are_removed() {
+        let coloured = "\x1b[2m2024-06-12T01:23:45Z\x1b[0m \x1b[31mERROR\x1b[0m api: failed";
+        assert_eq!(
+            strip_ansi(coloured),
+            "2024-06-12T01:23:45Z ERROR api: failed"
+        );
+        assert!(matches!(strip_ansi("plain"), Cow::Borrowed("plain")));
+        assert_eq!(strip_ansi("\x1b]0;title\x07text"), "text");
+        assert_eq!(strip_ansi("é\x1b[1;32mvert\x1b[mé"), "éverté");
+        assert_eq!(strip_ansi("dangling \x1b"), "dangling ");
+        assert_eq!(strip_ansi("bad \x1b[12é"), "bad é");
     }
 }

@@ -16,12 +16,35 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::fingerprint::{FileId, Fingerprint, FINGERPRINT_BYTES};
+use crate::parse::line::utf8_cut_point;
 
 /// Bytes read per system call.
 const READ_CHUNK: usize = 256 * 1024;
 
+/// Bytes read from one file per poll at most, so one busy file cannot starve the others and a
+/// batch (committed as one transaction) stays small; the caller polls again at once.
+pub const POLL_BUDGET: u64 = 4 * 1024 * 1024;
+
 /// How long a rotated-away file is still watched for late writes after its last growth.
 pub const ROTATE_WAIT: Duration = Duration::from_secs(5);
+
+/// Where a line starts: which file, and the byte offset in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FilePos {
+    /// The file.
+    pub file: FileId,
+    /// Offset of the line's first byte.
+    pub offset: u64,
+}
+
+/// Receives what a [`FileFollower`] reads.
+pub trait LineSink {
+    /// One complete line without its line ending (cut at the limit when `truncated`).
+    fn line(&mut self, line: &[u8], truncated: bool, start: FilePos);
+    /// The follower let go of `file` (drained after rotation, or truncated): nothing more
+    /// will be read from it, so whatever is held from it should be finished now.
+    fn file_done(&mut self, file: FileId);
+}
 
 /// Where reading of one file stands; persisted so a restart resumes without loss or repeats.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,22 +99,22 @@ impl Reader {
         }
     }
 
-    /// Reads everything available, handing each complete line to `emit`. Returns bytes read.
+    /// Reads everything available, handing each complete line to `sink`. Returns bytes read.
     fn read_available(
         &mut self,
         buffer: &mut Vec<u8>,
         max_line: usize,
-        emit: &mut dyn FnMut(&[u8], bool),
+        sink: &mut dyn LineSink,
     ) -> io::Result<u64> {
         let mut total = 0u64;
         buffer.resize(READ_CHUNK, 0);
-        loop {
+        while total < POLL_BUDGET {
             let n = self.file.read_at(buffer, self.read_pos)?;
             if n == 0 {
                 break;
             }
             total += n as u64;
-            self.consume(&buffer[..n], max_line, emit);
+            self.consume(&buffer[..n], max_line, sink);
             if n < buffer.len() {
                 break;
             }
@@ -105,19 +128,20 @@ impl Reader {
         Ok(total)
     }
 
-    fn consume(&mut self, chunk: &[u8], max_line: usize, emit: &mut dyn FnMut(&[u8], bool)) {
+    fn consume(&mut self, chunk: &[u8], max_line: usize, sink: &mut dyn LineSink) {
         let chunk_start = self.read_pos;
         let mut line_start = 0;
-        for newline in memchr_iter(chunk) {
+        for newline in memchr::memchr_iter(b'\n', chunk) {
             let end = newline + 1;
+            let start = self.position();
             if self.skipping {
                 self.skipping = false;
             } else if self.pending.is_empty() {
-                emit_bounded(trim_line(&chunk[line_start..newline]), max_line, emit);
+                emit_bounded(trim_line(&chunk[line_start..newline]), max_line, start, sink);
             } else {
                 self.pending.extend_from_slice(&chunk[line_start..newline]);
                 let line = std::mem::take(&mut self.pending);
-                emit_bounded(trim_line(&line), max_line, emit);
+                emit_bounded(trim_line(&line), max_line, start, sink);
                 self.pending = line;
                 self.pending.clear();
             }
@@ -128,7 +152,8 @@ impl Reader {
         if !self.skipping && !rest.is_empty() {
             self.pending.extend_from_slice(rest);
             if self.pending.len() > max_line {
-                emit(&self.pending[..max_line], true);
+                let cut = utf8_cut_point(&self.pending, max_line);
+                sink.line(&self.pending[..cut], true, self.position());
                 self.pending.clear();
                 self.skipping = true;
             }
@@ -140,30 +165,32 @@ impl Reader {
     }
 
     /// Hands out a final unterminated line, if any (the file is being let go).
-    fn finish(&mut self, emit: &mut dyn FnMut(&[u8], bool)) {
+    fn finish(&mut self, sink: &mut dyn LineSink) {
         if !self.pending.is_empty() && !self.skipping {
-            emit(trim_line(&self.pending), false);
+            sink.line(trim_line(&self.pending), false, self.position());
             self.offset = self.read_pos;
         }
         self.pending.clear();
+        sink.file_done(self.id);
+    }
+
+    /// Where the next line starts.
+    fn position(&self) -> FilePos {
+        FilePos {
+            file: self.id,
+            offset: self.offset,
+        }
     }
 }
 
-/// Hands out `line`, cut to `max_line` bytes (and flagged) when longer.
-fn emit_bounded(line: &[u8], max_line: usize, emit: &mut dyn FnMut(&[u8], bool)) {
+/// Hands out `line`, cut to `max_line` bytes (at a character boundary, and flagged) when
+/// longer.
+fn emit_bounded(line: &[u8], max_line: usize, start: FilePos, sink: &mut dyn LineSink) {
     if line.len() > max_line {
-        emit(&line[..max_line], true);
+        sink.line(&line[..utf8_cut_point(line, max_line)], true, start);
     } else {
-        emit(line, false);
+        sink.line(line, false, start);
     }
-}
-
-/// Positions of `\n` in `haystack`.
-fn memchr_iter(haystack: &[u8]) -> impl Iterator<Item = usize> + '_ {
-    haystack
-        .iter()
-        .enumerate()
-        .filter_map(|(i, b)| (*b == b'\n').then_some(i))
 }
 
 /// Drops the `\r` of a CRLF line ending.
@@ -199,6 +226,24 @@ impl FileFollower {
         &self.path
     }
 
+    /// Whether nothing is left to read: no file at the path and every rotated file drained.
+    pub fn is_finished(&self) -> bool {
+        self.saved.is_none()
+            && self.current.is_none()
+            && self.draining.is_empty()
+            && !self.path.exists()
+    }
+
+    /// Bytes written to the file at the path (and to rotated files still drained) that
+    /// are not read yet: the read lag.
+    pub fn unread_bytes(&self) -> u64 {
+        self.draining
+            .iter()
+            .chain(self.current.iter())
+            .map(|r| r.file.metadata().map_or(0, |m| m.len().saturating_sub(r.read_pos)))
+            .sum()
+    }
+
     /// Whether a file is open at the path.
     pub fn is_open(&self) -> bool {
         self.current.is_some()
@@ -219,9 +264,9 @@ impl FileFollower {
         &mut self,
         buffer: &mut Vec<u8>,
         max_line: usize,
-        emit: &mut dyn FnMut(&[u8], bool),
+        sink: &mut dyn LineSink,
     ) -> u64 {
-        match self.poll_inner(buffer, max_line, emit) {
+        match self.poll_inner(buffer, max_line, sink) {
             Ok(n) => {
                 self.last_error = None;
                 n
@@ -240,23 +285,23 @@ impl FileFollower {
         &mut self,
         buffer: &mut Vec<u8>,
         max_line: usize,
-        emit: &mut dyn FnMut(&[u8], bool),
+        sink: &mut dyn LineSink,
     ) -> io::Result<u64> {
         if let Some(saved) = self.saved.take() {
             self.recover(saved)?;
         }
-        let mut total = self.drain_rotated(buffer, max_line, emit)?;
+        let mut total = self.drain_rotated(buffer, max_line, sink)?;
         match File::open(&self.path) {
             Ok(file) => {
                 let id = FileId::of(&file.metadata()?);
                 let same = self.current.as_ref().is_some_and(|r| r.id == id);
                 if same {
-                    self.check_truncation(&file, buffer, max_line, emit, &mut total)?;
+                    self.check_truncation(&file, buffer, max_line, sink, &mut total)?;
                 } else {
                     if let Some(old) = self.current.take() {
                         tracing::info!(path = %self.path.display(), "File rotated.");
                         self.draining.push(old);
-                        total += self.drain_rotated(buffer, max_line, emit)?;
+                        total += self.drain_rotated(buffer, max_line, sink)?;
                     }
                     self.current = Some(Reader::open(file, 0)?);
                 }
@@ -271,7 +316,7 @@ impl FileFollower {
             Err(err) => return Err(err),
         }
         if let Some(reader) = self.current.as_mut() {
-            total += reader.read_available(buffer, max_line, emit)?;
+            total += reader.read_available(buffer, max_line, sink)?;
         }
         Ok(total)
     }
@@ -283,7 +328,7 @@ impl FileFollower {
         file: &File,
         buffer: &mut Vec<u8>,
         max_line: usize,
-        emit: &mut dyn FnMut(&[u8], bool),
+        sink: &mut dyn LineSink,
         total: &mut u64,
     ) -> io::Result<()> {
         let Some(reader) = self.current.as_mut() else {
@@ -299,9 +344,18 @@ impl FileFollower {
         let fingerprint = reader.fingerprint;
         let id = reader.id;
         if let Some(mut copy) = find_copy(&self.path, id, fingerprint, lost_from)? {
-            *total += copy.read_available(buffer, max_line, emit)?;
-            copy.finish(emit);
+            // Read the copy to its end now, before the new content, to keep lines in order.
+            loop {
+                let n = copy.read_available(buffer, max_line, sink)?;
+                *total += n;
+                if n == 0 {
+                    break;
+                }
+            }
+            copy.finish(sink);
         }
+        // What was held from the old content is complete: it will not continue at offset 0.
+        sink.file_done(id);
         let reopened = file.try_clone()?;
         self.current = Some(Reader::open(reopened, 0)?);
         Ok(())
@@ -311,17 +365,17 @@ impl FileFollower {
         &mut self,
         buffer: &mut Vec<u8>,
         max_line: usize,
-        emit: &mut dyn FnMut(&[u8], bool),
+        sink: &mut dyn LineSink,
     ) -> io::Result<u64> {
         let mut total = 0;
         let mut index = 0;
         while index < self.draining.len() {
             let reader = &mut self.draining[index];
-            let n = reader.read_available(buffer, max_line, emit)?;
+            let n = reader.read_available(buffer, max_line, sink)?;
             total += n;
             let done = n == 0 && (reader.until_eof || reader.last_growth.elapsed() >= ROTATE_WAIT);
             if done {
-                reader.finish(emit);
+                reader.finish(sink);
                 self.draining.remove(index);
             } else {
                 index += 1;
@@ -447,16 +501,21 @@ mod tests {
 
     struct Collected(Vec<String>);
 
-    fn poll(follower: &mut FileFollower) -> Vec<String> {
-        let mut buffer = Vec::new();
-        let mut lines = Collected(Vec::new());
-        follower.poll(&mut buffer, 1024, &mut |line, truncated| {
+    impl LineSink for Collected {
+        fn line(&mut self, line: &[u8], truncated: bool, _start: FilePos) {
             let mut text = String::from_utf8_lossy(line).into_owned();
             if truncated {
                 text.push_str("[cut]");
             }
-            lines.0.push(text);
-        });
+            self.0.push(text);
+        }
+        fn file_done(&mut self, _file: FileId) {}
+    }
+
+    fn poll(follower: &mut FileFollower) -> Vec<String> {
+        let mut buffer = Vec::new();
+        let mut lines = Collected(Vec::new());
+        follower.poll(&mut buffer, 1024, &mut lines);
         lines.0
     }
 

@@ -11,9 +11,10 @@
   const POLL_MS = 5000;
   const SSE_RETRY_MS = 15000;
   const SLOTS = 60; // state::RECENT_SAMPLES
-  const W = 240;
-  const H = 48;
+  const W = 300;
+  const H = 56;
   const PAD = 4;
+  const MIN_SCALE_MS = 10;
   const FAVICON = { healthy: '%232e9e44', degraded: '%23d4a017', unhealthy: '%23d0312d' };
 
   const body = document.body;
@@ -163,11 +164,12 @@
       role: 'img',
       'aria-label': 'Response times of the last ' + samples.length + ' checks',
     });
-    const max = Math.max(1, ...samples.map((p) => p.ms));
+    const maxMs = Math.max(0, ...samples.map((p) => p.ms));
+    const scale = Math.max(MIN_SCALE_MS, maxMs);
     const step = (W - 2 * PAD) / (SLOTS - 1);
     const point = (i, ms) => [
       W - PAD - (samples.length - 1 - i) * step,
-      H - PAD - (ms / max) * (H - 2 * PAD),
+      H - PAD - (ms / scale) * (H - 2 * PAD),
     ];
     svg.append(svgEl('line', { class: 'spark-base', x1: PAD, y1: H - PAD, x2: W - PAD, y2: H - PAD }));
     if (samples.length > 1) {
@@ -192,7 +194,7 @@
     if (samples.length > 0) {
       const total = samples.reduce((sum, p) => sum + p.ms, 0);
       caption = 'last ' + plural(samples.length, 'check') + ' · avg ' + Math.floor(total / samples.length)
-        + ' ms · max ' + Math.max(...samples.map((p) => p.ms)) + ' ms';
+        + ' ms · max ' + maxMs + ' ms';
     }
     figure.append(el('figcaption', 'spark-caption', caption));
     return figure;

@@ -19,11 +19,14 @@ const CSS: &str = include_str!("dashboard.css");
 const JS: &str = include_str!("dashboard.js");
 
 /// Sparkline geometry (SVG user units); `dashboard.js` uses the same numbers.
-const SPARK_W: f64 = 240.0;
+const SPARK_W: f64 = 300.0;
 /// Height of the sparkline.
-const SPARK_H: f64 = 48.0;
+const SPARK_H: f64 = 56.0;
 /// Room kept around the line so point markers are not clipped.
 const SPARK_PAD: f64 = 4.0;
+/// The sparkline's scale reaches at least this many milliseconds, so a steady 1 ms service
+/// draws a line near the bottom rather than one at the top.
+const SPARK_MIN_SCALE_MS: u64 = 10;
 
 /// Without JavaScript the page reloads itself this often at least (seconds).
 const MIN_REFRESH_SECS: u64 = 5;
@@ -394,11 +397,12 @@ fn sparkline(out: &mut String, s: &ServiceView) {
         r#"<figure class="spark"><svg class="spark-svg" viewBox="0 0 {SPARK_W} {SPARK_H}" role="img" aria-label="Response times of the last {} checks">"#,
         samples.len()
     );
-    let max = samples.iter().map(|p| p.ms).max().unwrap_or(0).max(1) as f64;
+    let max_ms = samples.iter().map(|p| p.ms).max().unwrap_or(0);
+    let scale = max_ms.max(SPARK_MIN_SCALE_MS) as f64;
     let step = (SPARK_W - 2.0 * SPARK_PAD) / (RECENT_SAMPLES as f64 - 1.0);
     let point = |i: usize, ms: u64| {
         let x = SPARK_W - SPARK_PAD - (samples.len() - 1 - i) as f64 * step;
-        let y = SPARK_H - SPARK_PAD - (ms as f64 / max) * (SPARK_H - 2.0 * SPARK_PAD);
+        let y = SPARK_H - SPARK_PAD - (ms as f64 / scale) * (SPARK_H - 2.0 * SPARK_PAD);
         (x, y)
     };
     let _ = write!(
@@ -441,7 +445,7 @@ fn sparkline(out: &mut String, s: &ServiceView) {
             "last {} · avg {} ms · max {} ms",
             plural(samples.len(), "check"),
             total / samples.len() as u64,
-            max as u64
+            max_ms
         )
     };
     let _ = write!(

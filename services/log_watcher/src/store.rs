@@ -1,0 +1,362 @@
+//! Durable state of the log watcher in one SQLite file: events, per-minute line counts and
+//! file checkpoints, always committed together in one transaction. That is what makes
+//! "every line exactly once" hold across a crash: a batch's lines are either stored with the
+//! checkpoint that says they were read, or neither is, and they are read again.
+//!
+//! Recent events are also kept in a bounded in-memory ring for fast `/logs` answers and are
+//! broadcast to live streams after they are committed.
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, TimeZone, Utc};
+use service_kit::storage::{StorageError, Store};
+use tokio::sync::broadcast;
+
+use crate::event::LogEvent;
+use crate::parse::Level;
+use crate::source::file::Checkpoint;
+use crate::source::fingerprint::{FileId, Fingerprint};
+use crate::summary::LevelCounts;
+
+/// The SQLite file name inside the data directory.
+pub const DB_FILE: &str = "log_watcher.sqlite";
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY,
+    ts_ms INTEGER NOT NULL,
+    service TEXT NOT NULL,
+    level INTEGER NOT NULL,
+    message TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_by_time ON events (ts_ms);
+CREATE TABLE IF NOT EXISTS line_counts (
+    minute INTEGER NOT NULL,
+    service TEXT NOT NULL,
+    level INTEGER NOT NULL,
+    lines INTEGER NOT NULL,
+    PRIMARY KEY (minute, service, level)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS file_checkpoints (
+    dev INTEGER NOT NULL,
+    ino INTEGER NOT NULL,
+    path TEXT NOT NULL,
+    fp_len INTEGER NOT NULL,
+    fp_hash INTEGER NOT NULL,
+    offset INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (dev, ino)
+);
+";
+
+/// Lines read in one second for one service.
+#[derive(Debug, Clone)]
+pub struct CountEntry {
+    /// Service name.
+    pub service: Arc<str>,
+    /// Unix second the lines were read in.
+    pub second: i64,
+    /// Lines per level.
+    pub counts: LevelCounts,
+    /// Bytes of those lines.
+    pub bytes: u64,
+}
+
+/// What one pass over the sources produced, committed atomically.
+#[derive(Debug, Default)]
+pub struct Batch {
+    /// New events (ids not yet assigned).
+    pub events: Vec<LogEvent>,
+    /// Line counts.
+    pub counts: Vec<CountEntry>,
+    /// Where each file stands after this batch.
+    pub checkpoints: Vec<Checkpoint>,
+}
+
+impl Batch {
+    /// Whether there is nothing to commit.
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty() && self.counts.is_empty() && self.checkpoints.is_empty()
+    }
+}
+
+/// Events, counts and checkpoints.
+pub struct EventStore {
+    store: Store,
+    ring: Mutex<VecDeque<Arc<LogEvent>>>,
+    ring_size: usize,
+    live: broadcast::Sender<Arc<LogEvent>>,
+}
+
+impl EventStore {
+    /// Opens the database in `data_dir` and fills the ring with the newest events.
+    pub fn open(data_dir: &Path, ring_size: usize) -> Result<EventStore, StorageError> {
+        let store = Store::open(data_dir, DB_FILE, SCHEMA)?;
+        let recent = store.run_blocking(|c| {
+            let mut statement = c.prepare(
+                "SELECT id, ts_ms, service, level, message FROM events ORDER BY id DESC LIMIT ?1",
+            )?;
+            let rows = statement.query_map([ring_size as i64], row_to_event)?;
+            rows.collect::<Result<Vec<_>, _>>()
+        })?;
+        let ring = recent.into_iter().rev().map(Arc::new).collect();
+        Ok(EventStore {
+            store,
+            ring: Mutex::new(ring),
+            ring_size,
+            live: broadcast::channel(1024).0,
+        })
+    }
+
+    /// All saved file checkpoints, grouped by the path they were followed at.
+    pub fn checkpoints(&self) -> Result<Vec<Checkpoint>, StorageError> {
+        self.store.run_blocking(|c| {
+            let mut statement = c.prepare(
+                "SELECT dev, ino, path, fp_len, fp_hash, offset FROM file_checkpoints",
+            )?;
+            let rows = statement.query_map([], |r| {
+                Ok(Checkpoint {
+                    id: FileId {
+                        dev: r.get::<_, i64>(0)? as u64,
+                        ino: r.get::<_, i64>(1)? as u64,
+                    },
+                    path: PathBuf::from(r.get::<_, String>(2)?),
+                    fingerprint: Fingerprint {
+                        len: r.get::<_, i64>(3)? as u32,
+                        hash: r.get::<_, i64>(4)? as u64,
+                    },
+                    offset: r.get::<_, i64>(5)? as u64,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
+    /// Commits a batch in one transaction, then publishes its events (with ids) to the ring
+    /// and live subscribers, and returns them.
+    pub async fn commit(&self, batch: Batch) -> Result<Vec<Arc<LogEvent>>, StorageError> {
+        let Batch {
+            events,
+            counts,
+            checkpoints,
+        } = batch;
+        let now = Utc::now().timestamp();
+        let events = self
+            .store
+            .run(move |c| {
+                let tx = c.transaction()?;
+                let mut stored = Vec::with_capacity(events.len());
+                {
+                    let mut insert = tx.prepare_cached(
+                        "INSERT INTO events (ts_ms, service, level, message) VALUES (?1, ?2, ?3, ?4)",
+                    )?;
+                    for mut event in events {
+                        insert.execute(rusqlite::params![
+                            event.timestamp.timestamp_millis(),
+                            &*event.service,
+                            event.level as i64,
+                            event.message,
+                        ])?;
+                        event.id = tx.last_insert_rowid();
+                        stored.push(event);
+                    }
+                    let mut count = tx.prepare_cached(
+                        "INSERT INTO line_counts (minute, service, level, lines) VALUES (?1, ?2, ?3, ?4)
+                         ON CONFLICT (minute, service, level) DO UPDATE SET lines = lines + excluded.lines",
+                    )?;
+                    for entry in &counts {
+                        for (level, lines) in entry.counts.iter().enumerate() {
+                            if *lines > 0 {
+                                count.execute(rusqlite::params![
+                                    entry.second.div_euclid(60),
+                                    &*entry.service,
+                                    level as i64,
+                                    *lines as i64
+                                ])?;
+                            }
+                        }
+                    }
+                    let mut checkpoint = tx.prepare_cached(
+                        "INSERT INTO file_checkpoints (dev, ino, path, fp_len, fp_hash, offset, updated_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                         ON CONFLICT (dev, ino) DO UPDATE SET path = excluded.path,
+                           fp_len = excluded.fp_len, fp_hash = excluded.fp_hash,
+                           offset = excluded.offset, updated_at = excluded.updated_at",
+                    )?;
+                    for cp in &checkpoints {
+                        checkpoint.execute(rusqlite::params![
+                            cp.id.dev as i64,
+                            cp.id.ino as i64,
+                            cp.path.to_string_lossy(),
+                            i64::from(cp.fingerprint.len),
+                            cp.fingerprint.hash as i64,
+                            cp.offset as i64,
+                            now
+                        ])?;
+                    }
+                }
+                tx.commit()?;
+                Ok(stored)
+            })
+            .await?;
+        let events: Vec<Arc<LogEvent>> = events.into_iter().map(Arc::new).collect();
+        {
+            let mut ring = self.ring.lock().unwrap_or_else(|p| p.into_inner());
+            for event in &events {
+                if ring.len() == self.ring_size {
+                    ring.pop_front();
+                }
+                ring.push_back(event.clone());
+            }
+        }
+        for event in &events {
+            let _ = self.live.send(event.clone());
+        }
+        Ok(events)
+    }
+
+    /// Subscribes to events as they are committed.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<LogEvent>> {
+        self.live.subscribe()
+    }
+
+    /// Events matching `query`, oldest first, the newest `query.limit` of them. Answered from
+    /// memory when the ring covers the request, else from SQLite.
+    pub async fn query(&self, query: LogQuery) -> Result<Vec<LogEvent>, StorageError> {
+        {
+            let ring = self.ring.lock().unwrap_or_else(|p| p.into_inner());
+            let mut matched: Vec<LogEvent> = ring
+                .iter()
+                .rev()
+                .filter(|e| query.matches(e))
+                .take(query.limit)
+                .map(|e| (**e).clone())
+                .collect();
+            let ring_is_complete = ring.len() < self.ring_size
+                || matched.len() == query.limit
+                || query.since.is_some_and(|since| ring.front().is_some_and(|oldest| oldest.timestamp < since));
+            if ring_is_complete {
+                matched.reverse();
+                return Ok(matched);
+            }
+        }
+        self.query_database(query).await
+    }
+
+    async fn query_database(&self, query: LogQuery) -> Result<Vec<LogEvent>, StorageError> {
+        self.store
+            .run(move |c| {
+                let mut sql = String::from(
+                    "SELECT id, ts_ms, service, level, message FROM events WHERE level >= ?1 AND ts_ms >= ?2",
+                );
+                if query.service.is_some() {
+                    sql.push_str(" AND service = ?4");
+                } else {
+                    sql.push_str(" AND ?4 IS NULL");
+                }
+                sql.push_str(" ORDER BY id DESC LIMIT ?3");
+                let mut statement = c.prepare(&sql)?;
+                let since = query.since.map(|s| s.timestamp_millis()).unwrap_or(i64::MIN);
+                let rows = statement.query_map(
+                    rusqlite::params![
+                        query.min_level.map(|l| l as i64).unwrap_or(0),
+                        since,
+                        // The text filter runs in Rust, so fetch more rows than the limit.
+                        if query.text.is_some() { i64::MAX } else { query.limit as i64 },
+                        query.service
+                    ],
+                    row_to_event,
+                )?;
+                let mut events = Vec::new();
+                for row in rows {
+                    let event = row?;
+                    if query.matches(&event) {
+                        events.push(event);
+                        if events.len() == query.limit {
+                            break;
+                        }
+                    }
+                }
+                events.reverse();
+                Ok(events)
+            })
+            .await
+    }
+
+    /// Line counts per service and level since `from` (unix seconds), from SQLite.
+    pub async fn counts_since(&self, from: i64) -> Result<Vec<(String, Level, u64)>, StorageError> {
+        self.store
+            .run(move |c| {
+                let mut statement = c.prepare(
+                    "SELECT service, level, SUM(lines) FROM line_counts WHERE minute >= ?1 GROUP BY service, level",
+                )?;
+                let rows = statement.query_map([from.div_euclid(60)], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+                })?;
+                let mut out = Vec::new();
+                for row in rows {
+                    let (service, level, lines) = row?;
+                    if let Some(level) = crate::summary::LEVELS.get(level as usize) {
+                        out.push((service, *level, lines as u64));
+                    }
+                }
+                Ok(out)
+            })
+            .await
+    }
+
+    /// Deletes events and counts older than `retention_days`.
+    pub async fn prune(&self, retention_days: u64) -> Result<(), StorageError> {
+        let cutoff = Utc::now().timestamp() - (retention_days as i64) * 86_400;
+        self.store
+            .run(move |c| {
+                c.execute("DELETE FROM events WHERE ts_ms < ?1", [cutoff * 1000])?;
+                c.execute("DELETE FROM line_counts WHERE minute < ?1", [cutoff.div_euclid(60)])?;
+                c.execute("DELETE FROM file_checkpoints WHERE updated_at < ?1", [cutoff])?;
+                Ok(())
+            })
+            .await
+    }
+}
+
+fn row_to_event(r: &rusqlite::Row<'_>) -> rusqlite::Result<LogEvent> {
+    let ts_ms: i64 = r.get(1)?;
+    let level: i64 = r.get(3)?;
+    Ok(LogEvent {
+        id: r.get(0)?,
+        timestamp: Utc.timestamp_millis_opt(ts_ms).single().unwrap_or_default(),
+        service: Arc::from(r.get::<_, String>(2)?.as_str()),
+        level: crate::summary::LEVELS.get(level as usize).copied().unwrap_or(Level::Info),
+        message: r.get(4)?,
+    })
+}
+
+/// A `/logs` request.
+#[derive(Debug, Clone, Default)]
+pub struct LogQuery {
+    /// Only this service.
+    pub service: Option<String>,
+    /// This level and worse.
+    pub min_level: Option<Level>,
+    /// Case-insensitive text the message must contain (lower-cased).
+    pub text: Option<String>,
+    /// Only events at or after this time.
+    pub since: Option<DateTime<Utc>>,
+    /// The newest this many.
+    pub limit: usize,
+}
+
+impl LogQuery {
+    /// Whether `event` passes every filter.
+    pub fn matches(&self, event: &LogEvent) -> bool {
+        self.service.as_deref().is_none_or(|s| &*event.service == s)
+            && self.min_level.is_none_or(|l| event.level >= l)
+            && self.since.is_none_or(|s| event.timestamp >= s)
+            && self
+                .text
+                .as_deref()
+                .is_none_or(|t| event.message.to_lowercase().contains(t))
+    }
+}

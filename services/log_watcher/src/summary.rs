@@ -1,0 +1,172 @@
+//! Counting every line read, per service and level, by the second it was read: the data
+//! behind `/summary?window=`, the periodic stdout line and `/metrics`.
+//!
+//! Memory is bounded: one small array per service per second that saw lines, for the last
+//! hour. Longer windows are answered from the per-minute counts in SQLite.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+
+use crate::parse::Level;
+
+/// Seconds of per-second counts kept in memory.
+pub const MEMORY_WINDOW_SECS: i64 = 3600;
+
+/// Lines per level, indexed by `Level as usize`.
+pub type LevelCounts = [u64; 6];
+
+/// Counts of lines read, keyed by service, then by second.
+#[derive(Debug, Default)]
+pub struct LineCounter {
+    by_service: Mutex<HashMap<Arc<str>, VecDeque<(i64, LevelCounts)>>>,
+    totals: Mutex<HashMap<Arc<str>, (LevelCounts, u64)>>,
+}
+
+/// The `/summary` answer.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Summary {
+    /// The window covered.
+    pub window_secs: i64,
+    /// Lines per level, all services.
+    pub totals: BTreeMap<&'static str, u64>,
+    /// Lines per level per service.
+    pub services: BTreeMap<String, BTreeMap<&'static str, u64>>,
+}
+
+/// All levels in order.
+pub const LEVELS: [Level; 6] = [
+    Level::Trace,
+    Level::Debug,
+    Level::Info,
+    Level::Warning,
+    Level::Error,
+    Level::Critical,
+];
+
+fn to_map(counts: &LevelCounts) -> BTreeMap<&'static str, u64> {
+    LEVELS
+        .iter()
+        .map(|level| (level.as_str(), counts[*level as usize]))
+        .collect()
+}
+
+impl LineCounter {
+    /// Adds counts read in `second` (unix seconds) for `service`, with their byte total.
+    pub fn add(&self, service: &Arc<str>, second: i64, counts: &LevelCounts, bytes: u64) {
+        {
+            let mut by_service = self.by_service.lock().unwrap_or_else(|p| p.into_inner());
+            let seconds = by_service.entry(service.clone()).or_default();
+            match seconds.back_mut() {
+                Some((last, slot)) if *last == second => add_into(slot, counts),
+                _ => seconds.push_back((second, *counts)),
+            }
+            while seconds.front().is_some_and(|(s, _)| *s <= second - MEMORY_WINDOW_SECS) {
+                seconds.pop_front();
+            }
+        }
+        let mut totals = self.totals.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = totals.entry(service.clone()).or_default();
+        add_into(&mut entry.0, counts);
+        entry.1 += bytes;
+    }
+
+    /// Counts of the last `window_secs` seconds up to `now` (at most [`MEMORY_WINDOW_SECS`]).
+    pub fn window(&self, now: i64, window_secs: i64) -> Summary {
+        let from = now - window_secs.min(MEMORY_WINDOW_SECS);
+        let by_service = self.by_service.lock().unwrap_or_else(|p| p.into_inner());
+        let mut totals = [0u64; 6];
+        let mut services = BTreeMap::new();
+        for (service, seconds) in by_service.iter() {
+            let mut counts = [0u64; 6];
+            for (_, slot) in seconds.iter().filter(|(s, _)| *s > from && *s <= now) {
+                add_into(&mut counts, slot);
+            }
+            if counts.iter().any(|c| *c > 0) {
+                add_into(&mut totals, &counts);
+                services.insert(service.to_string(), to_map(&counts));
+            }
+        }
+        Summary {
+            window_secs,
+            totals: to_map(&totals),
+            services,
+        }
+    }
+
+    /// Lines and bytes per service since start (for `/metrics`).
+    pub fn totals(&self) -> Vec<(Arc<str>, LevelCounts, u64)> {
+        let totals = self.totals.lock().unwrap_or_else(|p| p.into_inner());
+        let mut rows: Vec<_> = totals
+            .iter()
+            .map(|(service, (counts, bytes))| (service.clone(), *counts, *bytes))
+            .collect();
+        rows.sort_by(|a, b| a.0.cmp(&b.0));
+        rows
+    }
+}
+
+fn add_into(into: &mut LevelCounts, counts: &LevelCounts) {
+    for (slot, count) in into.iter_mut().zip(counts) {
+        *slot += count;
+    }
+}
+
+/// The spec's stdout line: `Summary (last 10 min): 5 errors, 2 warnings.`
+pub fn summary_line(minutes: u64, totals: &BTreeMap<&'static str, u64>) -> String {
+    let count = |level: &str| totals.get(level).copied().unwrap_or(0);
+    let plural = |n: u64, word: &str| {
+        if n == 1 {
+            format!("1 {word}")
+        } else {
+            format!("{n} {word}s")
+        }
+    };
+    let mut parts = Vec::new();
+    let critical = count("critical");
+    if critical > 0 {
+        parts.push(format!("{critical} critical"));
+    }
+    parts.push(plural(count("error"), "error"));
+    parts.push(plural(count("warning"), "warning"));
+    format!("Summary (last {minutes} min): {}.", parts.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counts(level: Level, n: u64) -> LevelCounts {
+        let mut c = [0; 6];
+        c[level as usize] = n;
+        c
+    }
+
+    #[test]
+    fn window_counts_only_the_seconds_inside_it() {
+        let counter = LineCounter::default();
+        let api: Arc<str> = Arc::from("api");
+        counter.add(&api, 100, &counts(Level::Error, 2), 10);
+        counter.add(&api, 150, &counts(Level::Error, 3), 10);
+        counter.add(&api, 150, &counts(Level::Warning, 1), 10);
+        let summary = counter.window(160, 30);
+        assert_eq!(summary.totals["error"], 3);
+        assert_eq!(summary.services["api"]["warning"], 1);
+        assert_eq!(counter.window(160, 600).totals["error"], 5);
+    }
+
+    #[test]
+    fn summary_line_reads_like_the_spec() {
+        let mut totals = BTreeMap::new();
+        totals.insert("error", 5);
+        totals.insert("warning", 2);
+        assert_eq!(summary_line(10, &totals), "Summary (last 10 min): 5 errors, 2 warnings.");
+        totals.insert("error", 1);
+        totals.insert("critical", 1);
+        assert_eq!(
+            summary_line(10, &totals),
+            "Summary (last 10 min): 1 critical, 1 error, 2 warnings."
+        );
+    }
+}

@@ -1,0 +1,6 @@
+//! Integration tests of log_watcher: the real service on port 0 reading real files.
+
+mod files;
+mod http;
+mod rotation;
+mod support;
