@@ -28,6 +28,15 @@ impl MetricsText {
         Self::default()
     }
 
+    /// An empty document with room for `bytes` of text, for large documents: growing a
+    /// multi-megabyte string by doubling copies it again and again and leaves the peak
+    /// memory at twice its size.
+    pub fn with_capacity(bytes: usize) -> Self {
+        MetricsText {
+            out: String::with_capacity(bytes),
+        }
+    }
+
     /// Starts a family: writes its `# HELP` and `# TYPE` lines. Samples follow with [`sample`].
     ///
     /// [`sample`]: MetricsText::sample

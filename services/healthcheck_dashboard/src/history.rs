@@ -261,8 +261,8 @@ pub fn load(
             Ok((
                 r.get::<_, String>(0)?,
                 Sample {
-                    at: r.get::<_, i64>(1)? * 60,
-                    ms: (sum / total.max(1)) as u64,
+                    at: u32::try_from(r.get::<_, i64>(1)? * 60).unwrap_or(0),
+                    ms: u32::try_from(sum / total.max(1)).unwrap_or(u32::MAX),
                     status: if ok == total {
                         Status::Up
                     } else {

@@ -123,11 +123,14 @@ impl Scheduler {
             if due.elapsed() > interval / 2 {
                 self.stats.missed_rounds.fetch_add(1, Ordering::Relaxed);
             }
+            // Boxed: the probe's future (an HTTP request in flight) is large, and held inline
+            // it would make every sleeping check task that large too, 10,000 of them at scale.
+            let probing = Box::pin(async {
+                let _permit = self.permits.acquire().await.expect("semaphore is never closed");
+                probe.run(&self.http, &self.insecure_http).await
+            });
             let outcome = tokio::select! {
-                outcome = async {
-                    let _permit = self.permits.acquire().await.expect("semaphore is never closed");
-                    probe.run(&self.http, &self.insecure_http).await
-                } => outcome,
+                outcome = probing => outcome,
                 _ = shutdown.cancelled() => return,
             };
             self.stats.probes_run.fetch_add(1, Ordering::Relaxed);

@@ -34,13 +34,14 @@ pub struct CheckInfo {
     pub success_threshold: u32,
 }
 
-/// One point of the response-time history.
+/// One point of the response-time history. Kept small (12 bytes): every check keeps
+/// [`RECENT_SAMPLES`] of them, and a large stack has thousands of checks.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Sample {
-    /// Unix seconds.
-    pub at: i64,
-    /// Response time in milliseconds.
-    pub ms: u64,
+    /// Unix seconds (unsigned 32 bits last until 2106).
+    pub at: u32,
+    /// Response time in milliseconds (saturating at about 49 days).
+    pub ms: u32,
     /// The status of that check.
     pub status: Status,
 }
@@ -197,8 +198,8 @@ impl CheckState {
             self.recent.pop_front();
         }
         self.recent.push_back(Sample {
-            at: at.timestamp(),
-            ms: outcome.elapsed.as_millis() as u64,
+            at: u32::try_from(at.timestamp()).unwrap_or(0),
+            ms: u32::try_from(outcome.elapsed.as_millis()).unwrap_or(u32::MAX),
             status: outcome.status,
         });
         let transition = if ok {

@@ -52,7 +52,8 @@ pub fn render(app: &App) -> String {
             })
         })
         .collect();
-    let mut m = MetricsText::new();
+    // About 600 bytes per check: sized up front, as thousands of checks make megabytes.
+    let mut m = MetricsText::with_capacity(4096 + app.state.infos().len() * 640);
 
     m.family(
         "probe_success",

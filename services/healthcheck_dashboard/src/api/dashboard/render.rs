@@ -26,7 +26,7 @@ const SPARK_H: f64 = 56.0;
 const SPARK_PAD: f64 = 4.0;
 /// The sparkline's scale reaches at least this many milliseconds, so a steady 1 ms service
 /// draws a line near the bottom rather than one at the top.
-const SPARK_MIN_SCALE_MS: u64 = 10;
+const SPARK_MIN_SCALE_MS: u32 = 10;
 
 /// Without JavaScript the page reloads itself this often at least (seconds).
 const MIN_REFRESH_SECS: u64 = 5;
@@ -400,7 +400,7 @@ fn sparkline(out: &mut String, s: &ServiceView) {
     let max_ms = samples.iter().map(|p| p.ms).max().unwrap_or(0);
     let scale = max_ms.max(SPARK_MIN_SCALE_MS) as f64;
     let step = (SPARK_W - 2.0 * SPARK_PAD) / (RECENT_SAMPLES as f64 - 1.0);
-    let point = |i: usize, ms: u64| {
+    let point = |i: usize, ms: u32| {
         let x = SPARK_W - SPARK_PAD - (samples.len() - 1 - i) as f64 * step;
         let y = SPARK_H - SPARK_PAD - (ms as f64 / scale) * (SPARK_H - 2.0 * SPARK_PAD);
         (x, y)
@@ -427,7 +427,7 @@ fn sparkline(out: &mut String, s: &ServiceView) {
         } else {
             3.0
         };
-        let at = DateTime::from_timestamp(sample.at, 0)
+        let at = DateTime::from_timestamp(i64::from(sample.at), 0)
             .map(|t| t.format("%H:%M:%S UTC").to_string())
             .unwrap_or_default();
         let _ = write!(
@@ -440,7 +440,7 @@ fn sparkline(out: &mut String, s: &ServiceView) {
     let caption = if samples.is_empty() {
         "no checks yet".to_string()
     } else {
-        let total: u64 = samples.iter().map(|p| p.ms).sum();
+        let total: u64 = samples.iter().map(|p| u64::from(p.ms)).sum();
         format!(
             "last {} · avg {} ms · max {} ms",
             plural(samples.len(), "check"),
