@@ -1,8 +1,12 @@
 //! The demo: a tiny stand-in application stack (a healthy API, a slow web front end, a failing
 //! worker, a TCP port, a command) and the sidecars watching it, all on 127.0.0.1, so a new user
-//! sees every colour of the dashboard with one command.
+//! sees every colour of the dashboard with one command. The stand-in services write log files
+//! as they serve (the health checks keep them busy), and the log watcher follows those files,
+//! so the same failure shows red on one dashboard and as error events on the other.
 
-use std::path::Path;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -10,26 +14,93 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use healthcheck_dashboard::config::Config as HealthConfig;
+use log_watcher::config::Config as LogsConfig;
 use tokio_util::sync::CancellationToken;
 
-/// The stand-in application: `/health` answers at once, `/slow` after 400 ms, `/broken` 500.
-fn demo_app() -> Router {
+/// Where the stand-in services write their logs: `api.log`, `web.log`, `worker.log`.
+#[derive(Clone)]
+struct DemoLogs {
+    dir: Arc<PathBuf>,
+}
+
+impl DemoLogs {
+    /// Appends `text` (lines ending in newlines) to `service`.log, as a logging app would.
+    fn write(&self, service: &str, text: &str) {
+        let path = self.dir.join(format!("{service}.log"));
+        let written = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .and_then(|mut file| file.write_all(text.as_bytes()));
+        if let Err(err) = written {
+            tracing::warn!(path = %path.display(), %err, "Demo cannot write its log.");
+        }
+    }
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// The stand-in application: `/health` answers at once, `/slow` after 400 ms, `/broken` 500;
+/// each request is logged the way such services log (uvicorn, nginx-ish, a Python worker).
+fn demo_app(logs: DemoLogs) -> Router {
+    let api_logs = logs.clone();
+    let web_logs = logs.clone();
     Router::new()
         .route(
             "/health",
-            get(|| async { Json(serde_json::json!({ "status": "ok" })) }),
+            get(move || async move {
+                api_logs.write("api", "INFO:     127.0.0.1:5000 - \"GET /health HTTP/1.1\" 200 OK\n");
+                Json(serde_json::json!({ "status": "ok" }))
+            }),
         )
         .route(
             "/slow",
-            get(|| async {
+            get(move || async move {
                 tokio::time::sleep(Duration::from_millis(400)).await;
+                web_logs.write("web", &format!("{} WARNING slow render of / took 400 ms\n", now()));
                 "slow but fine"
             }),
         )
         .route(
             "/broken",
-            get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "database is on fire") }),
+            get(move || async move {
+                logs.write(
+                    "worker",
+                    &format!(
+                        "{} ERROR Database connection failed: timeout\n\
+                         Traceback (most recent call last):\n\
+                         \x20 File \"worker.py\", line 42, in run\n\
+                         \x20   conn = pool.get(timeout=5)\n\
+                         TimeoutError: database is on fire\n",
+                        now()
+                    ),
+                );
+                (StatusCode::INTERNAL_SERVER_ERROR, "database is on fire")
+            }),
         )
+}
+
+fn demo_logs_config(logs_dir: &Path, logs_port: u16) -> String {
+    format!(
+        r#"
+[log_sources]
+extra_files = [{pattern:?}]
+
+[filters]
+levels = ["error", "warning"]
+regexes = ["panic", "unauthorized", "exception"]
+
+[api]
+host = "127.0.0.1"
+port = {logs_port}
+
+[summary]
+interval_mins = 1
+"#,
+        pattern = logs_dir.join("*.log").display().to_string()
+    )
 }
 
 fn demo_health_config(app_port: u16, health_port: u16) -> String {
@@ -57,17 +128,24 @@ title = "Compose Sidecars demo"
 /// Starts the demo and waits for Ctrl-C.
 pub async fn run(
     health_port: u16,
+    logs_port: u16,
     data_dir: &Path,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    let logs_dir = data_dir.join("app-logs");
+    std::fs::create_dir_all(&logs_dir)
+        .with_context(|| format!("cannot create {}", logs_dir.display()))?;
     let app_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .context("cannot start the demo application")?;
     let app_port = app_listener.local_addr()?.port();
     let app_shutdown = shutdown.clone();
+    let logs = DemoLogs {
+        dir: Arc::new(logs_dir.clone()),
+    };
     let app = tokio::spawn(service_kit::serve::serve(
         app_listener,
-        demo_app(),
+        demo_app(logs),
         app_shutdown,
     ));
 
@@ -76,19 +154,39 @@ pub async fn run(
     let health_listener = service_kit::serve::bind(&format!("127.0.0.1:{health_port}"))
         .await
         .context("pick another port with --health-port")?;
+    let logs_config = LogsConfig::from_toml(&demo_logs_config(&logs_dir, logs_port))
+        .context("the built-in demo log config is invalid")?;
+    let logs_listener = service_kit::serve::bind(&format!("127.0.0.1:{logs_port}"))
+        .await
+        .context("pick another port with --logs-port")?;
     println!("Compose Sidecars demo is running (Ctrl-C to stop):");
     println!("  dashboard        http://127.0.0.1:{health_port}/dashboard");
     println!("  aggregate health http://127.0.0.1:{health_port}/health");
     println!("  metrics          http://127.0.0.1:{health_port}/metrics");
-    println!("  demo application http://127.0.0.1:{app_port}/health");
-    let health = healthcheck_dashboard::run(
-        config,
-        health_listener,
-        data_dir.join("healthcheck"),
-        shutdown.clone(),
+    println!("  log events       http://127.0.0.1:{logs_port}/dashboard");
+    println!("  log summary      http://127.0.0.1:{logs_port}/summary?window=10m");
+    println!("  demo application http://127.0.0.1:{app_port}/health (logs in {})", logs_dir.display());
+    // Whichever service stops first (Ctrl-C, or a failure) stops the other too.
+    let (health, watched) = tokio::join!(
+        async {
+            let result = healthcheck_dashboard::run(
+                config,
+                health_listener,
+                data_dir.join("healthcheck"),
+                shutdown.clone(),
+            )
+            .await;
+            shutdown.cancel();
+            result
+        },
+        async {
+            let result =
+                log_watcher::run(logs_config, logs_listener, data_dir.join("log_watcher"), shutdown.clone()).await;
+            shutdown.cancel();
+            result
+        },
     );
-    let result = health.await;
-    shutdown.cancel();
     let _ = app.await;
-    result.context("healthcheck_dashboard failed")
+    health.context("healthcheck_dashboard failed")?;
+    watched.context("log_watcher failed")
 }

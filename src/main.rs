@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use healthcheck_dashboard::config::{Config as HealthConfig, CONFIG_ENV_VARS};
+use log_watcher::config::Config as LogsConfig;
 use service_kit::cli::exit_on_config_error;
 
 /// Compose Sidecars: health checks, log watching and webhooks beside a Compose stack.
@@ -25,6 +26,9 @@ enum Command {
         /// Port of the healthcheck dashboard.
         #[arg(long, default_value_t = 9100)]
         health_port: u16,
+        /// Port of the log watcher.
+        #[arg(long, default_value_t = 9200)]
+        logs_port: u16,
         /// Where the demo keeps its state.
         #[arg(long, default_value = "./data/demo")]
         data_dir: PathBuf,
@@ -34,6 +38,9 @@ enum Command {
         /// healthcheck_dashboard config (defaults to HEALTHCHECK_CONFIG, CONFIG_PATH, ./config.toml).
         #[arg(long, value_name = "PATH")]
         health_config: Option<PathBuf>,
+        /// log_watcher config; the log watcher runs too when it is given.
+        #[arg(long, value_name = "PATH")]
+        logs_config: Option<PathBuf>,
         /// Where the services keep their state.
         #[arg(long, env = "DATA_DIR", default_value = "./data")]
         data_dir: PathBuf,
@@ -48,20 +55,51 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Demo {
             health_port,
+            logs_port,
             data_dir,
-        } => demo::run(health_port, &data_dir, shutdown).await,
+        } => demo::run(health_port, logs_port, &data_dir, shutdown).await,
         Command::Run {
             health_config,
+            logs_config,
             data_dir,
-        } => {
-            let path = service_kit::config::config_path(health_config, &CONFIG_ENV_VARS);
-            let config =
-                HealthConfig::load(path.as_deref()).unwrap_or_else(|e| exit_on_config_error(&e));
-            let address = healthcheck_dashboard::listen_address(&config, None);
-            let listener = service_kit::serve::bind(&address).await?;
-            healthcheck_dashboard::run(config, listener, data_dir, shutdown)
-                .await
-                .context("healthcheck_dashboard failed")
-        }
+        } => run(health_config, logs_config, data_dir, shutdown).await,
     }
+}
+
+/// `sidecars run`: the healthcheck dashboard, and the log watcher when it has a config; each
+/// keeps its state in its own folder under `data_dir`. One stopping stops the other.
+async fn run(
+    health_config: Option<PathBuf>,
+    logs_config: Option<PathBuf>,
+    data_dir: PathBuf,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> anyhow::Result<()> {
+    let path = service_kit::config::config_path(health_config, &CONFIG_ENV_VARS);
+    let config = HealthConfig::load(path.as_deref()).unwrap_or_else(|e| exit_on_config_error(&e));
+    let listener = service_kit::serve::bind(&healthcheck_dashboard::listen_address(&config, None)).await?;
+    let logs = match logs_config {
+        Some(path) => {
+            let config = LogsConfig::load(Some(&path)).unwrap_or_else(|e| exit_on_config_error(&e));
+            let listener = service_kit::serve::bind(&log_watcher::listen_address(&config, None)).await?;
+            Some((config, listener))
+        }
+        None => None,
+    };
+    let (health, watched) = tokio::join!(
+        async {
+            let result = healthcheck_dashboard::run(config, listener, data_dir.join("healthcheck"), shutdown.clone()).await;
+            shutdown.cancel();
+            result
+        },
+        async {
+            let Some((config, listener)) = logs else {
+                return Ok(());
+            };
+            let result = log_watcher::run(config, listener, data_dir.join("log_watcher"), shutdown.clone()).await;
+            shutdown.cancel();
+            result
+        },
+    );
+    health.context("healthcheck_dashboard failed")?;
+    watched.context("log_watcher failed")
 }

@@ -1,29 +1,39 @@
-//! The README's first command: `sidecars demo` starts the demo stack and the dashboard on
-//! 127.0.0.1, prints the URLs, shows all three colours, and stops cleanly on SIGTERM.
+//! The README's first command: `sidecars demo` starts the demo stack, the healthcheck
+//! dashboard and the log watcher on 127.0.0.1, prints the URLs, shows all three colours and
+//! the failing worker's error (its traceback joined into one event), and stops cleanly on
+//! SIGTERM.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 #[test]
-fn demo_prints_its_urls_and_shows_up_degraded_and_down_services() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+fn demo_prints_its_urls_and_shows_up_degraded_and_down_services_and_their_logs() {
+    let free_port = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    };
+    let (port, logs_port) = (free_port(), free_port());
     let data = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_sidecars"))
-        .args(["demo", "--health-port", &port.to_string(), "--data-dir"])
+        .args(["demo", "--health-port", &port.to_string()])
+        .args(["--logs-port", &logs_port.to_string(), "--data-dir"])
         .arg(data.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let banner: Vec<String> = (0..5).map(|_| lines.next().unwrap().unwrap()).collect();
+    let banner: Vec<String> = (0..7).map(|_| lines.next().unwrap().unwrap()).collect();
     assert!(
         banner[1].contains(&format!("http://127.0.0.1:{port}/dashboard")),
+        "{banner:?}"
+    );
+    assert!(
+        banner[4].contains(&format!("http://127.0.0.1:{logs_port}/dashboard")),
         "{banner:?}"
     );
 
@@ -44,6 +54,23 @@ fn demo_prints_its_urls_and_shows_up_degraded_and_down_services() {
     assert_eq!(json["services"]["api"]["status"], "up");
     assert_eq!(json["services"]["web"]["status"], "degraded");
     assert_eq!(json["services"]["worker"]["status"], "down");
+
+    // The broken worker's log: one error event carrying its whole traceback.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let worker_events = loop {
+        let body = http_get(logs_port, "/logs?service=worker");
+        let json: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        if json["events"].as_array().is_some_and(|e| !e.is_empty()) {
+            break json;
+        }
+        assert!(Instant::now() < deadline, "no worker events: {body}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let event = &worker_events["events"][0];
+    assert_eq!(event["level"], "error");
+    let message = event["message"].as_str().unwrap();
+    assert!(message.starts_with("Database connection failed: timeout\nTraceback"), "{message}");
+    assert!(message.ends_with("TimeoutError: database is on fire"), "{message}");
 
     Command::new("kill")
         .args(["-TERM", &child.id().to_string()])

@@ -7,14 +7,23 @@
 //! - [`require_component`]: the rule for tests that need something installed: skip loudly
 //!   on a developer machine, fail under `CI=true`.
 //! - [`free_port`]: a port nothing listens on right now.
+//! - [`docker`]: the Docker Engine (required under `CI=true`), busybox stand-in images made
+//!   with `docker import`, and removal of every container and image a run made.
+//! - [`assert_promtool_accepts`]: `promtool check metrics` on a `/metrics` text.
+//! - [`browser`]: a real headless Chromium driven over the DevTools protocol, for the
+//!   dashboards.
 
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
+pub mod browser;
+pub mod docker;
 mod fake_receiver;
+mod promtool;
 mod smtp_server;
 
 pub use fake_receiver::{FakeReceiver, FakeResponse, RecordedRequest};
+pub use promtool::assert_promtool_accepts;
 pub use smtp_server::{ReceivedMail, SmtpMode, SmtpServer};
 
 /// How often the `wait_for` helpers look again.

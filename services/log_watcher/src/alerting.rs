@@ -1,11 +1,13 @@
 //! Alert rules over events: by level, regex and service, with count-within-window thresholds
 //! ("5 errors from api within 60 s"). Each rule fires at most once per cooldown for each
-//! service; what happens in between is counted by the shared dispatcher and reported as
-//! "N more suppressed" in the next message.
+//! service: the first matching line is announced at once, the ones after it during the
+//! cooldown are counted, and when the cooldown is over one digest says
+//! "N more matching lines suppressed" with the last of them, so a burst of a thousand errors
+//! is two messages, and nothing goes unreported.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use regex::Regex;
@@ -37,12 +39,32 @@ impl Rule {
     }
 }
 
+/// One rule for one service: (rule index, service name).
+type RuleKey = (usize, String);
+
+/// The cooldown of one rule for one service.
+#[derive(Debug)]
+struct Cooling {
+    /// When the last message (alert or digest) went out.
+    since: Instant,
+    /// Matching lines swallowed since then.
+    suppressed: u64,
+    /// The last of them, shown in the digest.
+    last: Option<LogEvent>,
+}
+
 /// Evaluates rules and sends alerts.
 pub struct Alerter {
     dispatcher: Option<AlertDispatcher>,
     rules: Vec<Rule>,
     /// Recent match times per (rule index, service), for thresholds.
-    recent: Mutex<HashMap<(usize, String), VecDeque<DateTime<Utc>>>>,
+    recent: Mutex<HashMap<RuleKey, VecDeque<DateTime<Utc>>>>,
+    /// Per (rule index, service): the cooldown in force.
+    cooling: Mutex<HashMap<RuleKey, Cooling>>,
+    /// Minimum time between two messages of one rule for one service.
+    cooldown: Duration,
+    /// Where the dashboard is, for links in messages.
+    link: Option<String>,
 }
 
 impl Alerter {
@@ -71,11 +93,13 @@ impl Alerter {
                 })
                 .collect()
         };
+        // The cooldown is kept here rather than in the dispatcher, so that the digest can
+        // be sent when it ends even if no further line comes.
         let dispatcher = (!sinks.is_empty()).then(|| {
             AlertDispatcher::new(
                 sinks,
                 DeliveryPolicy {
-                    cooldown: Duration::from_secs(config.cooldown_secs),
+                    cooldown: Duration::ZERO,
                     ..DeliveryPolicy::default()
                 },
             )
@@ -84,7 +108,16 @@ impl Alerter {
             dispatcher,
             rules,
             recent: Mutex::new(HashMap::new()),
+            cooling: Mutex::new(HashMap::new()),
+            cooldown: Duration::from_secs(config.cooldown_secs),
+            link: None,
         }
+    }
+
+    /// Adds a link to the dashboard (`public_url` + `/dashboard?service=NAME`) to messages.
+    pub fn with_link(mut self, public_url: Option<&str>) -> Alerter {
+        self.link = public_url.map(|u| u.trim_end_matches('/').to_string());
+        self
     }
 
     /// The dispatcher, for its counters.
@@ -105,13 +138,77 @@ impl Alerter {
             while times.front().is_some_and(|t| *t < event.timestamp - rule.window) {
                 times.pop_front();
             }
-            if times.len() >= rule.threshold {
-                let count = times.len();
-                times.clear();
-                alerts.push(self.alert(rule, event, count));
+            if times.len() < rule.threshold {
+                continue;
+            }
+            let count = times.len();
+            times.clear();
+            let mut cooling = self.cooling.lock().unwrap_or_else(|p| p.into_inner());
+            match cooling.get_mut(&(index, event.service.to_string())) {
+                Some(c) if c.since.elapsed() < self.cooldown => {
+                    c.suppressed += count as u64;
+                    c.last = Some(event.clone());
+                }
+                _ => {
+                    cooling.insert(
+                        (index, event.service.to_string()),
+                        Cooling {
+                            since: Instant::now(),
+                            suppressed: 0,
+                            last: None,
+                        },
+                    );
+                    alerts.push(self.alert(rule, event, count));
+                }
             }
         }
         alerts
+    }
+
+    /// Digests owed now: for each rule and service whose cooldown is over and that
+    /// swallowed lines meanwhile, one message "N more matching lines suppressed" with the
+    /// last of them. The digest starts a new cooldown, so a long incident yields one
+    /// message per cooldown. Call it every few seconds.
+    pub fn due_digests(&self) -> Vec<Alert> {
+        let mut cooling = self.cooling.lock().unwrap_or_else(|p| p.into_inner());
+        let mut digests = Vec::new();
+        cooling.retain(|(index, service), c| {
+            if c.since.elapsed() < self.cooldown {
+                return true;
+            }
+            let Some(last) = c.last.take() else {
+                return false; // over and nothing owed: forget it
+            };
+            let rule = &self.rules[*index];
+            let n = std::mem::take(&mut c.suppressed);
+            let mut alert = self.alert(rule, &last, 1);
+            alert.title = format!(
+                "{}: {n} more matching {} from {service} suppressed",
+                rule.name,
+                if n == 1 { "line" } else { "lines" }
+            );
+            alert.text = format!(
+                "{n} more matching {} suppressed in the last {}s; the last one:\n{}",
+                if n == 1 { "line was" } else { "lines were" },
+                self.cooldown.as_secs(),
+                last.stdout_line()
+            );
+            alert.fields.push(("suppressed".to_string(), n.to_string()));
+            digests.push(alert);
+            c.since = Instant::now();
+            true
+        });
+        digests
+    }
+
+    /// Sends the digests owed now (see [`due_digests`](Self::due_digests)).
+    pub fn send_digests(&self) {
+        let Some(dispatcher) = &self.dispatcher else {
+            return;
+        };
+        for alert in self.due_digests() {
+            dispatcher.send_in_background(alert);
+        }
     }
 
     /// Evaluates and sends in the background.
@@ -151,7 +248,118 @@ impl Alerter {
                 ("level".to_string(), event.level.as_str().to_string()),
                 ("time".to_string(), format_time(event.timestamp)),
             ],
-            link: None,
+            link: self
+                .link
+                .as_ref()
+                .map(|base| format!("{base}/dashboard?service={}", query_escape(&event.service))),
         }
+    }
+}
+
+/// Percent-encodes `text` for a URL query value.
+fn query_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{AlertRule, AlertsConfig};
+    use std::sync::Arc;
+
+    fn event(service: &str, level: Level, message: &str) -> LogEvent {
+        LogEvent {
+            id: 0,
+            timestamp: Utc::now(),
+            service: Arc::from(service),
+            level,
+            message: message.to_string(),
+        }
+    }
+
+    fn alerter(cooldown_secs: u64, rules: Vec<AlertRule>) -> Alerter {
+        let config = AlertsConfig {
+            cooldown_secs,
+            rules,
+            ..AlertsConfig::default()
+        };
+        Alerter::new(&config, Vec::new())
+    }
+
+    #[test]
+    fn without_rules_the_first_error_of_each_service_alerts_and_the_rest_wait_for_the_digest() {
+        let alerter = alerter(300, Vec::new());
+        assert!(alerter.evaluate(&event("api", Level::Warning, "slow")).is_empty());
+        let first = alerter.evaluate(&event("api", Level::Error, "db down"));
+        assert_eq!(first.len(), 1);
+        assert_eq!(first[0].title, "errors: api error line");
+        assert_eq!(first[0].text, first[0].text.lines().next().unwrap());
+        assert!(first[0].text.ends_with("[api][ERROR] db down"));
+        assert!(alerter.evaluate(&event("api", Level::Error, "db down again")).is_empty());
+        assert_eq!(alerter.evaluate(&event("web", Level::Critical, "oom")).len(), 1);
+        // Cooldown still running: nothing owed yet.
+        assert!(alerter.due_digests().is_empty());
+    }
+
+    #[test]
+    fn the_digest_counts_what_the_cooldown_swallowed_and_shows_the_last_line() {
+        let alerter = alerter(0, Vec::new());
+        // With no cooldown every line alerts on its own and no digest is owed.
+        assert_eq!(alerter.evaluate(&event("api", Level::Error, "one")).len(), 1);
+        assert_eq!(alerter.evaluate(&event("api", Level::Error, "two")).len(), 1);
+        assert!(alerter.due_digests().is_empty());
+
+        let alerter = self::alerter(1, Vec::new());
+        assert_eq!(alerter.evaluate(&event("api", Level::Error, "one")).len(), 1);
+        for message in ["two", "three", "four"] {
+            assert!(alerter.evaluate(&event("api", Level::Error, message)).is_empty());
+        }
+        std::thread::sleep(Duration::from_millis(1100));
+        let digests = alerter.due_digests();
+        assert_eq!(digests.len(), 1);
+        assert_eq!(digests[0].title, "errors: 3 more matching lines from api suppressed");
+        assert!(digests[0].text.starts_with("3 more matching lines were suppressed in the last 1s; the last one:\n"));
+        assert!(digests[0].text.ends_with("[api][ERROR] four"));
+        assert!(alerter.due_digests().is_empty(), "a digest is sent once");
+    }
+
+    #[test]
+    fn thresholds_count_matches_per_service_within_the_window() {
+        let rule = AlertRule {
+            name: "auth".to_string(),
+            level: None,
+            regex: Some("unauthorized".to_string()),
+            services: vec!["api".to_string()],
+            threshold: 3,
+            window_secs: 60,
+        };
+        let alerter = alerter(0, vec![rule]);
+        let hit = || event("api", Level::Info, "401 unauthorized /admin");
+        assert!(alerter.evaluate(&hit()).is_empty());
+        assert!(alerter.evaluate(&event("web", Level::Info, "unauthorized")).is_empty());
+        assert!(alerter.evaluate(&event("api", Level::Error, "other")).is_empty());
+        assert!(alerter.evaluate(&hit()).is_empty());
+        let alerts = alerter.evaluate(&hit());
+        assert_eq!(alerts.len(), 1);
+        assert_eq!(alerts[0].title, "auth: 3 matching lines from api within 60s");
+        assert!(alerter.evaluate(&hit()).is_empty(), "the count starts over");
+    }
+
+    #[test]
+    fn links_point_at_the_dashboard_filtered_on_the_service() {
+        let alerter = alerter(0, Vec::new()).with_link(Some("https://logs.example.com/"));
+        let alerts = alerter.evaluate(&event("my api", Level::Error, "x"));
+        assert_eq!(
+            alerts[0].link.as_deref(),
+            Some("https://logs.example.com/dashboard?service=my%20api")
+        );
     }
 }

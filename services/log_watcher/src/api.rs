@@ -1,5 +1,14 @@
 //! The HTTP API: `/logs`, `/logs/stream` (server-sent events), `/summary`, `/livez` and
 //! `/metrics`, as in DESIGN.md.
+//!
+//! | route | what | protected by `[auth]` |
+//! |---|---|---|
+//! | `GET /livez` | process alive, and the followed sources | never |
+//! | `GET /logs`, `GET /logs/stream` | events (`service`, `level`, `q`, `since`, `limit`), as JSON or live | yes |
+//! | `GET /summary?window=10m` | lines per level and service in the window | yes |
+//! | `GET /summary/series?window=1h&step=60&service=` | lines per level in equal buckets ([`crate::series`]) | yes |
+//! | `GET /metrics` | Prometheus text | yes |
+//! | `GET /dashboard`, `GET /` | the HTML page ([`crate::dashboard`]; 404 with `[api] dashboard = false`) | yes |
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -34,6 +43,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/logs/stream", get(stream))
         .route("/summary", get(summary))
         .route("/metrics", get(metrics))
+        .route("/summary/series", get(crate::series::series_handler))
+        .merge(crate::dashboard::routes(app.config.api.dashboard))
         .layer(from_fn_with_state(app.auth.clone(), service_kit::auth::require_auth));
     Router::new()
         .route("/livez", get(livez))
@@ -59,7 +70,8 @@ pub struct LogsParams {
 }
 
 impl LogsParams {
-    fn to_query(&self) -> Result<LogQuery, ApiError> {
+    /// The checked query (400 for a bad level, time or limit).
+    pub(crate) fn to_query(&self) -> Result<LogQuery, ApiError> {
         let min_level = match self.level.as_deref().filter(|l| !l.is_empty()) {
             Some(name) => Some(Level::parse(name).ok_or_else(|| {
                 ApiError::BadRequest(format!(
@@ -223,8 +235,14 @@ async fn metrics(State(app): State<Arc<App>>) -> impl IntoResponse {
         .sample("log_watcher_active_sources", &[], sources.iter().filter(|s| s.open).count() as f64);
     m.family("log_watcher_source_errors", MetricKind::Gauge, "Sources whose last read failed.")
         .sample("log_watcher_source_errors", &[], sources.iter().filter(|s| s.error.is_some()).count() as f64);
+    // The Docker Engine API source: its connection (absent when not configured).
+    if let Some(engine) = sources.iter().find(|s| s.kind == crate::source::docker_api::KIND && s.container.is_none()) {
+        m.family("log_watcher_docker_connected", MetricKind::Gauge, "Whether the Docker Engine API answers (1) or not (0).")
+            .sample("log_watcher_docker_connected", &[], f64::from(u8::from(engine.connected == Some(true))));
+    }
     m.family("log_watcher_read_lag_bytes", MetricKind::Gauge, "Bytes written to followed files and not read yet.");
-    for source in &sources {
+    // Files only: the API does not tell how far behind a container's log is.
+    for source in sources.iter().filter(|s| s.kind != crate::source::docker_api::KIND) {
         let path = source.path.to_string_lossy();
         m.sample(
             "log_watcher_read_lag_bytes",

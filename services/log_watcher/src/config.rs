@@ -48,7 +48,7 @@ pub struct Config {
 }
 
 /// `[log_sources]`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SourcesConfig {
     /// Docker's container directory (json-file logs), such as `/var/lib/docker/containers`.
@@ -64,6 +64,105 @@ pub struct SourcesConfig {
     /// are noticed at once through inotify where it works; this is the safety net.
     #[serde(default = "default_poll_ms")]
     pub poll_interval_ms: u64,
+    /// `[log_sources.docker_api]`: follow containers through the Docker Engine API (off
+    /// unless the section is present).
+    #[serde(default)]
+    pub docker_api: Option<DockerApiConfig>,
+}
+
+// Written out because a derived Default would make `poll_interval_ms` 0 when the whole
+// `[log_sources]` table is absent, which validation rejects.
+impl Default for SourcesConfig {
+    fn default() -> Self {
+        SourcesConfig {
+            docker_logs_dir: None,
+            extra_files: Vec::new(),
+            file_services: BTreeMap::new(),
+            poll_interval_ms: default_poll_ms(),
+            docker_api: None,
+        }
+    }
+}
+
+/// `[log_sources.docker_api]`: the Docker Engine API over its unix socket. Containers whose
+/// json-file log is also visible under `docker_logs_dir` are left to that source, so no
+/// line is read twice (see `source::docker_api`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DockerApiConfig {
+    /// Follow containers through the API (default true when the section exists).
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// The engine's unix socket (default: `DOCKER_HOST` when it is `unix:///PATH`, else
+    /// `/var/run/docker.sock`). Only unix sockets are supported.
+    #[serde(default)]
+    pub socket: Option<PathBuf>,
+    /// Only containers of this Compose project (label `com.docker.compose.project`); default:
+    /// every container.
+    #[serde(default)]
+    pub project: Option<String>,
+    /// Only these containers: container or Compose service names, `*` and `?` wildcards
+    /// allowed (default: all).
+    #[serde(default)]
+    pub include: Vec<String>,
+    /// Never these containers: container or Compose service names with wildcards; wins over
+    /// `include` (default: none).
+    #[serde(default)]
+    pub exclude: Vec<String>,
+}
+
+/// The Docker socket used when neither `socket` nor `DOCKER_HOST` names one.
+pub const DEFAULT_DOCKER_SOCKET: &str = "/var/run/docker.sock";
+
+impl DockerApiConfig {
+    /// The socket to connect to: `socket`, else `DOCKER_HOST` (`unix://` only), else
+    /// [`DEFAULT_DOCKER_SOCKET`]. An explicit `socket` wins over `DOCKER_HOST` because the
+    /// latter is the Docker CLI's general default, not a setting of this service.
+    pub fn socket_path(&self) -> Result<PathBuf, ConfigError> {
+        if let Some(socket) = &self.socket {
+            // `unix:///run/docker.sock`, as DOCKER_HOST spells it, is accepted too.
+            let text = socket.to_string_lossy();
+            return Ok(text.strip_prefix("unix://").map_or_else(|| socket.clone(), PathBuf::from));
+        }
+        match env_string("DOCKER_HOST") {
+            Some(host) => match host.strip_prefix("unix://") {
+                Some(path) if path.starts_with('/') => Ok(PathBuf::from(path)),
+                _ => Err(ConfigError::new(
+                    "DOCKER_HOST",
+                    format!(
+                        "{host:?} is not a unix socket (unix:///path); log_watcher reads the Docker \
+                         Engine API over its unix socket only: set log_sources.docker_api.socket"
+                    ),
+                )),
+            },
+            None => Ok(PathBuf::from(DEFAULT_DOCKER_SOCKET)),
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let key = |field: &str| format!("log_sources.docker_api.{field}");
+        if let Some(socket) = &self.socket {
+            let text = socket.to_string_lossy();
+            if text.starts_with("tcp://") || text.starts_with("http") || text.starts_with("ssh://") {
+                return Err(ConfigError::new(key("socket"), "only unix sockets are supported (a path)"));
+            }
+            if text.strip_prefix("unix://").unwrap_or(&text).is_empty() {
+                return Err(ConfigError::new(key("socket"), "must not be empty"));
+            }
+        }
+        if self.project.as_deref().is_some_and(|p| p.trim().is_empty()) {
+            return Err(ConfigError::new(key("project"), "must not be empty (leave it out for every project)"));
+        }
+        for (name, list) in [("include", &self.include), ("exclude", &self.exclude)] {
+            if let Some(i) = list.iter().position(|n| n.trim().is_empty()) {
+                return Err(ConfigError::new(format!("{}[{i}]", key(name)), "must not be empty"));
+            }
+        }
+        if self.enabled {
+            self.socket_path()?;
+        }
+        Ok(())
+    }
 }
 
 /// `[filters]`: a line is an event when its level is listed or a regex matches it.
@@ -109,7 +208,8 @@ pub struct AlertsConfig {
     /// Minimum seconds between two alerts of one rule for one service (default 300).
     #[serde(default = "default_cooldown_secs")]
     pub cooldown_secs: u64,
-    /// Alert rules; without any, every event of level error or worse alerts.
+    /// Alert rules, applied to events; a rule's regex also makes matching lines events.
+    /// Without any rule, every event of level error or worse alerts.
     #[serde(default)]
     pub rules: Vec<AlertRule>,
 }
@@ -164,6 +264,10 @@ pub struct ApiConfig {
     /// Serve the HTML dashboard (default true).
     #[serde(default = "default_true")]
     pub dashboard: bool,
+    /// The address people reach this service at, such as `https://logs.example.com`; alert
+    /// messages then link to the dashboard filtered on the service (default: no link).
+    #[serde(default)]
+    pub public_url: Option<String>,
 }
 
 impl Default for ApiConfig {
@@ -172,6 +276,7 @@ impl Default for ApiConfig {
             port: DEFAULT_PORT,
             host: default_host(),
             dashboard: true,
+            public_url: None,
         }
     }
 }
@@ -183,12 +288,23 @@ pub struct SummaryConfig {
     /// Minutes between two summary lines and the window they cover (default 10; 0 = off).
     #[serde(default = "default_summary_mins")]
     pub interval_mins: u64,
+    /// The same in seconds, for short windows; wins over `interval_mins` when set.
+    #[serde(default)]
+    pub interval_secs: Option<u64>,
+}
+
+impl SummaryConfig {
+    /// Seconds between two summary lines (and the window they cover); 0 = off.
+    pub fn every_secs(&self) -> u64 {
+        self.interval_secs.unwrap_or(self.interval_mins.saturating_mul(60))
+    }
 }
 
 impl Default for SummaryConfig {
     fn default() -> Self {
         SummaryConfig {
             interval_mins: default_summary_mins(),
+            interval_secs: None,
         }
     }
 }
@@ -376,6 +492,11 @@ impl Config {
                 return Err(ConfigError::new(key("window_secs"), "must be at least 1"));
             }
         }
+        if let Some(url) = &self.api.public_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(ConfigError::new("api.public_url", format!("{url:?} is not an http(s) URL")));
+            }
+        }
         if self.storage.ring_size == 0 {
             return Err(ConfigError::new("storage.ring_size", "must be at least 1"));
         }
@@ -387,6 +508,9 @@ impl Config {
         }
         if self.log_sources.poll_interval_ms == 0 {
             return Err(ConfigError::new("log_sources.poll_interval_ms", "must be at least 1"));
+        }
+        if let Some(docker_api) = &self.log_sources.docker_api {
+            docker_api.validate()?;
         }
         self.sinks()?;
         Ok(())
@@ -417,6 +541,20 @@ impl Config {
             flush_after: std::time::Duration::from_millis(multiline.timeout_ms),
             max_line_bytes: self.storage.max_line_bytes,
         }
+    }
+
+    /// The regexes that make a line an event: `[filters] regexes`, and the regex of every
+    /// alert rule, so that a line a rule alerts on is also kept and shown in `/logs`.
+    pub fn event_regexes(&self) -> Vec<String> {
+        let mut regexes = self.filters.regexes.clone();
+        for rule in &self.alerts.rules {
+            if let Some(regex) = &rule.regex {
+                if !regexes.contains(regex) {
+                    regexes.push(regex.clone());
+                }
+            }
+        }
+        regexes
     }
 
     /// The levels that make a line an event.

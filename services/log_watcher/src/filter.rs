@@ -1,5 +1,8 @@
 //! Which lines are events: a level listed in `[filters] levels` (or `LOG_FILTER`), or a match
 //! of any `[filters] regexes`. The regexes are one `RegexSet`, so three patterns cost one pass.
+//!
+//! `error` includes `critical`: the spec's levels are info, warning and error, and a FATAL or
+//! panic line (normalised to critical) is an error to anyone who asked for errors.
 
 use regex::RegexSet;
 
@@ -18,6 +21,9 @@ impl EventFilter {
         let mut wanted = [false; 6];
         for level in levels {
             wanted[*level as usize] = true;
+        }
+        if wanted[Level::Error as usize] {
+            wanted[Level::Critical as usize] = true;
         }
         let regexes = if regexes.is_empty() {
             None
@@ -50,6 +56,9 @@ mod tests {
         assert!(filter.is_event(Level::Error, "db down"));
         assert!(filter.is_event(Level::Info, "401 unauthorized for /admin"));
         assert!(!filter.is_event(Level::Info, "GET / 200"));
-        assert!(!filter.is_event(Level::Critical, "not listed"));
+        assert!(filter.is_event(Level::Critical, "error includes critical"));
+        assert!(!filter.is_event(Level::Debug, "not listed"));
+        let warnings_only = EventFilter::new(&[Level::Warning], &[]).unwrap();
+        assert!(!warnings_only.is_event(Level::Critical, "not listed"));
     }
 }

@@ -5,7 +5,8 @@
 //! - [`config`]: the spec's `config.toml`, env vars, validation.
 //! - [`parse`]: turning raw lines into records: Docker json-file decoding, timestamps,
 //!   level normalisation, multiline joining.
-//! - [`source`]: following files by path across rotation, with checkpoints.
+//! - [`source`]: following files by path across rotation, with checkpoints; containers
+//!   through the Docker Engine API ([`source::docker_api`]), with checkpoints too.
 //! - [`decode`]: one source's lines to counted lines and events (chunks merged, multiline
 //!   events joined), remembering where unfinished ones start.
 //! - [`pipeline`]: the reading loop over files: discovery, polling, batches with checkpoints.
@@ -16,15 +17,19 @@
 //! - [`alerting`]: rules and thresholds over events, through the shared sinks.
 //! - [`event`]: the event type and its stdout line.
 //! - [`api`]: the HTTP routes.
+//! - [`series`]: lines per level over time in equal buckets (`/summary/series`, the chart).
+//! - [`dashboard`]: the HTML page `/dashboard`: live tail, filters, per-level chart.
 
 pub mod alerting;
 pub mod api;
 pub mod config;
+pub mod dashboard;
 pub mod decode;
 pub mod event;
 pub mod filter;
 pub mod parse;
 pub mod pipeline;
+pub mod series;
 pub mod source;
 pub mod store;
 pub mod summary;
@@ -103,10 +108,10 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<(), RunError> {
     let store = Arc::new(EventStore::open(&data_dir, config.storage.ring_size)?);
-    let filter = EventFilter::new(&config.event_levels(), &config.filters.regexes)
+    let filter = EventFilter::new(&config.event_levels(), &config.event_regexes())
         .map_err(|e| service_kit::config::ConfigError::new("filters.regexes", e.to_string()))?;
     let sinks = config.sinks()?;
-    let alerter = Arc::new(Alerter::new(&config.alerts, sinks));
+    let alerter = Arc::new(Alerter::new(&config.alerts, sinks).with_link(config.api.public_url.as_deref()));
     let counter = Arc::new(LineCounter::default());
     let sources = Arc::new(Mutex::new(Vec::new()));
     let events_total = Arc::new(AtomicU64::new(0));
@@ -115,13 +120,14 @@ pub async fn run(
         file_patterns(&config),
         config.log_sources.docker_logs_dir.clone(),
         store.checkpoints()?,
-        filter,
+        filter.clone(),
         config.decode_settings(),
         Duration::from_millis(config.log_sources.poll_interval_ms),
         wake::Wakeup::start(shutdown.clone()),
     );
     // A few batches in flight at most: the reader waits for the writer instead of buffering.
     let (batches, received) = mpsc::channel::<Batch>(4);
+    let docker_api = start_docker_api(&config, &store, &filter, &batches, &sources, &shutdown)?;
     let reader_shutdown = shutdown.clone();
     let reader_sources = sources.clone();
     let reader_thread = std::thread::Builder::new()
@@ -137,7 +143,8 @@ pub async fn run(
     let housekeeping = tokio::spawn(housekeeping(
         store.clone(),
         counter.clone(),
-        config.summary.interval_mins,
+        alerter.clone(),
+        config.summary.every_secs(),
         config.storage.retention_days,
         shutdown.clone(),
     ));
@@ -155,6 +162,10 @@ pub async fn run(
     let served = service_kit::serve::serve(listener, router(app), shutdown.clone()).await;
     shutdown.cancel();
     let _ = tokio::task::spawn_blocking(move || reader_thread.join()).await;
+    if let Some(docker_api) = docker_api {
+        // It sends its last batch (held lines let go) before it ends; the writer commits it.
+        let _ = docker_api.await;
+    }
     let _ = writer.await;
     let _ = housekeeping.await;
     if let Some(dispatcher) = alerter.dispatcher() {
@@ -162,6 +173,36 @@ pub async fn run(
     }
     tracing::info!("Log watcher stopped.");
     served.map_err(RunError::from)
+}
+
+/// Spawns the Docker Engine API source when `[log_sources.docker_api]` enables it.
+fn start_docker_api(
+    config: &Config,
+    store: &EventStore,
+    filter: &EventFilter,
+    batches: &mpsc::Sender<Batch>,
+    sources: &Arc<Mutex<Vec<SourceStatus>>>,
+    shutdown: &CancellationToken,
+) -> Result<Option<tokio::task::JoinHandle<()>>, RunError> {
+    let Some(docker_api) = config.log_sources.docker_api.as_ref().filter(|d| d.enabled) else {
+        return Ok(None);
+    };
+    let socket = docker_api.socket_path()?;
+    if config.log_sources.docker_logs_dir.is_some() {
+        tracing::info!(
+            "Both docker_logs_dir and docker_api are configured: containers whose json-file log is \
+             under docker_logs_dir are read from there, the others through the API."
+        );
+    }
+    let source = source::docker_api::DockerApiSource::new(
+        config,
+        socket,
+        store.container_checkpoints()?,
+        filter.clone(),
+        batches.clone(),
+        sources.clone(),
+    );
+    Ok(Some(tokio::spawn(source.run(shutdown.clone()))))
 }
 
 /// Commits batches; after each commit prints its events, counts its lines and alerts.
@@ -182,6 +223,7 @@ async fn write_batches(
                 events: batch.events.clone(),
                 counts: batch.counts.clone(),
                 checkpoints: batch.checkpoints.clone(),
+                container_checkpoints: batch.container_checkpoints.clone(),
             };
             match store.commit(batch).await {
                 Ok(events) => break events,
@@ -212,23 +254,31 @@ async fn write_batches(
     }
 }
 
-/// Prints the periodic summary line and prunes old data.
+/// Prints the periodic summary line, sends alert digests when cooldowns end, and prunes old
+/// data.
 async fn housekeeping(
     store: Arc<EventStore>,
     counter: Arc<LineCounter>,
-    summary_mins: u64,
+    alerter: Arc<Alerter>,
+    summary_secs: u64,
     retention_days: u64,
     shutdown: CancellationToken,
 ) {
-    let summary_every = Duration::from_secs(summary_mins.max(1) * 60);
+    let summary_every = Duration::from_secs(summary_secs.max(1));
     let mut summary_tick = tokio::time::interval_at(tokio::time::Instant::now() + summary_every, summary_every);
     let mut prune_tick = tokio::time::interval(Duration::from_secs(3600));
+    let mut digest_tick = tokio::time::interval(Duration::from_secs(1));
+    // Each summary counts the whole seconds since the previous one, so consecutive lines
+    // neither overlap nor leave gaps; the current second is still filling and waits.
+    let mut summarised_until = chrono::Utc::now().timestamp() - 1;
     loop {
         tokio::select! {
-            _ = summary_tick.tick(), if summary_mins > 0 => {
-                let now = chrono::Utc::now().timestamp();
-                let window = counter.window(now, (summary_mins * 60) as i64);
-                println!("{}", summary::summary_line(summary_mins, &window.totals));
+            _ = digest_tick.tick() => alerter.send_digests(),
+            _ = summary_tick.tick(), if summary_secs > 0 => {
+                let until = chrono::Utc::now().timestamp() - 1;
+                let window = counter.window(until, until - summarised_until);
+                summarised_until = until;
+                println!("{}", summary::summary_line(summary_secs, &window.totals));
             }
             _ = prune_tick.tick() => {
                 if let Err(err) = store.prune(retention_days).await {

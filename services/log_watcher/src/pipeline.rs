@@ -35,12 +35,12 @@ pub struct FilePattern {
     pub service: Option<String>,
 }
 
-/// What `/livez` and `/metrics` show of one followed path.
+/// What `/livez` and `/metrics` show of one followed path or container.
 #[derive(Debug, Clone, Serialize)]
 pub struct SourceStatus {
-    /// `file` or `docker_file`.
+    /// `file`, `docker_file` or `docker_api`.
     pub kind: &'static str,
-    /// The followed path.
+    /// The followed path (`docker_api`: the engine's socket).
     pub path: PathBuf,
     /// The service its lines belong to.
     pub service: Arc<str>,
@@ -50,6 +50,20 @@ pub struct SourceStatus {
     pub unread_bytes: u64,
     /// The last read error, cleared by the next successful read.
     pub error: Option<String>,
+    /// `docker_api`: the container's name; absent on the entry of the engine connection.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
+    /// `docker_api`: whether the engine answers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connected: Option<bool>,
+}
+
+/// Replaces the entries of the given kinds in the shared list, leaving the other sources'
+/// entries alone (the file reader and the Docker API source publish separately).
+pub fn publish_sources(list: &std::sync::Mutex<Vec<SourceStatus>>, kinds: &[&str], entries: Vec<SourceStatus>) {
+    let mut list = list.lock().unwrap_or_else(|p| p.into_inner());
+    list.retain(|s| !kinds.contains(&s.kind));
+    list.extend(entries);
 }
 
 /// One followed file and how to read it.
@@ -97,6 +111,8 @@ pub struct Reader {
     poll_interval: Duration,
     wakeup: Option<Wakeup>,
     watched_dirs: BTreeSet<PathBuf>,
+    /// The container this process runs in, whose log is never read.
+    own_container: Option<String>,
 }
 
 impl Reader {
@@ -126,6 +142,7 @@ impl Reader {
             poll_interval,
             wakeup,
             watched_dirs: BTreeSet::new(),
+            own_container: crate::source::own_container::own_container_id(),
         }
     }
 
@@ -142,6 +159,8 @@ impl Reader {
                     open: f.is_open(),
                     unread_bytes: f.unread_bytes(),
                     error: f.last_error.clone(),
+                    container: None,
+                    connected: None,
                 }
             })
             .collect()
@@ -162,6 +181,9 @@ impl Reader {
             match docker_dir::discover(&dir) {
                 Ok(containers) => {
                     for container in containers {
+                        if self.own_container.as_deref() == Some(container.id.as_str()) {
+                            continue; // our own output: reading it would echo every event forever
+                        }
                         self.watch(container.log_path.parent());
                         self.follow(container.log_path, container.service, true);
                     }
@@ -272,12 +294,16 @@ impl Reader {
         let mut last_discovery: Option<Instant> = None;
         loop {
             let stopping = shutdown.is_cancelled();
-            if last_discovery.is_none_or(|t| t.elapsed() >= DISCOVERY_INTERVAL) {
+            let discovering = last_discovery.is_none_or(|t| t.elapsed() >= DISCOVERY_INTERVAL);
+            if discovering {
                 self.discover();
-                *status.lock().unwrap_or_else(|p| p.into_inner()) = self.sources();
                 last_discovery = Some(Instant::now());
             }
             let (batch, busy) = self.pass(&mut buffer, stopping);
+            if discovering {
+                // After the pass, so files found just now show as open.
+                publish_sources(&status, &["file", "docker_file"], self.sources());
+            }
             if !batch.is_empty() && batches.blocking_send(batch).is_err() {
                 return;
             }

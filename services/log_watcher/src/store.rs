@@ -1,5 +1,5 @@
 //! Durable state of the log watcher in one SQLite file: events, per-minute line counts and
-//! file checkpoints, always committed together in one transaction. That is what makes
+//! file and container checkpoints, always committed together in one transaction. That is what makes
 //! "every line exactly once" hold across a crash: a batch's lines are either stored with the
 //! checkpoint that says they were read, or neither is, and they are read again.
 //!
@@ -16,6 +16,7 @@ use tokio::sync::broadcast;
 
 use crate::event::LogEvent;
 use crate::parse::Level;
+use crate::source::docker_api::ContainerCheckpoint;
 use crate::source::file::Checkpoint;
 use crate::source::fingerprint::{FileId, Fingerprint};
 use crate::summary::LevelCounts;
@@ -49,6 +50,12 @@ CREATE TABLE IF NOT EXISTS file_checkpoints (
     updated_at INTEGER NOT NULL,
     PRIMARY KEY (dev, ino)
 );
+CREATE TABLE IF NOT EXISTS container_checkpoints (
+    container_id TEXT PRIMARY KEY,
+    since_secs INTEGER NOT NULL,
+    skip INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
 ";
 
 /// Lines read in one second for one service.
@@ -73,12 +80,17 @@ pub struct Batch {
     pub counts: Vec<CountEntry>,
     /// Where each file stands after this batch.
     pub checkpoints: Vec<Checkpoint>,
+    /// Where each container read through the Docker Engine API stands after this batch.
+    pub container_checkpoints: Vec<ContainerCheckpoint>,
 }
 
 impl Batch {
     /// Whether there is nothing to commit.
     pub fn is_empty(&self) -> bool {
-        self.events.is_empty() && self.counts.is_empty() && self.checkpoints.is_empty()
+        self.events.is_empty()
+            && self.counts.is_empty()
+            && self.checkpoints.is_empty()
+            && self.container_checkpoints.is_empty()
     }
 }
 
@@ -134,6 +146,22 @@ impl EventStore {
         })
     }
 
+    /// Saved positions of the containers read through the Docker Engine API.
+    pub fn container_checkpoints(&self) -> Result<Vec<ContainerCheckpoint>, StorageError> {
+        self.store.run_blocking(|c| {
+            let mut statement =
+                c.prepare("SELECT container_id, since_secs, skip FROM container_checkpoints")?;
+            let rows = statement.query_map([], |r| {
+                Ok(ContainerCheckpoint {
+                    container_id: r.get(0)?,
+                    since: r.get(1)?,
+                    skip: r.get::<_, i64>(2)?.max(0) as u64,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
     /// Commits a batch in one transaction, then publishes its events (with ids) to the ring
     /// and live subscribers, and returns them.
     pub async fn commit(&self, batch: Batch) -> Result<Vec<Arc<LogEvent>>, StorageError> {
@@ -141,6 +169,7 @@ impl EventStore {
             events,
             counts,
             checkpoints,
+            container_checkpoints,
         } = batch;
         let now = Utc::now().timestamp();
         let events = self
@@ -193,6 +222,20 @@ impl EventStore {
                             i64::from(cp.fingerprint.len),
                             cp.fingerprint.hash as i64,
                             cp.offset as i64,
+                            now
+                        ])?;
+                    }
+                    let mut container = tx.prepare_cached(
+                        "INSERT INTO container_checkpoints (container_id, since_secs, skip, updated_at)
+                         VALUES (?1, ?2, ?3, ?4)
+                         ON CONFLICT (container_id) DO UPDATE SET since_secs = excluded.since_secs,
+                           skip = excluded.skip, updated_at = excluded.updated_at",
+                    )?;
+                    for cp in &container_checkpoints {
+                        container.execute(rusqlite::params![
+                            cp.container_id,
+                            cp.since,
+                            i64::try_from(cp.skip).unwrap_or(i64::MAX),
                             now
                         ])?;
                     }
@@ -307,6 +350,44 @@ impl EventStore {
             .await
     }
 
+    /// Line counts per minute from SQLite, summed over every service or only `service`:
+    /// `(first second of the minute, counts)` for the minutes that saw lines in
+    /// `from_minute..to_minute` (unix minutes), oldest first. Behind `/summary/series` for
+    /// windows longer than the in-memory hour.
+    pub async fn minute_counts(
+        &self,
+        from_minute: i64,
+        to_minute: i64,
+        service: Option<String>,
+    ) -> Result<Vec<(i64, LevelCounts)>, StorageError> {
+        self.store
+            .run(move |c| {
+                let mut statement = c.prepare(
+                    "SELECT minute, level, SUM(lines) FROM line_counts
+                     WHERE minute >= ?1 AND minute < ?2 AND (?3 IS NULL OR service = ?3)
+                     GROUP BY minute, level ORDER BY minute",
+                )?;
+                let rows = statement.query_map(rusqlite::params![from_minute, to_minute, service], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+                })?;
+                let mut out: Vec<(i64, LevelCounts)> = Vec::new();
+                for row in rows {
+                    let (minute, level, lines) = row?;
+                    let Some(slot) = usize::try_from(level).ok().filter(|l| *l < 6) else {
+                        continue;
+                    };
+                    if out.last().is_none_or(|(second, _)| *second != minute * 60) {
+                        out.push((minute * 60, [0; 6]));
+                    }
+                    if let Some((_, counts)) = out.last_mut() {
+                        counts[slot] += lines.max(0) as u64;
+                    }
+                }
+                Ok(out)
+            })
+            .await
+    }
+
     /// Deletes events and counts older than `retention_days`.
     pub async fn prune(&self, retention_days: u64) -> Result<(), StorageError> {
         let cutoff = Utc::now().timestamp() - (retention_days as i64) * 86_400;
@@ -315,6 +396,7 @@ impl EventStore {
                 c.execute("DELETE FROM events WHERE ts_ms < ?1", [cutoff * 1000])?;
                 c.execute("DELETE FROM line_counts WHERE minute < ?1", [cutoff.div_euclid(60)])?;
                 c.execute("DELETE FROM file_checkpoints WHERE updated_at < ?1", [cutoff])?;
+                c.execute("DELETE FROM container_checkpoints WHERE updated_at < ?1", [cutoff])?;
                 Ok(())
             })
             .await

@@ -17,10 +17,13 @@ pub const MEMORY_WINDOW_SECS: i64 = 3600;
 /// Lines per level, indexed by `Level as usize`.
 pub type LevelCounts = [u64; 6];
 
+/// One service's counts per second, oldest first: (unix second, lines per level).
+type SecondCounts = VecDeque<(i64, LevelCounts)>;
+
 /// Counts of lines read, keyed by service, then by second.
 #[derive(Debug, Default)]
 pub struct LineCounter {
-    by_service: Mutex<HashMap<Arc<str>, VecDeque<(i64, LevelCounts)>>>,
+    by_service: Mutex<HashMap<Arc<str>, SecondCounts>>,
     totals: Mutex<HashMap<Arc<str>, (LevelCounts, u64)>>,
 }
 
@@ -95,6 +98,23 @@ impl LineCounter {
         }
     }
 
+    /// Per-second counts of the seconds in `from..to` (unix seconds), summed over every
+    /// service or only `service`, oldest first: the raw material of `/summary/series`.
+    /// Only the last [`MEMORY_WINDOW_SECS`] are kept, so older seconds are simply absent.
+    pub fn seconds(&self, from: i64, to: i64, service: Option<&str>) -> Vec<(i64, LevelCounts)> {
+        let by_service = self.by_service.lock().unwrap_or_else(|p| p.into_inner());
+        let mut merged: BTreeMap<i64, LevelCounts> = BTreeMap::new();
+        for (name, seconds) in by_service.iter() {
+            if service.is_some_and(|wanted| &**name != wanted) {
+                continue;
+            }
+            for (second, counts) in seconds.iter().filter(|(s, _)| *s >= from && *s < to) {
+                add_into(merged.entry(*second).or_default(), counts);
+            }
+        }
+        merged.into_iter().collect()
+    }
+
     /// Lines and bytes per service since start (for `/metrics`).
     pub fn totals(&self) -> Vec<(Arc<str>, LevelCounts, u64)> {
         let totals = self.totals.lock().unwrap_or_else(|p| p.into_inner());
@@ -114,7 +134,9 @@ fn add_into(into: &mut LevelCounts, counts: &LevelCounts) {
 }
 
 /// The spec's stdout line: `Summary (last 10 min): 5 errors, 2 warnings.`
-pub fn summary_line(minutes: u64, totals: &BTreeMap<&'static str, u64>) -> String {
+/// The window is written in minutes when it is whole minutes (`last 10 min`), else in
+/// seconds (`last 90 s`).
+pub fn summary_line(window_secs: u64, totals: &BTreeMap<&'static str, u64>) -> String {
     let count = |level: &str| totals.get(level).copied().unwrap_or(0);
     let plural = |n: u64, word: &str| {
         if n == 1 {
@@ -130,7 +152,12 @@ pub fn summary_line(minutes: u64, totals: &BTreeMap<&'static str, u64>) -> Strin
     }
     parts.push(plural(count("error"), "error"));
     parts.push(plural(count("warning"), "warning"));
-    format!("Summary (last {minutes} min): {}.", parts.join(", "))
+    let window = if window_secs.is_multiple_of(60) {
+        format!("{} min", window_secs / 60)
+    } else {
+        format!("{window_secs} s")
+    };
+    format!("Summary (last {window}): {}.", parts.join(", "))
 }
 
 #[cfg(test)]
@@ -157,15 +184,34 @@ mod tests {
     }
 
     #[test]
+    fn seconds_merge_services_and_keep_to_the_range_and_service() {
+        let counter = LineCounter::default();
+        let (api, web): (Arc<str>, Arc<str>) = (Arc::from("api"), Arc::from("web"));
+        counter.add(&api, 100, &counts(Level::Error, 2), 10);
+        counter.add(&web, 100, &counts(Level::Info, 5), 10);
+        counter.add(&api, 130, &counts(Level::Warning, 1), 10);
+        counter.add(&web, 160, &counts(Level::Info, 1), 10);
+        let all = counter.seconds(100, 160, None);
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[0].0, 100);
+        assert_eq!(all[0].1[Level::Error as usize], 2);
+        assert_eq!(all[0].1[Level::Info as usize], 5);
+        assert_eq!(all[1], (130, counts(Level::Warning, 1)));
+        assert_eq!(counter.seconds(0, 1000, Some("web")), vec![(100, counts(Level::Info, 5)), (160, counts(Level::Info, 1))]);
+        assert!(counter.seconds(0, 1000, Some("db")).is_empty());
+    }
+
+    #[test]
     fn summary_line_reads_like_the_spec() {
         let mut totals = BTreeMap::new();
         totals.insert("error", 5);
         totals.insert("warning", 2);
-        assert_eq!(summary_line(10, &totals), "Summary (last 10 min): 5 errors, 2 warnings.");
+        assert_eq!(summary_line(600, &totals), "Summary (last 10 min): 5 errors, 2 warnings.");
+        assert_eq!(summary_line(90, &totals), "Summary (last 90 s): 5 errors, 2 warnings.");
         totals.insert("error", 1);
         totals.insert("critical", 1);
         assert_eq!(
-            summary_line(10, &totals),
+            summary_line(600, &totals),
             "Summary (last 10 min): 1 critical, 1 error, 2 warnings."
         );
     }

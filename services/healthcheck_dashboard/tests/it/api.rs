@@ -200,43 +200,7 @@ endpoints = [ {{ name = "web", url = "{0}/ok" }}, {{ name = "api", url = "{0}/er
     assert!(text.contains("# TYPE healthcheck_checks_total counter"));
     assert!(text.contains("probe_duration_seconds{check=\"web\",type=\"http\"} "));
 
-    let promtool = which("promtool");
-    if !service_kit::test_util::require_component(
-        "promtool",
-        promtool.is_some(),
-        "install Debian's prometheus package (scripts/test does)",
-    ) {
-        return;
-    }
-    let mut child = std::process::Command::new(promtool.unwrap())
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "promtool rejected /metrics:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn which(program: &str) -> Option<std::path::PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join(program))
-            .find(|candidate| candidate.is_file())
-    })
+    service_kit::test_util::assert_promtool_accepts(&text);
 }
 
 #[tokio::test]

@@ -17,12 +17,15 @@
 use std::fs;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::os::unix::fs::{symlink, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::process::Command;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use service_kit::test_util::docker::{
+    busybox, busybox_rootfs, docker, import_image, remove_run, require_engine, run, unique_run_id,
+};
 use service_kit::test_util::require_component;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_healthcheck_dashboard");
@@ -33,11 +36,6 @@ const CONTAINER: &str = "healthcheck_dashboard";
 const PORT: u16 = 9100;
 /// Compose projects of this test are named with this prefix and the run id.
 const PROJECT_PREFIX: &str = "hcdimagetest";
-/// Every image of a run (the stand-ins and all that Docker builds on them) carries this label
-/// with the run id as value, so one prune removes exactly what the run made.
-const RUN_LABEL: &str = "org.sidecars.test-run";
-/// The default PATH of Debian images, which imported images lack.
-const PATH_ENV: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 /// The password in the DSN of the example config.toml baked into the image.
 const DSN_PASSWORD: &str = "mypassword";
 
@@ -133,9 +131,10 @@ fn the_image_built_from_the_dockerfile_runs_the_spec_compose_snippet_as_non_root
 
 /// One run of the image under test: its unique names, the stand-in base images and the
 /// Compose project. Dropping it removes the containers, network, volumes and every image the
-/// run made, also when an assertion failed.
+/// run made, also when an assertion failed: every image of a run (the stand-ins and all that
+/// Docker builds on them) carries the shared run label with the run id as value.
 struct Stack {
-    /// Unique per run; part of every name below and the value of [`RUN_LABEL`].
+    /// Unique per run; part of every name below and the value of the run label.
     run: String,
     /// The Compose project name (`-p`).
     project: String,
@@ -151,11 +150,7 @@ struct Stack {
 
 impl Stack {
     fn new(turn: fs::File) -> Self {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos();
-        let run = format!("{}-{nanos}", std::process::id());
+        let run = unique_run_id();
         let stack = Stack {
             project: format!("{PROJECT_PREFIX}{}", run.replace('-', "x")),
             builder_image: format!("sidecars-test/hcd-builder-base:{run}"),
@@ -186,11 +181,11 @@ impl Stack {
     /// Makes both stand-in base images with `docker import`; no registry involved.
     fn import_base_images(&self, busybox: &Path) {
         let runtime = self.dir.path().join("runtime");
-        make_runtime_rootfs(&runtime, busybox);
-        self.import(&runtime, &self.runtime_image);
+        busybox_rootfs(&runtime, busybox, &[Path::new(BINARY)]);
+        import_image(&runtime, &self.runtime_image, &self.run);
 
         let builder = self.dir.path().join("builder");
-        make_runtime_rootfs(&builder, busybox);
+        busybox_rootfs(&builder, busybox, &[Path::new(BINARY)]);
         let tools = builder.join("usr/local/bin");
         fs::create_dir_all(&tools).unwrap();
         for tool in ["cargo", "strip"] {
@@ -211,26 +206,7 @@ impl Stack {
         if !stripped {
             fs::copy(BINARY, &placed).unwrap();
         }
-        self.import(&builder, &self.builder_image);
-    }
-
-    fn import(&self, rootfs: &Path, tag: &str) {
-        let tarball = rootfs.with_extension("tar");
-        run(Command::new("tar")
-            .args(["--owner=0", "--group=0", "--numeric-owner", "-C"])
-            .arg(rootfs)
-            .arg("-cf")
-            .arg(&tarball)
-            .arg("."));
-        docker(&[
-            "import",
-            "--change",
-            &format!("ENV {PATH_ENV}"),
-            "--change",
-            &format!("LABEL {RUN_LABEL}={}", self.run),
-            tarball.to_str().unwrap(),
-            tag,
-        ]);
+        import_image(&builder, &self.builder_image, &self.run);
     }
 
     /// `docker-compose` on the repository's own docker-compose.yml, from the repository root.
@@ -278,60 +254,8 @@ impl Drop for Stack {
             .compose()
             .args(["down", "--volumes", "--remove-orphans"])
             .output();
-        let _ = Command::new("docker")
-            .args(["image", "prune", "--all", "--force", "--filter"])
-            .arg(format!("label={RUN_LABEL}={}", self.run))
-            .output();
+        remove_run(&self.run);
     }
-}
-
-/// A root filesystem with busybox as the shell and tools, the C libraries of the binary (and
-/// of busybox, should it be the dynamic build), minimal user databases and /tmp.
-fn make_runtime_rootfs(root: &Path, busybox: &Path) {
-    let bin = root.join("bin");
-    fs::create_dir_all(&bin).unwrap();
-    fs::copy(busybox, bin.join("busybox")).unwrap();
-    // Relative links: `busybox --install -s` would point them at the host's path.
-    let applets = run(Command::new(busybox).arg("--list"));
-    for applet in applets.lines().filter(|a| !a.is_empty() && *a != "busybox") {
-        symlink("busybox", bin.join(applet)).unwrap();
-    }
-    for library in shared_libraries(&[Path::new(BINARY), busybox]) {
-        let target = root.join(library.strip_prefix("/").unwrap());
-        fs::create_dir_all(target.parent().unwrap()).unwrap();
-        fs::copy(&library, &target).unwrap();
-    }
-    let etc = root.join("etc");
-    fs::create_dir_all(&etc).unwrap();
-    fs::write(etc.join("passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
-    fs::write(etc.join("group"), "root:x:0:\n").unwrap();
-    let tmp = root.join("tmp");
-    fs::create_dir_all(&tmp).unwrap();
-    fs::set_permissions(&tmp, fs::Permissions::from_mode(0o1777)).unwrap();
-}
-
-/// What `ldd` resolves for `executables`, the dynamic loader included; nothing for static ones.
-fn shared_libraries(executables: &[&Path]) -> Vec<PathBuf> {
-    let mut libraries = Vec::new();
-    for executable in executables {
-        let out = Command::new("ldd")
-            .arg(executable)
-            .output()
-            .expect("ldd is needed to find the binary's shared libraries");
-        for line in String::from_utf8_lossy(&out.stdout).lines() {
-            let path = match line.split_once("=>") {
-                Some((_, resolved)) => resolved.split_whitespace().next(),
-                None => line.split_whitespace().next(),
-            };
-            if let Some(path) = path.filter(|p| p.starts_with('/')) {
-                let path = PathBuf::from(path);
-                if !libraries.contains(&path) {
-                    libraries.push(path);
-                }
-            }
-        }
-    }
-    libraries
 }
 
 fn write_executable(path: &Path, text: &str) {
@@ -340,13 +264,7 @@ fn write_executable(path: &Path, text: &str) {
 }
 
 fn docker_is_available() -> bool {
-    let engine = Command::new("docker")
-        .arg("info")
-        .output()
-        .is_ok_and(|out| out.status.success());
-    if !require_component(
-        "Docker Engine",
-        engine,
+    if !require_engine(
         "the image test builds services/healthcheck_dashboard/Dockerfile and runs it",
     ) {
         return false;
@@ -360,32 +278,6 @@ fn docker_is_available() -> bool {
         compose,
         "the image test starts the spec's snippet from docker-compose.yml",
     )
-}
-
-/// The static busybox of Debian's `busybox-static` (scripts/install-test-deps installs it);
-/// installed here when missing and the test may use apt-get.
-fn busybox() -> Option<PathBuf> {
-    let path = PathBuf::from("/bin/busybox");
-    if !path.exists() {
-        let install = || {
-            Command::new("apt-get")
-                .args(["install", "-y", "-qq", "--no-install-recommends"])
-                .arg("busybox-static")
-                .env("DEBIAN_FRONTEND", "noninteractive")
-                .output()
-                .is_ok_and(|out| out.status.success())
-        };
-        if !install() {
-            let _ = Command::new("apt-get").args(["update", "-qq"]).output();
-            install();
-        }
-    }
-    require_component(
-        "busybox-static",
-        path.exists(),
-        "busybox is the shell of the stand-in base images (apt-get install busybox-static)",
-    )
-    .then_some(path)
 }
 
 /// Runs of this test on one machine take turns, holding an exclusive lock on a well-known
@@ -492,27 +384,4 @@ fn eventually<T>(what: &str, secs: u64, mut probe: impl FnMut() -> Option<T>) ->
         );
         std::thread::sleep(Duration::from_millis(250));
     }
-}
-
-/// Runs `docker args`, returning stdout; panics with stderr when it fails.
-fn docker(args: &[&str]) -> String {
-    run(Command::new("docker").args(args))
-}
-
-/// Runs `command`, returning stdout; panics with its output when it fails.
-fn run(command: &mut Command) -> String {
-    let Output {
-        status,
-        stdout,
-        stderr,
-    } = command
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
-    let stdout = String::from_utf8_lossy(&stdout).into_owned();
-    assert!(
-        status.success(),
-        "{command:?} failed ({status}):\n{stdout}{}",
-        String::from_utf8_lossy(&stderr)
-    );
-    stdout
 }

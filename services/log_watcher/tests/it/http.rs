@@ -1,6 +1,7 @@
-//! HTTP contract: `/livez` lists sources, `/metrics` passes promtool, unknown routes are JSON 404s.
+//! HTTP contract: `/livez` lists sources and their errors, `/metrics` counts and passes
+//! promtool, auth protects everything but `/livez`, unknown routes are JSON 404s.
 
-use crate::support::{files_config, spawn_app, temp_dir};
+use crate::support::{append, files_config, spawn_app, temp_dir};
 
 #[tokio::test]
 async fn livez_lists_the_sources_and_unknown_routes_are_json_404() {
@@ -15,4 +16,83 @@ async fn livez_lists_the_sources_and_unknown_routes_are_json_404() {
     let (code, body) = app.get_json("/nope").await;
     assert_eq!(code, reqwest::StatusCode::NOT_FOUND);
     assert!(body["error"].is_string());
+}
+
+#[tokio::test]
+async fn metrics_count_lines_bytes_events_and_lag_and_pass_promtool() {
+    let (_guard, dir) = temp_dir();
+    let api = dir.join("api.log");
+    let app = spawn_app(&files_config(&[&api], ""), &dir.join("data")).await;
+    append(&api, "INFO one\nINFO two\nERROR three\nWARNING four\n");
+    app.wait_for_events("", std::time::Duration::from_secs(10), |e| e.len() == 2).await;
+    // Source status is refreshed every second.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let text = loop {
+        let (code, text) = app.get_text("/metrics").await;
+        assert_eq!(code, reqwest::StatusCode::OK);
+        if text.contains("log_watcher_active_sources 1\n") || std::time::Instant::now() > deadline {
+            break text;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    for line in [
+        "log_watcher_lines_total{service=\"api\",level=\"info\"} 2\n",
+        "log_watcher_lines_total{service=\"api\",level=\"error\"} 1\n",
+        "log_watcher_lines_total{service=\"api\",level=\"warning\"} 1\n",
+        "log_watcher_bytes_total{service=\"api\"} 43\n",
+        "log_watcher_events_total 2\n",
+        "log_watcher_active_sources 1\n",
+        "# TYPE log_watcher_read_lag_bytes gauge\n",
+    ] {
+        assert!(text.contains(line), "{line:?} missing from:\n{text}");
+    }
+    service_kit::test_util::assert_promtool_accepts(&text);
+}
+
+#[tokio::test]
+async fn a_token_protects_logs_summary_and_metrics_but_not_livez() {
+    let (_guard, dir) = temp_dir();
+    let api = dir.join("api.log");
+    let app = spawn_app(&files_config(&[&api], "[auth]\ntoken = \"s3cret\""), &dir.join("data")).await;
+    for path in ["/logs", "/summary", "/metrics", "/logs/stream"] {
+        let (code, _) = app.get_text(path).await;
+        assert_eq!(code, reqwest::StatusCode::UNAUTHORIZED, "{path}");
+    }
+    let (code, _) = app.get_text("/livez").await;
+    assert_eq!(code, reqwest::StatusCode::OK);
+    let response = reqwest::Client::new()
+        .get(format!("{}/logs", app.base))
+        .bearer_auth("s3cret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), reqwest::StatusCode::OK);
+}
+
+#[tokio::test]
+async fn an_unreadable_file_is_reported_and_the_others_keep_flowing() {
+    let (_guard, dir) = temp_dir();
+    let locked = dir.join("locked.log");
+    let open = dir.join("open.log");
+    append(&locked, "ERROR you cannot read me\n");
+    // A directory where a file is expected: opening works, reading fails, for root too.
+    std::fs::remove_file(&locked).unwrap();
+    std::fs::create_dir(&locked).unwrap();
+    let app = spawn_app(&files_config(&[&locked, &open], ""), &dir.join("data")).await;
+    append(&open, "ERROR still flowing\n");
+    let events = app.wait_for_events("", std::time::Duration::from_secs(10), |e| !e.is_empty()).await;
+    assert_eq!(events[0]["service"], "open");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let (_, livez) = app.get_json("/livez").await;
+        let sources = livez["sources"].as_array().unwrap();
+        let locked = sources.iter().find(|s| s["service"] == "locked").unwrap();
+        if locked["error"].is_string() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no error shown: {livez}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let (_, metrics) = app.get_text("/metrics").await;
+    assert!(metrics.contains("log_watcher_source_errors 1\n"), "{metrics}");
 }

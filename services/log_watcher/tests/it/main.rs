@@ -1,5 +1,9 @@
 //! Integration tests of log_watcher: the real service on port 0 reading real files.
 
+mod dashboard;
+mod docker;
+mod alerts;
+mod binary;
 mod files;
 mod http;
 mod rotation;

@@ -57,6 +57,13 @@ impl TestApp {
         (status, json)
     }
 
+    /// GET `path` as text.
+    pub async fn get_text(&self, path: &str) -> (reqwest::StatusCode, String) {
+        let response = self.client.get(format!("{}{path}", self.base)).send().await.unwrap();
+        let status = response.status();
+        (status, response.text().await.unwrap())
+    }
+
     /// Polls `/logs?{query}` until `done` accepts the events; returns them.
     pub async fn wait_for_events(&self, query: &str, timeout: Duration, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
         let deadline = tokio::time::Instant::now() + timeout;

@@ -1,0 +1,173 @@
+//! Which containers the Engine API source follows, and the service their lines belong to:
+//! the Compose project filter (applied by the engine, through label filters), `include` and
+//! `exclude` by container or Compose service name, and never log_watcher's own container,
+//! whose stdout carries the events it prints (reading them back would print them again,
+//! forever).
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use crate::config::DockerApiConfig;
+use crate::pipeline::wildcard_match;
+
+/// Label Compose puts on a container with its service name.
+pub const SERVICE_LABEL: &str = "com.docker.compose.service";
+/// Label Compose puts on a container with its project name.
+pub const PROJECT_LABEL: &str = "com.docker.compose.project";
+
+/// A container as the engine describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerInfo {
+    /// Full id.
+    pub id: String,
+    /// Name without the leading `/`.
+    pub name: String,
+    /// The service its lines belong to: the Compose service label, else the name.
+    pub service: String,
+}
+
+impl ContainerInfo {
+    /// From the engine's id, name (with or without the leading `/`) and labels.
+    pub fn new(id: &str, name: &str, labels: &HashMap<String, String>) -> ContainerInfo {
+        let name = name.trim_start_matches('/');
+        let name = if name.is_empty() {
+            id.chars().take(12).collect()
+        } else {
+            name.to_string()
+        };
+        let service = labels
+            .get(SERVICE_LABEL)
+            .filter(|s| !s.is_empty())
+            .cloned()
+            .unwrap_or_else(|| name.clone());
+        ContainerInfo {
+            id: id.to_string(),
+            name,
+            service,
+        }
+    }
+}
+
+/// The configured choice of containers.
+#[derive(Debug, Clone, Default)]
+pub struct Selector {
+    /// Only this Compose project.
+    project: Option<String>,
+    /// Only these names (all when empty).
+    include: Vec<String>,
+    /// Never these names.
+    exclude: Vec<String>,
+    /// log_watcher's own container, when it runs in one.
+    own_id: Option<String>,
+}
+
+impl Selector {
+    /// The choice `[log_sources.docker_api]` describes; `own_id` is never followed.
+    pub fn new(config: &DockerApiConfig, own_id: Option<String>) -> Selector {
+        Selector {
+            project: config.project.clone(),
+            include: config.include.clone(),
+            exclude: config.exclude.clone(),
+            own_id,
+        }
+    }
+
+    /// Filters for the engine's container list and event stream (`label=...`).
+    pub fn label_filters(&self) -> Vec<String> {
+        self.project
+            .iter()
+            .map(|p| format!("{PROJECT_LABEL}={p}"))
+            .collect()
+    }
+
+    /// Whether a container with `labels` is followed (`project` is checked here too, for
+    /// engines that ignore a filter).
+    pub fn selects(&self, container: &ContainerInfo, labels: &HashMap<String, String>) -> bool {
+        if self
+            .own_id
+            .as_deref()
+            .is_some_and(|own| own == container.id)
+        {
+            return false;
+        }
+        if let Some(project) = &self.project {
+            if labels.get(PROJECT_LABEL) != Some(project) {
+                return false;
+            }
+        }
+        let named = |patterns: &[String]| {
+            patterns.iter().any(|p| {
+                wildcard_match(p, &container.name) || wildcard_match(p, &container.service)
+            })
+        };
+        (self.include.is_empty() || named(&self.include)) && !named(&self.exclude)
+    }
+}
+
+/// Whether the container's json-file log is visible under `docker_logs_dir`, where the
+/// file source reads it (see the module documentation of `source::docker_api`).
+pub fn read_by_file_source(docker_logs_dir: Option<&Path>, id: &str) -> bool {
+    docker_logs_dir.is_some_and(|dir| dir.join(id).join(format!("{id}-json.log")).exists())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn selector(toml: &str) -> Selector {
+        let config: DockerApiConfig = service_kit::config::parse_toml(toml).unwrap();
+        Selector::new(&config, Some("f".repeat(64)))
+    }
+
+    #[test]
+    fn the_compose_service_label_names_the_container_else_its_name() {
+        let api = ContainerInfo::new("a1", "/stack-api-1", &labels(&[(SERVICE_LABEL, "api")]));
+        assert_eq!(
+            (api.name.as_str(), api.service.as_str()),
+            ("stack-api-1", "api")
+        );
+        let lonely = ContainerInfo::new("b2", "/lonely", &HashMap::new());
+        assert_eq!(lonely.service, "lonely");
+    }
+
+    #[test]
+    fn project_include_and_exclude_choose_containers_by_name_or_service() {
+        let in_stack = labels(&[(PROJECT_LABEL, "stack"), (SERVICE_LABEL, "api")]);
+        let api = ContainerInfo::new("a", "/stack-api-1", &in_stack);
+        let worker =
+            ContainerInfo::new("b", "/stack-worker-1", &labels(&[(PROJECT_LABEL, "stack")]));
+
+        let all = selector("");
+        assert!(all.selects(&api, &in_stack) && all.selects(&worker, &HashMap::new()));
+
+        let project = selector("project = \"stack\"");
+        assert_eq!(
+            project.label_filters(),
+            vec![format!("{PROJECT_LABEL}=stack")]
+        );
+        assert!(project.selects(&api, &in_stack));
+        assert!(!project.selects(&worker, &labels(&[(PROJECT_LABEL, "other")])));
+
+        let include = selector("include = [\"api\"]");
+        assert!(include.selects(&api, &in_stack));
+        assert!(!include.selects(&worker, &HashMap::new()));
+
+        let exclude = selector("include = [\"stack-*\"]\nexclude = [\"*worker*\"]");
+        assert!(exclude.selects(&api, &in_stack));
+        assert!(!exclude.selects(&worker, &HashMap::new()));
+    }
+
+    #[test]
+    fn its_own_container_is_never_followed() {
+        let own = ContainerInfo::new(&"f".repeat(64), "/log_watcher", &HashMap::new());
+        assert!(!selector("").selects(&own, &HashMap::new()));
+    }
+
+}

@@ -1,0 +1,197 @@
+//! The binary as operators run it: the spec's config and env vars, the spec's stdout lines
+//! (events, the summary, `Alert sent to:`), one-line config errors with exit code 2, and a
+//! clean exit on SIGTERM.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use service_kit::test_util::{SmtpMode, SmtpServer};
+
+use crate::support::{append, temp_dir};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_log_watcher");
+
+/// The spec's example config, exactly as written there.
+const SPEC_CONFIG: &str = r#"[log_sources]
+docker_logs_dir = "/var/lib/docker/containers"
+extra_files = ["/logs/web.log", "/logs/api.log"]
+
+[filters]
+levels = ["error", "warning"]
+regexes = ["panic", "unauthorized", "exception"]
+
+[alerts]
+email = "your@email.com"
+webhook = "https://discord.com/api/webhooks/..."
+"#;
+
+fn write_config(text: &str) -> tempfile::NamedTempFile {
+    let mut file = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+    file.write_all(text.as_bytes()).unwrap();
+    file
+}
+
+fn command() -> Command {
+    let mut command = Command::new(BINARY);
+    for var in ["CONFIG_PATH", "LOG_FILTER", "ALERT_EMAIL", "ALERT_WEBHOOK", "LOG_WATCHER_PORT", "DATA_DIR"] {
+        command.env_remove(var);
+    }
+    command
+}
+
+fn check_config(text: &str) -> (i32, String, String) {
+    let file = write_config(text);
+    let out = command().arg("--config").arg(file.path()).arg("check-config").output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_spec_example_config_and_the_shipped_one_load_unchanged() {
+    let (code, stdout, stderr) = check_config(SPEC_CONFIG);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.starts_with("config ok"), "{stdout}");
+    let shipped = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml")).unwrap();
+    let (code, _, stderr) = check_config(&shipped);
+    assert_eq!(code, 0, "{stderr}");
+}
+
+#[test]
+fn bad_config_stops_start_up_with_one_line_naming_the_key() {
+    let cases = [
+        ("[log_sources]\nextra_file = [\"/logs/a.log\"]", "log_sources.extra_file: unknown field `extra_file`"),
+        ("[filters]\nlevels = [\"error\", \"loud\"]", "filters.levels[1]: unknown level \"loud\""),
+        ("[filters]\nregexes = [\"ok\", \"(unclosed\"]", "filters.regexes[1]:"),
+        ("[api]\nport = 70000", "api.port: invalid value"),
+        ("[alerts]\nemail = \"not an address\"", "alerts.email:"),
+        ("[alerts]\nwebhook = \"ftp://nope\"", "alerts.webhook:"),
+        ("[[alerts.rules]]\nname = \"x\"\nthreshold = 0", "alerts.rules[0] (\"x\").threshold: must be at least 1"),
+        ("[multiline]\nstart_pattern = \"[\"", "multiline.start_pattern:"),
+    ];
+    for (config, expected) in cases {
+        let (code, _, stderr) = check_config(config);
+        assert_eq!(code, 2, "exit code for {config}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "one line for {config}: {stderr}");
+        assert!(stderr.starts_with("invalid config "), "{stderr}");
+        assert!(stderr.contains(expected), "expected {expected:?} in {stderr:?}");
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Collects the child's stdout lines as they come.
+fn stdout_lines(child: &mut Child) -> mpsc::Receiver<String> {
+    let (sender, lines) = mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if sender.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    lines
+}
+
+fn wait_for_line(lines: &mpsc::Receiver<String>, seen: &mut Vec<String>, wanted: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(line) = seen.iter().find(|l| wanted(l)) {
+            return line.clone();
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        match lines.recv_timeout(left) {
+            Ok(line) => seen.push(line),
+            Err(_) => panic!("line not printed; stdout so far:\n{}", seen.join("\n")),
+        }
+    }
+}
+
+/// `Summary (last 2 s): 1 error, 0 warnings.` -> (1, 0).
+fn summary_counts(line: &str) -> (u64, u64) {
+    let number_before = |word: &str| -> u64 {
+        let at = line.find(word).unwrap_or_else(|| panic!("{word} in {line}"));
+        line[..at].trim_end().rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    (number_before(" error"), number_before(" warning"))
+}
+
+#[tokio::test]
+async fn the_spec_env_vars_and_stdout_lines_work_and_sigterm_exits_cleanly() {
+    let Some(smtp) = SmtpServer::start(SmtpMode::Plain, None).await else {
+        return;
+    };
+    let (_guard, dir) = temp_dir();
+    let api = dir.join("api.log");
+    let web = dir.join("web.log");
+    let config = write_config(&format!(
+        "[log_sources]\nextra_files = [{:?}, {:?}]\n[summary]\ninterval_secs = 2\n",
+        api.display().to_string(),
+        web.display().to_string()
+    ));
+    let port = free_port();
+    let mut child = command()
+        .env("CONFIG_PATH", config.path())
+        .env("LOG_FILTER", "error,warning")
+        .env("ALERT_EMAIL", "alerts@example.com")
+        .env("SMTP_HOST", "127.0.0.1")
+        .env("SMTP_PORT", smtp.port().to_string())
+        .env("LOG_WATCHER_PORT", port.to_string())
+        .env("DATA_DIR", dir.join("data"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let lines = stdout_lines(&mut child);
+    let mut seen = Vec::new();
+    let livez = format!("http://127.0.0.1:{port}/livez");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while service_kit::cli::selfcheck(&livez, Duration::from_secs(1)).is_err() {
+        assert!(Instant::now() < deadline, "no answer on LOG_WATCHER_PORT");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    append(&api, "2024-06-12T01:23:45Z ERROR Database connection failed: timeout\n");
+    append(&web, "2024-06-12T01:23:50Z WARNING Deprecated API usage detected.\n");
+    append(&web, "2024-06-12T01:23:51Z DEBUG not an event\n");
+
+    wait_for_line(&lines, &mut seen, |l| {
+        l == "[2024-06-12T01:23:45Z][api][ERROR] Database connection failed: timeout"
+    });
+    wait_for_line(&lines, &mut seen, |l| {
+        l == "[2024-06-12T01:23:50Z][web][WARNING] Deprecated API usage detected."
+    });
+    wait_for_line(&lines, &mut seen, |l| l == "Alert sent to: alerts@example.com");
+    // The two lines may fall in two summaries; together they count each once.
+    let mut totals = (0, 0);
+    let mut summaries = 0;
+    while totals != (1, 1) {
+        let line = wait_for_line(&lines, &mut seen, |l| l.starts_with("Summary (last 2 s): "));
+        seen.retain(|l| *l != line);
+        let counts = summary_counts(&line);
+        totals = (totals.0 + counts.0, totals.1 + counts.1);
+        summaries += 1;
+        assert!(summaries < 6 && totals.0 <= 1 && totals.1 <= 1, "{line}: {totals:?}");
+    }
+    assert!(!seen.iter().any(|l| l.contains("not an event")), "{seen:?}");
+    let mail = smtp.wait_for_messages(1, Duration::from_secs(10)).await.remove(0);
+    assert_eq!(mail.to, vec!["alerts@example.com".to_string()]);
+
+    let started = Instant::now();
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "no exit within 10 s of SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(0));
+    assert!(dir.join("data").join("log_watcher.sqlite").exists());
+}
