@@ -12,7 +12,8 @@
 //! - [`pipeline`]: the reading loop over files: discovery, polling, batches with checkpoints.
 //! - [`wake`]: inotify wake-ups, so new lines are read at once.
 //! - [`filter`]: which records are events.
-//! - [`store`]: events, counts and checkpoints committed together in SQLite; the recent ring.
+//! - [`store`]: events, counts and checkpoints committed together in SQLite.
+//! - [`ring`]: the newest events in memory, bounded by count and bytes.
 //! - [`summary`]: per-second line counts behind `/summary` and the stdout summary line.
 //! - [`alerting`]: rules and thresholds over events, through the shared sinks.
 //! - [`event`]: the event type and its stdout line.
@@ -29,6 +30,7 @@ pub mod event;
 pub mod filter;
 pub mod parse;
 pub mod pipeline;
+pub mod ring;
 pub mod series;
 pub mod source;
 pub mod store;

@@ -6,7 +6,6 @@
 //! Recent events are also kept in a bounded in-memory ring for fast `/logs` answers and are
 //! broadcast to live streams after they are committed.
 
-use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -15,6 +14,7 @@ use service_kit::storage::{StorageError, Store};
 use tokio::sync::broadcast;
 
 use crate::event::LogEvent;
+use crate::ring::{RecentEvents, RING_MAX_BYTES};
 use crate::parse::Level;
 use crate::source::docker_api::ContainerCheckpoint;
 use crate::source::file::Checkpoint;
@@ -97,8 +97,7 @@ impl Batch {
 /// Events, counts and checkpoints.
 pub struct EventStore {
     store: Store,
-    ring: Mutex<VecDeque<Arc<LogEvent>>>,
-    ring_size: usize,
+    ring: Mutex<RecentEvents>,
     live: broadcast::Sender<Arc<LogEvent>>,
 }
 
@@ -113,11 +112,12 @@ impl EventStore {
             let rows = statement.query_map([ring_size as i64], row_to_event)?;
             rows.collect::<Result<Vec<_>, _>>()
         })?;
-        let ring = recent.into_iter().rev().map(Arc::new).collect();
+        // Fewer rows than asked for: the database holds no more than these.
+        let complete = recent.len() < ring_size;
+        let ring = RecentEvents::new(ring_size, RING_MAX_BYTES, recent.into_iter().rev().collect(), complete);
         Ok(EventStore {
             store,
             ring: Mutex::new(ring),
-            ring_size,
             live: broadcast::channel(1024).0,
         })
     }
@@ -248,10 +248,7 @@ impl EventStore {
         {
             let mut ring = self.ring.lock().unwrap_or_else(|p| p.into_inner());
             for event in &events {
-                if ring.len() == self.ring_size {
-                    ring.pop_front();
-                }
-                ring.push_back(event.clone());
+                ring.push(event.clone());
             }
         }
         for event in &events {
@@ -271,15 +268,14 @@ impl EventStore {
         {
             let ring = self.ring.lock().unwrap_or_else(|p| p.into_inner());
             let mut matched: Vec<LogEvent> = ring
-                .iter()
-                .rev()
+                .newest_first()
                 .filter(|e| query.matches(e))
                 .take(query.limit)
                 .map(|e| (**e).clone())
                 .collect();
-            let ring_is_complete = ring.len() < self.ring_size
+            let ring_is_complete = ring.is_complete()
                 || matched.len() == query.limit
-                || query.since.is_some_and(|since| ring.front().is_some_and(|oldest| oldest.timestamp < since));
+                || query.since.is_some_and(|since| ring.oldest().is_some_and(|oldest| oldest.timestamp < since));
             if ring_is_complete {
                 matched.reverse();
                 return Ok(matched);
