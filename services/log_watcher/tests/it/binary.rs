@@ -195,3 +195,108 @@ async fn the_spec_env_vars_and_stdout_lines_work_and_sigterm_exits_cleanly() {
     assert_eq!(status.code(), Some(0));
     assert!(dir.join("data").join("log_watcher.sqlite").exists());
 }
+
+/// Starts the binary on `config` and `data`, waits until it answers; returns it and its port.
+fn start_binary(config: &std::path::Path, data: &std::path::Path) -> (Child, u16) {
+    let port = free_port();
+    let child = command()
+        .arg("--config")
+        .arg(config)
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .arg("--data-dir")
+        .arg(data)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let livez = format!("http://127.0.0.1:{port}/livez");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while service_kit::cli::selfcheck(&livez, Duration::from_secs(1)).is_err() {
+        assert!(Instant::now() < deadline, "log_watcher did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (child, port)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_in_the_middle_of_writing_neither_loses_nor_repeats_a_line() {
+    let (_guard, dir) = temp_dir();
+    let log = dir.join("app.log");
+    let data = dir.join("data");
+    let config = write_config(&format!(
+        "[log_sources]\nextra_files = [{:?}]\n[filters]\nlevels = [\"error\"]\n[storage]\nring_size = 5000\n",
+        log.display().to_string()
+    ));
+    let (mut first, first_port) = start_binary(config.path(), &data);
+    // A writer appends numbered errors, some followed by an indented detail line that joins
+    // them, while the watcher is killed (SIGKILL: no clean shutdown) and started again.
+    let writer_log = log.clone();
+    let writer = std::thread::spawn(move || {
+        for i in 0..3000u32 {
+            let text = if i % 7 == 0 {
+                format!("ERROR line {i:05}\n  detail of {i:05}\n")
+            } else {
+                format!("ERROR line {i:05}\n")
+            };
+            append(&writer_log, &text);
+            if i % 20 == 0 {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+    });
+    // Kill it once it has stored some lines, while the writer is still writing.
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let body: serde_json::Value = client
+            .get(format!("http://127.0.0.1:{first_port}/logs?limit=5000"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if body["events"].as_array().unwrap().len() >= 100 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the first run stored nothing");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    first.kill().unwrap();
+    first.wait().unwrap();
+    assert!(!writer.is_finished(), "the kill came after the writing; make the writer slower");
+    writer.join().unwrap();
+    let (mut second, port) = start_binary(config.path(), &data);
+
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let events = loop {
+        let body: serde_json::Value = client
+            .get(format!("http://127.0.0.1:{port}/logs?limit=5000"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let events = body["events"].as_array().unwrap().clone();
+        if events.len() >= 3000 || Instant::now() > deadline {
+            break events;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    second.kill().unwrap();
+    second.wait().unwrap();
+    let mut seen = vec![0u32; 3000];
+    for event in &events {
+        let message = event["message"].as_str().unwrap();
+        let number: usize = message[5..10].parse().unwrap();
+        seen[number] += 1;
+        if number % 7 == 0 {
+            assert_eq!(message, format!("line {number:05}\n  detail of {number:05}"));
+        }
+    }
+    let missing: Vec<usize> = (0..3000).filter(|n| seen[*n] == 0).collect();
+    let repeated: Vec<usize> = (0..3000).filter(|n| seen[*n] > 1).collect();
+    assert!(missing.is_empty(), "missing: {missing:?}");
+    assert!(repeated.is_empty(), "repeated: {repeated:?}");
+}
