@@ -1,6 +1,8 @@
 //! Logging set-up for the services' own logs: human-readable by default, JSON with
 //! `LOG_FORMAT=json`, level from `RUST_LOG` (default `info`).
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 /// Installs the global `tracing` subscriber. Safe to call more than once (later calls are
@@ -10,8 +12,10 @@ pub fn init() {
     let json = std::env::var("LOG_FORMAT")
         .map(|v| v.eq_ignore_ascii_case("json"))
         .unwrap_or(false);
+    // Colours only on a terminal: in `docker logs` and files escape codes are noise.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     let _ = if json {
         builder.json().flatten_event(true).try_init()

@@ -15,18 +15,16 @@
 //! Every other line of the Dockerfile, `.dockerignore` and the Compose file runs for real.
 
 use std::fs;
-use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::os::unix::fs::PermissionsExt;
+use std::net::{Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use service_kit::test_util::docker::{
-    busybox, busybox_rootfs, docker, import_image, remove_run, require_engine, run, unique_run_id,
+    busybox, docker, eventually, published_get, remove_run, require_compose, require_engine, run,
+    take_image_test_turn, unique_run_id, HttpResponse, StandInBases,
 };
-use service_kit::test_util::require_component;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_healthcheck_dashboard");
 const WORKSPACE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
@@ -48,7 +46,7 @@ fn the_image_built_from_the_dockerfile_runs_the_spec_compose_snippet_as_non_root
     let Some(busybox) = busybox() else {
         return;
     };
-    let turn = take_turn();
+    let turn = take_image_test_turn();
     refuse_if_name_or_port_is_taken();
     let stack = Stack::new(turn);
     stack.import_base_images(&busybox);
@@ -138,13 +136,12 @@ struct Stack {
     run: String,
     /// The Compose project name (`-p`).
     project: String,
-    /// The stand-in for `RUST_IMAGE`.
-    builder_image: String,
-    /// The stand-in for `RUNTIME_IMAGE`.
-    runtime_image: String,
+    /// The stand-ins for `RUST_IMAGE` and `RUNTIME_IMAGE`.
+    bases: StandInBases,
     /// Root filesystems, tarballs and the Compose override file.
     dir: tempfile::TempDir,
-    /// This run's turn (see [`take_turn`]), given up only after the cleanup in `drop`.
+    /// This run's turn (see [`take_image_test_turn`]), given up only after the cleanup in
+    /// `drop`.
     _turn: fs::File,
 }
 
@@ -153,8 +150,7 @@ impl Stack {
         let run = unique_run_id();
         let stack = Stack {
             project: format!("{PROJECT_PREFIX}{}", run.replace('-', "x")),
-            builder_image: format!("sidecars-test/hcd-builder-base:{run}"),
-            runtime_image: format!("sidecars-test/hcd-runtime-base:{run}"),
+            bases: StandInBases::for_run("hcd", &run),
             dir: tempfile::tempdir().unwrap(),
             run,
             _turn: turn,
@@ -180,33 +176,8 @@ impl Stack {
 
     /// Makes both stand-in base images with `docker import`; no registry involved.
     fn import_base_images(&self, busybox: &Path) {
-        let runtime = self.dir.path().join("runtime");
-        busybox_rootfs(&runtime, busybox, &[Path::new(BINARY)]);
-        import_image(&runtime, &self.runtime_image, &self.run);
-
-        let builder = self.dir.path().join("builder");
-        busybox_rootfs(&builder, busybox, &[Path::new(BINARY)]);
-        let tools = builder.join("usr/local/bin");
-        fs::create_dir_all(&tools).unwrap();
-        for tool in ["cargo", "strip"] {
-            write_executable(&tools.join(tool), "#!/bin/sh\nexit 0\n");
-        }
-        // `COPY . .` leaves target/ alone (.dockerignore), so this is what the runtime stage
-        // copies. Stripped here because the stand-in `strip` does nothing, which keeps the
-        // image as small, and its layers as quick to write, as a real build's.
-        let release = builder.join("usr/src/sidecars/target/release");
-        fs::create_dir_all(&release).unwrap();
-        let placed = release.join("healthcheck_dashboard");
-        let stripped = Command::new("strip")
-            .arg("-o")
-            .arg(&placed)
-            .arg(BINARY)
-            .status()
-            .is_ok_and(|status| status.success());
-        if !stripped {
-            fs::copy(BINARY, &placed).unwrap();
-        }
-        import_image(&builder, &self.builder_image, &self.run);
+        self.bases
+            .import(self.dir.path(), busybox, Path::new(BINARY), &self.run);
     }
 
     /// `docker-compose` on the repository's own docker-compose.yml, from the repository root.
@@ -219,8 +190,8 @@ impl Stack {
             .arg("-f")
             .arg(self.override_file())
             .args(["-p", &self.project])
-            .env("RUST_IMAGE", &self.builder_image)
-            .env("RUNTIME_IMAGE", &self.runtime_image);
+            .env("RUST_IMAGE", &self.bases.builder)
+            .env("RUNTIME_IMAGE", &self.bases.runtime);
         command
     }
 
@@ -258,47 +229,9 @@ impl Drop for Stack {
     }
 }
 
-fn write_executable(path: &Path, text: &str) {
-    fs::write(path, text).unwrap();
-    fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
-}
-
 fn docker_is_available() -> bool {
-    if !require_engine(
-        "the image test builds services/healthcheck_dashboard/Dockerfile and runs it",
-    ) {
-        return false;
-    }
-    let compose = Command::new("docker-compose")
-        .arg("version")
-        .output()
-        .is_ok_and(|out| out.status.success());
-    require_component(
-        "docker-compose",
-        compose,
-        "the image test starts the spec's snippet from docker-compose.yml",
-    )
-}
-
-/// Runs of this test on one machine take turns, holding an exclusive lock on a well-known
-/// file: the snippet fixes the container name and the host port, and another engineer may be
-/// running the whole `it` binary on the same Docker Engine.
-fn take_turn() -> fs::File {
-    let path = Path::new("/tmp/sidecars-healthcheck_dashboard-image-test.lock");
-    let file = fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .or_else(|_| fs::File::open(path))
-        .unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
-    if file.try_lock().is_err() {
-        eprintln!(
-            "another run of the image test holds {}; waiting",
-            path.display()
-        );
-        file.lock().unwrap();
-    }
-    file
+    require_engine("the image test builds services/healthcheck_dashboard/Dockerfile and runs it")
+        && require_compose("the image test starts the spec's snippet from docker-compose.yml")
 }
 
 /// The snippet fixes the container name and the host port; say plainly what is in the way
@@ -331,57 +264,7 @@ fn refuse_if_name_or_port_is_taken() {
     }
 }
 
-/// An HTTP response, as far as the assertions need it.
-struct Response {
-    /// The status code.
-    status: u16,
-    /// The Content-Type header, empty when absent.
-    content_type: String,
-    /// The body as text.
-    body: String,
-}
-
-/// `GET path` on the published port over a fresh HTTP/1.0 connection (so the body ends at
-/// EOF); None while nothing answers: docker-proxy accepts and drops connections until the
-/// service inside listens.
-fn get(path: &str) -> Option<Response> {
-    let address = SocketAddr::from((Ipv4Addr::LOCALHOST, PORT));
-    let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(2)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{PORT}\r\n\r\n"
-    )
-    .ok()?;
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).ok()?;
-    let text = String::from_utf8_lossy(&raw);
-    let (head, body) = text.split_once("\r\n\r\n")?;
-    let status = head.split_whitespace().nth(1)?.parse().ok()?;
-    let content_type = head
-        .lines()
-        .filter_map(|line| line.split_once(':'))
-        .find(|(name, _)| name.eq_ignore_ascii_case("content-type"))
-        .map(|(_, value)| value.trim().to_string())
-        .unwrap_or_default();
-    Some(Response {
-        status,
-        content_type,
-        body: body.to_string(),
-    })
-}
-
-/// Polls `probe` every 250 ms until it gives a value; panics naming `what` after `secs`.
-fn eventually<T>(what: &str, secs: u64, mut probe: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(value) = probe() {
-            return value;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {secs} s waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(250));
-    }
+/// `GET path` on the published port; None while nothing answers.
+fn get(path: &str) -> Option<HttpResponse> {
+    published_get(PORT, path)
 }

@@ -291,7 +291,7 @@ async fn a_crash_in_the_middle_of_writing_neither_loses_nor_repeats_a_line() {
         let message = event["message"].as_str().unwrap();
         let number: usize = message[5..10].parse().unwrap();
         seen[number] += 1;
-        if number % 7 == 0 {
+        if number.is_multiple_of(7) {
             assert_eq!(message, format!("line {number:05}\n  detail of {number:05}"));
         }
     }

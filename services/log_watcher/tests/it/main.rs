@@ -4,6 +4,7 @@ mod dashboard;
 mod docker;
 mod alerts;
 mod binary;
+mod container;
 mod files;
 mod http;
 mod rotation;
