@@ -9,12 +9,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::decode::{DecodeSettings, Decoded, Decoder};
+use crate::decode::{DecodeSettings, Decoded, Decoder, ReadAt};
 use crate::filter::EventFilter;
 use crate::parse::DockerLine;
 use crate::source::docker_dir;
@@ -79,7 +78,7 @@ struct Source {
 struct ToDecoder<'a> {
     decoder: &'a mut Decoder<FilePos>,
     docker_json: bool,
-    read_time: DateTime<Utc>,
+    read: ReadAt,
     out: &'a mut Decoded,
 }
 
@@ -87,12 +86,12 @@ impl LineSink for ToDecoder<'_> {
     fn line(&mut self, line: &[u8], truncated: bool, start: FilePos) {
         if self.docker_json && !truncated {
             if let Ok(docker) = DockerLine::parse(line) {
-                self.decoder.docker_line(docker, start, self.read_time, self.out);
+                self.decoder.docker_line(docker, start, self.read, self.out);
                 return;
             }
         }
         // Plain text, or a foreign line in a Docker log folder: keep it as text.
-        self.decoder.plain_line(line, truncated, start, self.read_time, self.out);
+        self.decoder.plain_line(line, truncated, start, self.read, self.out);
     }
 
     fn file_done(&mut self, _file: FileId) {
@@ -231,14 +230,14 @@ impl Reader {
     pub fn pass(&mut self, buffer: &mut Vec<u8>, finish: bool) -> (Batch, bool) {
         let mut batch = Batch::default();
         let mut busy = false;
-        let read_time = Utc::now();
-        let second = read_time.timestamp();
+        let read = ReadAt::now();
+        let second = read.wall.timestamp();
         for source in &mut self.sources {
             let mut out = Decoded::default();
             let mut sink = ToDecoder {
                 decoder: &mut source.decoder,
                 docker_json: source.docker_json,
-                read_time,
+                read,
                 out: &mut out,
             };
             let read = source.follower.poll(buffer, self.settings.max_line_bytes, &mut sink);

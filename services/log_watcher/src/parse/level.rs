@@ -44,6 +44,67 @@ use std::str::FromStr;
 use memchr::{memchr, memchr2, memmem};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+// ---------------------------------------------------------------------------------
+// Fast name comparison and byte search
+// ---------------------------------------------------------------------------------
+
+/// A name of at most 15 bytes, ASCII-lower-cased, packed with its length into one integer:
+/// two names are equal ignoring ASCII case exactly when their packs are equal. The caller
+/// checks the length.
+#[inline]
+const fn pack_lowercase(name: &[u8]) -> u128 {
+    let mut bytes = [0u8; 16];
+    bytes[15] = name.len() as u8;
+    let mut i = 0;
+    while i < name.len() {
+        bytes[i] = name[i].to_ascii_lowercase();
+        i += 1;
+    }
+    u128::from_le_bytes(bytes)
+}
+
+/// Declares `const NAME: u128 = pack_lowercase(b"name");` for each pair, for use as match
+/// patterns.
+macro_rules! packed_names {
+    ($($name:ident = $text:literal),+ $(,)?) => {
+        $(const $name: u128 = pack_lowercase($text);)+
+    };
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// The high bit set in each byte of `word` that equals `byte`. Only the lowest set bit is
+/// exact (a borrow may set bits above a true match), which is all [`find_token_stop`] uses.
+#[inline(always)]
+fn bytes_equal(word: u64, byte: u8) -> u64 {
+    let x = word ^ (ONES * u64::from(byte));
+    x.wrapping_sub(ONES) & !x & HIGHS
+}
+
+/// Index of the first blank, `"` or `=` in `b[i..end]`, or `end`: where the token rules
+/// must look again. Eight bytes at a time (SWAR), as most of a line is plain text.
+#[inline]
+fn find_token_stop(b: &[u8], mut i: usize, end: usize) -> usize {
+    while i + 8 <= end {
+        let mut chunk = [0u8; 8];
+        chunk.copy_from_slice(&b[i..i + 8]);
+        let word = u64::from_le_bytes(chunk);
+        let hits = bytes_equal(word, b' ')
+            | bytes_equal(word, b'\t')
+            | bytes_equal(word, b'"')
+            | bytes_equal(word, b'=');
+        if hits != 0 {
+            return i + (hits.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < end && !matches!(b[i], b' ' | b'\t' | b'"' | b'=') {
+        i += 1;
+    }
+    i
+}
+
 /// A normalised log level, ordered by severity (`Trace < … < Critical`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Level {
@@ -79,25 +140,38 @@ impl Level {
         Level::parse_bytes(name.as_bytes())
     }
 
-    /// [`Level::parse`] on bytes, without allocating.
+    /// [`Level::parse`] on bytes, without allocating. The name is packed into one integer
+    /// ([`pack_lowercase`]) and compared with the packed aliases: a few integer comparisons
+    /// instead of a string comparison per alias (this runs for nearly every log line).
     fn parse_bytes(name: &[u8]) -> Option<Level> {
         const LONGEST: usize = 13; // "informational"
         if name.is_empty() || name.len() > LONGEST {
             return None;
         }
-        let mut buf = [0u8; LONGEST];
-        for (d, s) in buf.iter_mut().zip(name) {
-            *d = s.to_ascii_lowercase();
+        packed_names! {
+            TRACE = b"trace", TRC = b"trc", FINEST = b"finest", FINER = b"finer",
+            DEBUG = b"debug", DBG = b"dbg", VERBOSE = b"verbose", FINE = b"fine",
+            DEBUG1 = b"debug1", DEBUG2 = b"debug2", DEBUG3 = b"debug3", DEBUG4 = b"debug4",
+            DEBUG5 = b"debug5",
+            INFO = b"info", INF = b"inf", INFORMATION = b"information",
+            INFORMATIONAL = b"informational", NOTICE = b"notice",
+            WARN = b"warn", WARNING = b"warning", WRN = b"wrn",
+            ERROR = b"error", ERR = b"err", SEVERE = b"severe",
+            CRITICAL = b"critical", CRIT = b"crit", FATAL = b"fatal", FTL = b"ftl",
+            PANIC = b"panic", DPANIC = b"dpanic", EMERG = b"emerg", EMERGENCY = b"emergency",
+            ALERT = b"alert",
         }
-        Some(match &buf[..name.len()] {
-            b"trace" | b"trc" | b"finest" | b"finer" => Level::Trace,
-            b"debug" | b"dbg" | b"verbose" | b"fine" | b"debug1" | b"debug2" | b"debug3"
-            | b"debug4" | b"debug5" => Level::Debug,
-            b"info" | b"inf" | b"information" | b"informational" | b"notice" => Level::Info,
-            b"warn" | b"warning" | b"wrn" => Level::Warning,
-            b"error" | b"err" | b"severe" => Level::Error,
-            b"critical" | b"crit" | b"fatal" | b"ftl" | b"panic" | b"dpanic" | b"emerg"
-            | b"emergency" | b"alert" => Level::Critical,
+        Some(match pack_lowercase(name) {
+            TRACE | TRC | FINEST | FINER => Level::Trace,
+            DEBUG | DBG | VERBOSE | FINE | DEBUG1 | DEBUG2 | DEBUG3 | DEBUG4 | DEBUG5 => {
+                Level::Debug
+            }
+            INFO | INF | INFORMATION | INFORMATIONAL | NOTICE => Level::Info,
+            WARN | WARNING | WRN => Level::Warning,
+            ERROR | ERR | SEVERE => Level::Error,
+            CRITICAL | CRIT | FATAL | FTL | PANIC | DPANIC | EMERG | EMERGENCY | ALERT => {
+                Level::Critical
+            }
             _ => return None,
         })
     }
@@ -213,6 +287,13 @@ pub fn detect_level(line: &str) -> Option<Level> {
 /// name) are kept whole. 0 when there is no such prefix or nothing would be left.
 pub fn level_prefix_len(message: &str) -> usize {
     let b = message.as_bytes();
+    // Such a word starts with a bracket or, being in capitals, an uppercase letter.
+    if !b
+        .first()
+        .is_some_and(|&c| matches!(c, b'[' | b'<' | b'(') || c.is_ascii_uppercase())
+    {
+        return 0;
+    }
     let token_len = b.iter().position(|&c| is_blank(c)).unwrap_or(b.len());
     let token = &b[..token_len];
     let token = token.strip_suffix(b":").unwrap_or(token);
@@ -240,7 +321,7 @@ pub fn level_prefix_len(message: &str) -> usize {
 /// last)` and exception lines (`ValueError: x`) → error, Rust panics → critical.
 pub(crate) fn crash_line_level(line: &str) -> Option<Level> {
     let b = line.as_bytes();
-    if b.starts_with(b"Traceback (most recent call last)") || is_exception_line(b) {
+    if starts_with(b, b"Traceback (most recent call last)") || is_exception_line(b) {
         Some(Level::Error)
     } else if is_rust_panic(b) {
         Some(Level::Critical)
@@ -250,8 +331,15 @@ pub(crate) fn crash_line_level(line: &str) -> Option<Level> {
 }
 
 /// `thread 'main' panicked at …`
-fn is_rust_panic(b: &[u8]) -> bool {
-    b.starts_with(b"thread '") && memmem::find(b, b"' panicked at").is_some()
+pub(crate) fn is_rust_panic(b: &[u8]) -> bool {
+    starts_with(b, b"thread '") && memmem::find(b, b"' panicked at").is_some()
+}
+
+/// `b.starts_with(prefix)`, first ruling out the usual case of a different first byte
+/// without a call to `memcmp`. This runs several times for every line.
+#[inline(always)]
+pub(crate) fn starts_with(b: &[u8], prefix: &[u8]) -> bool {
+    b.first() == prefix.first() && b.starts_with(prefix)
 }
 
 fn is_blank(c: u8) -> bool {
@@ -275,18 +363,30 @@ fn json_string_end(b: &[u8], mut from: usize) -> Option<usize> {
 }
 
 fn is_level_json_key(key: &[u8]) -> bool {
-    const KEYS: [&[u8]; 9] = [
-        b"level",
-        b"lvl",
-        b"severity",
-        b"log.level",
-        b"loglevel",
-        b"log_level",
-        b"levelname",
-        b"level_name",
-        b"@l",
-    ];
-    key.len() <= 10 && KEYS.iter().any(|k| k.eq_ignore_ascii_case(key))
+    packed_names! {
+        LEVEL = b"level", LVL = b"lvl", SEVERITY = b"severity", LOG_DOT_LEVEL = b"log.level",
+        LOGLEVEL = b"loglevel", LOG_LEVEL = b"log_level", LEVELNAME = b"levelname",
+        LEVEL_NAME = b"level_name", AT_L = b"@l",
+    }
+    // Every such key is 2 to 10 bytes long and starts with `l`, `s` or `@`: most keys are
+    // told apart by those two facts alone.
+    key.len() <= 10
+        && matches!(
+            key.first().map(u8::to_ascii_lowercase),
+            Some(b'l' | b's' | b'@')
+        )
+        && matches!(
+            pack_lowercase(key),
+            LEVEL
+                | LVL
+                | SEVERITY
+                | LOG_DOT_LEVEL
+                | LOGLEVEL
+                | LOG_LEVEL
+                | LEVELNAME
+                | LEVEL_NAME
+                | AT_L
+        )
 }
 
 fn skip_json_ws(b: &[u8], mut i: usize) -> usize {
@@ -342,7 +442,7 @@ fn json_level(b: &[u8]) -> Option<Level> {
 
 fn signature_level(b: &[u8]) -> Option<Level> {
     match b[0] {
-        b'T' if b.starts_with(b"Traceback (most recent call last)") => Some(Level::Error),
+        b'T' if starts_with(b, b"Traceback (most recent call last)") => Some(Level::Error),
         b't' if is_rust_panic(b) => Some(Level::Critical),
         b'E' if b.starts_with(b"Exception in thread \"") => Some(Level::Error),
         b'I' | b'W' | b'E' | b'F' if is_glog_prefix(b) => Some(match b[0] {
@@ -361,24 +461,36 @@ fn is_glog_prefix(b: &[u8]) -> bool {
     b.len() > 6 && b[1..5].iter().all(u8::is_ascii_digit) && b[5] == b' ' && b[6].is_ascii_digit()
 }
 
+/// Bytes an exception name is made of: ASCII letters and digits, `_`, `.` and `$`.
+static EXCEPTION_NAME_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        table[c] = b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'$';
+        c += 1;
+    }
+    table
+};
+
 /// `ValueError: x`, `psycopg2.OperationalError: x`, `java.lang.NullPointerException`:
 /// a first word made of identifier characters and dots, ending in `Error` or
 /// `Exception`, followed by `:` or the end of the line. Bare `Error:` is left to the
 /// token rules.
 pub(crate) fn is_exception_line(b: &[u8]) -> bool {
-    let name_len = b
-        .iter()
-        .take_while(|&&c| c.is_ascii_alphanumeric() || c == b'_' || c == b'.' || c == b'$')
-        .count();
-    if name_len == 0 || !b[0].is_ascii_alphabetic() {
+    if !b.first().is_some_and(u8::is_ascii_alphabetic) {
         return false;
+    }
+    let mut name_len = 1;
+    while name_len < b.len() && EXCEPTION_NAME_BYTES[usize::from(b[name_len])] {
+        name_len += 1;
     }
     let name = &b[..name_len];
     let rest = &b[name_len..];
     if !(rest.is_empty() || rest[0] == b':') {
         return false;
     }
-    (name.ends_with(b"Error") && name.len() > 5) || (name.ends_with(b"Exception") && name.len() > 9)
+    (name.len() > 5 && name.ends_with(b"Error")) || (name.len() > 9 && name.ends_with(b"Exception"))
 }
 
 // ---------------------------------------------------------------------------------
@@ -393,20 +505,31 @@ const MAX_TOKENS: usize = 16;
 const WORD_TOKENS: usize = 6;
 
 fn is_logfmt_level_key(key: &[u8]) -> bool {
-    const KEYS: [&[u8]; 5] = [b"level", b"lvl", b"severity", b"loglevel", b"log.level"];
-    KEYS.iter().any(|k| k.eq_ignore_ascii_case(key))
+    packed_names! {
+        LEVEL = b"level", LVL = b"lvl", SEVERITY = b"severity", LOGLEVEL = b"loglevel",
+        LOG_DOT_LEVEL = b"log.level",
+    }
+    key.len() <= 9
+        && matches!(key.first().map(u8::to_ascii_lowercase), Some(b'l' | b's'))
+        && matches!(
+            pack_lowercase(key),
+            LEVEL | LVL | SEVERITY | LOGLEVEL | LOG_DOT_LEVEL
+        )
 }
 
 /// Index just past the closing quote of a quoted string whose opening quote is at
-/// `open`, or `end` when it is not closed before `end`.
+/// `open`, or `end` when it is not closed before `end`. A backslash escapes the byte after it.
 fn skip_quoted(b: &[u8], open: usize, end: usize) -> usize {
     let mut i = open + 1;
     while i < end {
-        match b[i] {
-            b'\\' => i += 2,
-            b'"' => return i + 1,
-            _ => i += 1,
+        let Some(at) = memchr2(b'"', b'\\', &b[i..end]) else {
+            return end;
+        };
+        i += at;
+        if b[i] == b'"' {
+            return i + 1;
         }
+        i += 2;
     }
     end
 }
@@ -433,7 +556,12 @@ fn token_level(b: &[u8]) -> Option<Level> {
         }
         let start = i;
         let mut eq = None;
-        while i < end && !is_blank(b[i]) {
+        // Only blanks, a quote opening the token and the first `=` matter: jump between them.
+        loop {
+            i = find_token_stop(b, i, end);
+            if i >= end || is_blank(b[i]) {
+                break;
+            }
             match b[i] {
                 b'"' if i == start => i = skip_quoted(b, i, end),
                 b'=' if eq.is_none() => {
@@ -508,7 +636,8 @@ fn word_level(token: &[u8], first: bool) -> Option<Level> {
         return None;
     }
     // monolog: `local.ERROR:`; the part after the last dot, only before a colon.
-    let word = match memchr::memrchr(b'.', word) {
+    // Words are short: a plain loop beats a call into memchr here.
+    let word = match word.iter().rposition(|&c| c == b'.') {
         Some(dot) if colon => &word[dot + 1..],
         Some(_) => return None,
         None => word,
@@ -538,20 +667,16 @@ fn is_all_caps(word: &[u8]) -> bool {
 /// Level names trusted in any case at the start of a message (not `notice`, `alert`,
 /// ... which start ordinary sentences too often).
 fn is_core_level_word(word: &[u8]) -> bool {
-    const CORE: [&[u8]; 11] = [
-        b"trace",
-        b"debug",
-        b"info",
-        b"warn",
-        b"warning",
-        b"error",
-        b"err",
-        b"fatal",
-        b"critical",
-        b"crit",
-        b"panic",
-    ];
-    CORE.iter().any(|k| k.eq_ignore_ascii_case(word))
+    packed_names! {
+        TRACE = b"trace", DEBUG = b"debug", INFO = b"info", WARN = b"warn", WARNING = b"warning",
+        ERROR = b"error", ERR = b"err", FATAL = b"fatal", CRITICAL = b"critical", CRIT = b"crit",
+        PANIC = b"panic",
+    }
+    word.len() <= 8
+        && matches!(
+            pack_lowercase(word),
+            TRACE | DEBUG | INFO | WARN | WARNING | ERROR | ERR | FATAL | CRITICAL | CRIT | PANIC
+        )
 }
 
 #[cfg(test)]
@@ -830,5 +955,51 @@ mod tests {
         assert_eq!(d("one two three four five six ERROR seven"), None);
         assert_eq!(d(""), None);
         assert_eq!(d("   "), None);
+    }
+
+    #[test]
+    fn packed_names_are_equal_exactly_when_the_names_are_equal_ignoring_case() {
+        assert_eq!(pack_lowercase(b"INFO"), pack_lowercase(b"info"));
+        assert_eq!(pack_lowercase(b"Log.Level"), pack_lowercase(b"log.level"));
+        assert_ne!(pack_lowercase(b"info"), pack_lowercase(b"inf"));
+        assert_ne!(pack_lowercase(b"info"), pack_lowercase(b"info\0"));
+        assert_ne!(pack_lowercase(b"@l"), pack_lowercase(b"`l"));
+        assert_eq!(Level::parse("INFORMATIONAL"), Some(Info));
+        assert_eq!(Level::parse("Debug3"), Some(Debug));
+        assert_eq!(Level::parse("debug6"), None);
+        assert_eq!(Level::parse("inf\0"), None);
+    }
+
+    #[test]
+    fn token_stops_are_found_wherever_they_are() {
+        let naive = |b: &[u8], i: usize, end: usize| {
+            (i..end)
+                .find(|&j| matches!(b[j], b' ' | b'\t' | b'"' | b'='))
+                .unwrap_or(end)
+        };
+        let line = b"abcdefghijklmnop qrstuvw\txyz=0123456789\"quoted\" \xc3\xa9\xff end";
+        for i in 0..line.len() {
+            for end in i..=line.len() {
+                assert_eq!(
+                    find_token_stop(line, i, end),
+                    naive(line, i, end),
+                    "{i}..{end}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn quoted_tokens_end_at_their_quote_or_at_the_scan_limit() {
+        assert_eq!(skip_quoted(br#""a\"b" c"#, 0, 8), 6);
+        assert_eq!(skip_quoted(br#""abc\"#, 0, 5), 5);
+        assert_eq!(skip_quoted(br#""ab\"#, 0, 4), 4);
+        assert_eq!(d(r#"msg="a \" b" level=warn"#), Some(Warning));
+        assert_eq!(d(r#"msg="unterminated \"#), None);
+        // A quoted value that runs past the 512 bytes looked at.
+        let long = format!(r#"msg="{}" level=error"#, "x".repeat(600));
+        assert_eq!(d(&long), None);
+        let near = format!(r#"{} level="error""#, "x".repeat(490));
+        assert_eq!(d(&near), Some(Error));
     }
 }

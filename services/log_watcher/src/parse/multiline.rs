@@ -46,7 +46,7 @@
 use chrono::{DateTime, Utc};
 use regex::Regex;
 
-use super::level::{crash_line_level, is_exception_line, Level};
+use super::level::{crash_line_level, is_exception_line, is_rust_panic, starts_with, Level};
 use super::line::{push_bounded, DEFAULT_MAX_LINE_BYTES, TRUNCATION_MARKER};
 use super::ParsedLine;
 
@@ -194,28 +194,38 @@ impl MultilineJoiner {
     fn start(&mut self, line: &ParsedLine<'_>) {
         let message = line.message();
         let b = message.as_bytes();
+        // What `crash_line_level` finds, reading the line's start once for both uses below.
+        let traceback = starts_with(b, b"Traceback (most recent call last)");
+        let exception = is_exception_line(b);
+        let crash_level = if traceback || exception {
+            Some(Level::Error)
+        } else if is_rust_panic(b) {
+            Some(Level::Critical)
+        } else {
+            None
+        };
         let ev = &mut self.pending;
         ev.timestamp = line.timestamp;
-        ev.level = line.level.max(crash_line_level(message));
+        ev.level = line.level.max(crash_level);
         ev.message.clear();
         ev.line_count = 1;
         ev.truncated = push_bounded(&mut ev.message, message, self.config.max_bytes);
         self.has_pending = true;
         self.held_blank_lines = 0;
-        self.trace = if b.starts_with(b"Traceback (most recent call last)") {
+        self.trace = if traceback {
             Trace::Python
-        } else if b.starts_with(b"thread '") && message.contains("' panicked at ") {
+        } else if starts_with(b, b"thread '") && message.contains("' panicked at ") {
             if message.ends_with(':') {
                 Trace::PanicMessage
             } else {
                 Trace::Panic
             }
-        } else if b.starts_with(b"panic: ") || b.starts_with(b"fatal error: ") {
+        } else if starts_with(b, b"panic: ") || starts_with(b, b"fatal error: ") {
             Trace::GoPanic
         } else {
             Trace::None
         };
-        self.has_trace = self.trace != Trace::None || is_exception_line(b);
+        self.has_trace = self.trace != Trace::None || exception;
     }
 
     /// Adds a continuation line to the pending event, within the limits.
@@ -255,20 +265,20 @@ impl MultilineJoiner {
         let error_without_trace =
             !self.has_trace && self.pending.level.is_some_and(|l| l >= Level::Error);
         let (joins, next) = match self.trace {
-            _ if b.starts_with(b"Traceback (most recent call last)") => (
+            _ if starts_with(b, b"Traceback (most recent call last)") => (
                 self.trace == Trace::Chained || error_without_trace,
                 Trace::Python,
             ),
-            _ if b.starts_with(b"During handling of the above exception")
-                || b.starts_with(b"The above exception was the direct cause") =>
+            _ if starts_with(b, b"During handling of the above exception")
+                || starts_with(b, b"The above exception was the direct cause") =>
             {
                 (true, Trace::Chained)
             }
-            _ if b.starts_with(b"Caused by: ") => (true, self.trace),
+            _ if starts_with(b, b"Caused by: ") => (true, self.trace),
             Trace::Python if is_python_exception_line(b) => (true, Trace::None),
             Trace::PanicMessage => (true, Trace::Panic),
             Trace::Panic => (
-                b.starts_with(b"note: ") || b.starts_with(b"stack backtrace:"),
+                starts_with(b, b"note: ") || starts_with(b, b"stack backtrace:"),
                 Trace::Panic,
             ),
             Trace::GoPanic => (is_go_panic_line(b), Trace::GoPanic),
@@ -335,7 +345,7 @@ fn is_postgres_detail(b: &[u8]) -> bool {
         b"QUERY:  ",
     ]
     .iter()
-    .any(|p| b.starts_with(p))
+    .any(|p| starts_with(b, p))
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 use super::frame::{Frame, Utf8Carry};
 use super::position::{ContainerCheckpoint, FramePos, PositionTracker};
 use super::selector::ContainerInfo;
-use crate::decode::{DecodeSettings, Decoded, Decoder};
+use crate::decode::{DecodeSettings, Decoded, Decoder, ReadAt};
 use crate::filter::EventFilter;
 use crate::parse::{DockerLine, Stream};
 use crate::store::{Batch, CountEntry};
@@ -171,9 +171,9 @@ impl Follower {
             let mut item = Some(first);
             let mut frames = 0;
             while let Some(next) = item.take() {
-                let read_time = Utc::now();
+                let read = ReadAt::now();
                 match next {
-                    Some(Ok(output)) => self.frame(output, read_time),
+                    Some(Ok(output)) => self.frame(output, read),
                     Some(Err(err)) => {
                         self.send(request, false).await;
                         return FollowEnd::Failed(err.to_string());
@@ -206,7 +206,7 @@ impl Follower {
     }
 
     /// Decodes one frame, unless it was read before a restart.
-    fn frame(&mut self, output: LogOutput, read_time: chrono::DateTime<Utc>) {
+    fn frame(&mut self, output: LogOutput, read: ReadAt) {
         let (stream, payload) = match output {
             LogOutput::StdErr { message } => (Stream::Stderr, message),
             // Console: a container with a TTY has one combined stream.
@@ -217,7 +217,7 @@ impl Follower {
         };
         let frame = Frame::parse(&payload);
         // Every frame takes a place in the numbering, also one without a time.
-        let time = frame.time.or(self.last_time).unwrap_or(read_time);
+        let time = frame.time.or(self.last_time).unwrap_or(read.wall);
         self.last_time = Some(time);
         let (position, read_before) = self.tracker.next_frame(time);
         if read_before {
@@ -236,7 +236,7 @@ impl Follower {
             partial: frame.partial,
         };
         self.decoder
-            .docker_line(line, position, read_time, &mut self.out);
+            .docker_line(line, position, read, &mut self.out);
     }
 
     /// Sends what was decoded with the checkpoint, when there is anything new (or `always`).
