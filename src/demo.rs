@@ -51,7 +51,10 @@ fn demo_app(logs: DemoLogs) -> Router {
         .route(
             "/health",
             get(move || async move {
-                api_logs.write("api", "INFO:     127.0.0.1:5000 - \"GET /health HTTP/1.1\" 200 OK\n");
+                api_logs.write(
+                    "api",
+                    "INFO:     127.0.0.1:5000 - \"GET /health HTTP/1.1\" 200 OK\n",
+                );
                 Json(serde_json::json!({ "status": "ok" }))
             }),
         )
@@ -59,7 +62,10 @@ fn demo_app(logs: DemoLogs) -> Router {
             "/slow",
             get(move || async move {
                 tokio::time::sleep(Duration::from_millis(400)).await;
-                web_logs.write("web", &format!("{} WARNING slow render of / took 400 ms\n", now()));
+                web_logs.write(
+                    "web",
+                    &format!("{} WARNING slow render of / took 400 ms\n", now()),
+                );
                 "slow but fine"
             }),
         )
@@ -165,7 +171,10 @@ pub async fn run(
     println!("  metrics          http://127.0.0.1:{health_port}/metrics");
     println!("  log events       http://127.0.0.1:{logs_port}/dashboard");
     println!("  log summary      http://127.0.0.1:{logs_port}/summary?window=10m");
-    println!("  demo application http://127.0.0.1:{app_port}/health (logs in {})", logs_dir.display());
+    println!(
+        "  demo application http://127.0.0.1:{app_port}/health (logs in {})",
+        logs_dir.display()
+    );
     // Whichever service stops first (Ctrl-C, or a failure) stops the other too.
     let (health, watched) = tokio::join!(
         async {
@@ -180,8 +189,13 @@ pub async fn run(
             result
         },
         async {
-            let result =
-                log_watcher::run(logs_config, logs_listener, data_dir.join("log_watcher"), shutdown.clone()).await;
+            let result = log_watcher::run(
+                logs_config,
+                logs_listener,
+                data_dir.join("log_watcher"),
+                shutdown.clone(),
+            )
+            .await;
             shutdown.cancel();
             result
         },

@@ -76,18 +76,26 @@ async fn run(
 ) -> anyhow::Result<()> {
     let path = service_kit::config::config_path(health_config, &CONFIG_ENV_VARS);
     let config = HealthConfig::load(path.as_deref()).unwrap_or_else(|e| exit_on_config_error(&e));
-    let listener = service_kit::serve::bind(&healthcheck_dashboard::listen_address(&config, None)).await?;
+    let listener =
+        service_kit::serve::bind(&healthcheck_dashboard::listen_address(&config, None)).await?;
     let logs = match logs_config {
         Some(path) => {
             let config = LogsConfig::load(Some(&path)).unwrap_or_else(|e| exit_on_config_error(&e));
-            let listener = service_kit::serve::bind(&log_watcher::listen_address(&config, None)).await?;
+            let listener =
+                service_kit::serve::bind(&log_watcher::listen_address(&config, None)).await?;
             Some((config, listener))
         }
         None => None,
     };
     let (health, watched) = tokio::join!(
         async {
-            let result = healthcheck_dashboard::run(config, listener, data_dir.join("healthcheck"), shutdown.clone()).await;
+            let result = healthcheck_dashboard::run(
+                config,
+                listener,
+                data_dir.join("healthcheck"),
+                shutdown.clone(),
+            )
+            .await;
             shutdown.cancel();
             result
         },
@@ -95,7 +103,13 @@ async fn run(
             let Some((config, listener)) = logs else {
                 return Ok(());
             };
-            let result = log_watcher::run(config, listener, data_dir.join("log_watcher"), shutdown.clone()).await;
+            let result = log_watcher::run(
+                config,
+                listener,
+                data_dir.join("log_watcher"),
+                shutdown.clone(),
+            )
+            .await;
             shutdown.cancel();
             result
         },

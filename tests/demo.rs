@@ -69,8 +69,14 @@ fn demo_prints_its_urls_and_shows_up_degraded_and_down_services_and_their_logs()
     let event = &worker_events["events"][0];
     assert_eq!(event["level"], "error");
     let message = event["message"].as_str().unwrap();
-    assert!(message.starts_with("Database connection failed: timeout\nTraceback"), "{message}");
-    assert!(message.ends_with("TimeoutError: database is on fire"), "{message}");
+    assert!(
+        message.starts_with("Database connection failed: timeout\nTraceback"),
+        "{message}"
+    );
+    assert!(
+        message.ends_with("TimeoutError: database is on fire"),
+        "{message}"
+    );
 
     Command::new("kill")
         .args(["-TERM", &child.id().to_string()])

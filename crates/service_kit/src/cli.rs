@@ -1,7 +1,19 @@
 //! The command-line contract every service shares: `--config PATH`, `--listen HOST:PORT`,
-//! `--data-dir DIR` (env `DATA_DIR`), and the `selfcheck` used by Docker `HEALTHCHECK`.
+//! `--data-dir DIR` (env `DATA_DIR`), the `check-config` subcommand, and the `selfcheck` used
+//! by Docker `HEALTHCHECK`; and [`Binary::main`], the whole `main` of a service binary, so
+//! that each `main.rs` only says which service it runs.
 
-use std::path::PathBuf;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{CommandFactory, FromArgMatches};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::ConfigError;
+use crate::serve::RunError;
 
 /// Flags common to every service binary.
 #[derive(Debug, Clone, clap::Args)]
@@ -17,6 +29,114 @@ pub struct CommonArgs {
     pub data_dir: PathBuf,
 }
 
+/// The subcommands every service binary has; without one it serves.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Subcommand {
+    /// Load and validate the config, print a summary, and exit (2 when invalid).
+    CheckConfig,
+    /// Exit 0 when the running service answers; for Docker HEALTHCHECK.
+    Selfcheck {
+        /// URL to query; defaults to /livez on 127.0.0.1 and the service's port.
+        url: Option<String>,
+    },
+}
+
+/// A service binary's command line: the common flags and an optional subcommand. Its name,
+/// version and description are the service's, set by [`Binary::parse`].
+#[derive(Debug, clap::Parser)]
+pub struct Cli {
+    /// The flags every service has.
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// What to do instead of serving.
+    #[command(subcommand)]
+    pub command: Option<Subcommand>,
+}
+
+/// What the shared `main` needs to know about a service binary.
+#[derive(Debug, Clone, Copy)]
+pub struct Binary<'a> {
+    /// The program's name, shown by `--version` and in errors: the crate's name.
+    pub name: &'static str,
+    /// Its version: the crate's.
+    pub version: &'static str,
+    /// What it does, in one line (`--help`).
+    pub about: &'static str,
+    /// The env vars that name the config file when `--config` does not; the first one set
+    /// wins (see [`crate::config::config_path`]).
+    pub config_env_vars: &'a [&'a str],
+    /// The env var holding the port `selfcheck` asks on 127.0.0.1 by default.
+    pub port_env: &'static str,
+    /// That port when the variable is not set.
+    pub default_port: u16,
+}
+
+impl Binary<'_> {
+    /// Parses the process's arguments (exiting with clap's message and code when they are
+    /// wrong, or after `--help`/`--version`).
+    pub fn parse(self) -> Cli {
+        let command = Cli::command()
+            .name(self.name)
+            .version(self.version)
+            .about(self.about)
+            .mut_subcommand("selfcheck", |selfcheck| {
+                selfcheck.mut_arg("url", |url| {
+                    url.help(format!(
+                        "URL to query; defaults to /livez on 127.0.0.1 and {} ({})",
+                        self.port_env, self.default_port
+                    ))
+                })
+            });
+        Cli::from_arg_matches(&command.get_matches()).unwrap_or_else(|err| err.exit())
+    }
+
+    /// The whole `main` of a service binary. `selfcheck` asks the running service and exits
+    /// 0, or 1 with the reason on stderr. Otherwise it sets up logging and loads the config
+    /// with `load` from `--config` or [`Self::config_env_vars`], exiting with
+    /// [`crate::config::EXIT_CONFIG`] and one line when it is unusable; `check-config` then
+    /// prints `config ok: ` and `summary` of it. Serving binds `listen_address` (given the
+    /// config and `--listen`), and `run`s the service with `--data-dir` until SIGINT or
+    /// SIGTERM; a config problem `run` finds also exits with `EXIT_CONFIG`.
+    pub async fn main<C, Fut>(
+        self,
+        load: impl FnOnce(Option<&Path>) -> Result<C, ConfigError>,
+        summary: impl FnOnce(&C) -> String,
+        listen_address: impl FnOnce(&C, Option<&str>) -> String,
+        run: impl FnOnce(C, TcpListener, PathBuf, CancellationToken) -> Fut,
+    ) -> anyhow::Result<()>
+    where
+        Fut: Future<Output = Result<(), RunError>>,
+    {
+        let cli = self.parse();
+        if let Some(Subcommand::Selfcheck { url }) = &cli.command {
+            let port =
+                std::env::var(self.port_env).unwrap_or_else(|_| self.default_port.to_string());
+            let url = url
+                .clone()
+                .unwrap_or_else(|| format!("http://127.0.0.1:{port}/livez"));
+            if let Err(err) = selfcheck(&url, Duration::from_secs(3)) {
+                eprintln!("unhealthy: {err}");
+                std::process::exit(1);
+            }
+            return Ok(());
+        }
+        crate::telemetry::init();
+        let path = crate::config::config_path(cli.common.config.clone(), self.config_env_vars);
+        let config = load(path.as_deref()).unwrap_or_else(|e| exit_on_config_error(&e));
+        if let Some(Subcommand::CheckConfig) = cli.command {
+            println!("config ok: {}", summary(&config));
+            return Ok(());
+        }
+        let address = listen_address(&config, cli.common.listen.as_deref());
+        let listener = crate::serve::bind(&address).await?;
+        let shutdown = crate::serve::shutdown_on_signals();
+        match run(config, listener, cli.common.data_dir.clone(), shutdown).await {
+            Err(RunError::Config(err)) => exit_on_config_error(&err),
+            other => other.with_context(|| format!("{} failed", self.name)),
+        }
+    }
+}
+
 /// Prints a configuration error as one line on stderr and exits with
 /// [`crate::config::EXIT_CONFIG`].
 pub fn exit_on_config_error(err: &crate::config::ConfigError) -> ! {
@@ -26,7 +146,7 @@ pub fn exit_on_config_error(err: &crate::config::ConfigError) -> ! {
 
 /// A minimal HTTP/1.1 GET against `http://HOST:PORT/PATH`, for container health checks that
 /// must work in an image with no curl or wget. Ok when the answer is 2xx.
-pub fn selfcheck(url: &str, timeout: std::time::Duration) -> Result<(), String> {
+pub fn selfcheck(url: &str, timeout: Duration) -> Result<(), String> {
     use std::io::{Read, Write};
     let rest = url
         .strip_prefix("http://")

@@ -8,11 +8,15 @@
 //! # Layout
 //! - [`config`]: TOML loading with path-aware errors, env overrides, the exit code for bad config.
 //! - [`telemetry`]: `tracing` set-up, human format or `LOG_FORMAT=json`.
-//! - [`serve`]: SIGINT/SIGTERM to a cancellation token, axum serving with graceful drain.
+//! - [`serve`]: SIGINT/SIGTERM to a cancellation token, axum serving with graceful drain, and
+//!   why a service's `run` failed.
 //! - [`http_error`]: the `{"error": "..."}` JSON error type every handler returns.
+//! - [`page`]: a server-rendered page's nonce, strict CSP, headers, head and inline script.
+//! - [`html`]: escaping and the words the pages count and tell time with.
 //! - [`metrics_text`]: Prometheus text exposition for `/metrics`.
 //! - [`auth`]: optional bearer-token or basic-auth protection for routes.
-//! - [`cli`]: the `--config`/`--listen`/`--data-dir` flags and the container self-check.
+//! - [`cli`]: the command line every service binary has (`--config`/`--listen`/`--data-dir`,
+//!   `check-config`, `selfcheck`) and the skeleton of its `main`.
 //! - [`redact`]: strips credentials from URLs before they reach JSON, pages or logs.
 //! - [`storage`]: opening the embedded SQLite file the services keep their state in.
 //! - [`alert`]: webhook, Slack, Discord and SMTP email sinks with retry and cooldown.
@@ -22,8 +26,10 @@ pub mod alert;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod html;
 pub mod http_error;
 pub mod metrics_text;
+pub mod page;
 pub mod redact;
 pub mod serve;
 pub mod storage;

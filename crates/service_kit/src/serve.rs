@@ -1,11 +1,28 @@
 //! Serving HTTP with one shutdown story: SIGINT/SIGTERM cancel a token that every task of a
 //! service watches; the HTTP server stops accepting, drains in-flight requests, and returns.
+//! [`RunError`] is why a service's `run` could not start or stopped with an error.
 
 use std::time::Duration;
 
 use axum::Router;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+
+/// Why a service could not start or stopped with an error: what every service's
+/// `run(config, listener, data_dir, shutdown)` returns.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The configuration cannot be used (the binary exits with
+    /// [`EXIT_CONFIG`](crate::config::EXIT_CONFIG)).
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// The service's database cannot be opened or read.
+    #[error("storage: {0}")]
+    Storage(#[from] crate::storage::StorageError),
+    /// Serving failed.
+    #[error("serving: {0}")]
+    Io(#[from] std::io::Error),
+}
 
 /// How long in-flight requests (long-lived streams included) may take to finish after a
 /// shutdown signal before they are cut off; keeps exit well inside Docker's 10 s grace period.

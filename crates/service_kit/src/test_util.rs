@@ -1,5 +1,6 @@
 //! Fixtures for integration tests of every service (feature `test-util`).
 //!
+//! - [`RunningService`]: a service's real `run` on `127.0.0.1:0`, stopped in time or on drop.
 //! - [`FakeReceiver`]: an HTTP server on `127.0.0.1:0` standing in for Slack, Discord or any
 //!   webhook receiver; it records every request and answers with a programmed sequence.
 //! - [`SmtpServer`]: a real SMTP server (Debian's `python3-aiosmtpd`) in plain, STARTTLS or
@@ -12,6 +13,8 @@
 //! - [`assert_promtool_accepts`]: `promtool check metrics` on a `/metrics` text.
 //! - [`browser`]: a real headless Chromium driven over the DevTools protocol, for the
 //!   dashboards.
+//! - [`page`]: what every dashboard response must be: strict headers and CSP with the nonce
+//!   on its inline style and script, nothing loaded from elsewhere, hostile text escaped.
 
 use std::net::Ipv4Addr;
 use std::time::Duration;
@@ -19,11 +22,14 @@ use std::time::Duration;
 pub mod browser;
 pub mod docker;
 mod fake_receiver;
+pub mod page;
 mod promtool;
+mod running_service;
 mod smtp_server;
 
 pub use fake_receiver::{FakeReceiver, FakeResponse, RecordedRequest};
 pub use promtool::assert_promtool_accepts;
+pub use running_service::RunningService;
 pub use smtp_server::{ReceivedMail, SmtpMode, SmtpServer};
 
 /// How often the `wait_for` helpers look again.

@@ -35,19 +35,8 @@ use crate::state::{CheckInfo, HealthState};
 
 pub use api::router;
 
-/// Why the service could not start or stopped with an error.
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    /// The configuration cannot be used.
-    #[error(transparent)]
-    Config(#[from] service_kit::config::ConfigError),
-    /// The history database cannot be opened or read.
-    #[error("history storage: {0}")]
-    Storage(#[from] service_kit::storage::StorageError),
-    /// Serving failed.
-    #[error("serving: {0}")]
-    Io(#[from] std::io::Error),
-}
+/// Why the service could not start or stopped with an error (shared by every service).
+pub use service_kit::serve::RunError;
 
 /// Everything the HTTP handlers need.
 pub struct App {

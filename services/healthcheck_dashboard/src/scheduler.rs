@@ -126,7 +126,11 @@ impl Scheduler {
             // Boxed: the probe's future (an HTTP request in flight) is large, and held inline
             // it would make every sleeping check task that large too, 10,000 of them at scale.
             let probing = Box::pin(async {
-                let _permit = self.permits.acquire().await.expect("semaphore is never closed");
+                let _permit = self
+                    .permits
+                    .acquire()
+                    .await
+                    .expect("semaphore is never closed");
                 probe.run(&self.http, &self.insecure_http).await
             });
             let outcome = tokio::select! {

@@ -34,7 +34,10 @@ struct Rule {
 impl Rule {
     fn matches(&self, event: &LogEvent) -> bool {
         self.level.is_none_or(|l| event.level >= l)
-            && self.regex.as_ref().is_none_or(|r| r.is_match(&event.message))
+            && self
+                .regex
+                .as_ref()
+                .is_none_or(|r| r.is_match(&event.message))
             && (self.services.is_empty() || self.services.iter().any(|s| **s == *event.service))
     }
 }
@@ -133,9 +136,14 @@ impl Alerter {
             if !rule.matches(event) {
                 continue;
             }
-            let times = recent.entry((index, event.service.to_string())).or_default();
+            let times = recent
+                .entry((index, event.service.to_string()))
+                .or_default();
             times.push_back(event.timestamp);
-            while times.front().is_some_and(|t| *t < event.timestamp - rule.window) {
+            while times
+                .front()
+                .is_some_and(|t| *t < event.timestamp - rule.window)
+            {
                 times.pop_front();
             }
             if times.len() < rule.threshold {
@@ -230,7 +238,12 @@ impl Alerter {
                 rule.window.num_seconds()
             )
         } else {
-            format!("{}: {} {} line", rule.name, event.service, event.level.as_str())
+            format!(
+                "{}: {} {} line",
+                rule.name,
+                event.service,
+                event.level.as_str()
+            )
         };
         Alert {
             key: format!("logs:{}:{}", rule.name, event.service),
@@ -297,14 +310,23 @@ mod tests {
     #[test]
     fn without_rules_the_first_error_of_each_service_alerts_and_the_rest_wait_for_the_digest() {
         let alerter = alerter(300, Vec::new());
-        assert!(alerter.evaluate(&event("api", Level::Warning, "slow")).is_empty());
+        assert!(alerter
+            .evaluate(&event("api", Level::Warning, "slow"))
+            .is_empty());
         let first = alerter.evaluate(&event("api", Level::Error, "db down"));
         assert_eq!(first.len(), 1);
         assert_eq!(first[0].title, "errors: api error line");
         assert_eq!(first[0].text, first[0].text.lines().next().unwrap());
         assert!(first[0].text.ends_with("[api][ERROR] db down"));
-        assert!(alerter.evaluate(&event("api", Level::Error, "db down again")).is_empty());
-        assert_eq!(alerter.evaluate(&event("web", Level::Critical, "oom")).len(), 1);
+        assert!(alerter
+            .evaluate(&event("api", Level::Error, "db down again"))
+            .is_empty());
+        assert_eq!(
+            alerter
+                .evaluate(&event("web", Level::Critical, "oom"))
+                .len(),
+            1
+        );
         // Cooldown still running: nothing owed yet.
         assert!(alerter.due_digests().is_empty());
     }
@@ -313,20 +335,36 @@ mod tests {
     fn the_digest_counts_what_the_cooldown_swallowed_and_shows_the_last_line() {
         let alerter = alerter(0, Vec::new());
         // With no cooldown every line alerts on its own and no digest is owed.
-        assert_eq!(alerter.evaluate(&event("api", Level::Error, "one")).len(), 1);
-        assert_eq!(alerter.evaluate(&event("api", Level::Error, "two")).len(), 1);
+        assert_eq!(
+            alerter.evaluate(&event("api", Level::Error, "one")).len(),
+            1
+        );
+        assert_eq!(
+            alerter.evaluate(&event("api", Level::Error, "two")).len(),
+            1
+        );
         assert!(alerter.due_digests().is_empty());
 
         let alerter = self::alerter(1, Vec::new());
-        assert_eq!(alerter.evaluate(&event("api", Level::Error, "one")).len(), 1);
+        assert_eq!(
+            alerter.evaluate(&event("api", Level::Error, "one")).len(),
+            1
+        );
         for message in ["two", "three", "four"] {
-            assert!(alerter.evaluate(&event("api", Level::Error, message)).is_empty());
+            assert!(alerter
+                .evaluate(&event("api", Level::Error, message))
+                .is_empty());
         }
         std::thread::sleep(Duration::from_millis(1100));
         let digests = alerter.due_digests();
         assert_eq!(digests.len(), 1);
-        assert_eq!(digests[0].title, "errors: 3 more matching lines from api suppressed");
-        assert!(digests[0].text.starts_with("3 more matching lines were suppressed in the last 1s; the last one:\n"));
+        assert_eq!(
+            digests[0].title,
+            "errors: 3 more matching lines from api suppressed"
+        );
+        assert!(digests[0]
+            .text
+            .starts_with("3 more matching lines were suppressed in the last 1s; the last one:\n"));
         assert!(digests[0].text.ends_with("[api][ERROR] four"));
         assert!(alerter.due_digests().is_empty(), "a digest is sent once");
     }
@@ -344,12 +382,19 @@ mod tests {
         let alerter = alerter(0, vec![rule]);
         let hit = || event("api", Level::Info, "401 unauthorized /admin");
         assert!(alerter.evaluate(&hit()).is_empty());
-        assert!(alerter.evaluate(&event("web", Level::Info, "unauthorized")).is_empty());
-        assert!(alerter.evaluate(&event("api", Level::Error, "other")).is_empty());
+        assert!(alerter
+            .evaluate(&event("web", Level::Info, "unauthorized"))
+            .is_empty());
+        assert!(alerter
+            .evaluate(&event("api", Level::Error, "other"))
+            .is_empty());
         assert!(alerter.evaluate(&hit()).is_empty());
         let alerts = alerter.evaluate(&hit());
         assert_eq!(alerts.len(), 1);
-        assert_eq!(alerts[0].title, "auth: 3 matching lines from api within 60s");
+        assert_eq!(
+            alerts[0].title,
+            "auth: 3 matching lines from api within 60s"
+        );
         assert!(alerter.evaluate(&hit()).is_empty(), "the count starts over");
     }
 

@@ -45,7 +45,10 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/metrics", get(metrics))
         .route("/summary/series", get(crate::series::series_handler))
         .merge(crate::dashboard::routes(app.config.api.dashboard))
-        .layer(from_fn_with_state(app.auth.clone(), service_kit::auth::require_auth));
+        .layer(from_fn_with_state(
+            app.auth.clone(),
+            service_kit::auth::require_auth,
+        ));
     Router::new()
         .route("/livez", get(livez))
         .merge(private)
@@ -86,12 +89,18 @@ impl LogsParams {
         };
         let limit = self.limit.unwrap_or(100);
         if limit == 0 || limit > MAX_LIMIT {
-            return Err(ApiError::BadRequest(format!("limit must be between 1 and {MAX_LIMIT}")));
+            return Err(ApiError::BadRequest(format!(
+                "limit must be between 1 and {MAX_LIMIT}"
+            )));
         }
         Ok(LogQuery {
             service: self.service.clone().filter(|s| !s.is_empty()),
             min_level,
-            text: self.q.as_deref().filter(|q| !q.is_empty()).map(str::to_lowercase),
+            text: self
+                .q
+                .as_deref()
+                .filter(|q| !q.is_empty())
+                .map(str::to_lowercase),
             since,
             limit,
         })
@@ -104,7 +113,9 @@ fn parse_since(text: &str) -> Result<DateTime<Utc>, ApiError> {
         return Ok(at.with_timezone(&Utc));
     }
     let secs = parse_duration_secs(text).ok_or_else(|| {
-        ApiError::BadRequest(format!("since must be an RFC 3339 time or a duration such as 15m, got {text:?}"))
+        ApiError::BadRequest(format!(
+            "since must be an RFC 3339 time or a duration such as 15m, got {text:?}"
+        ))
     })?;
     Ok(Utc::now() - chrono::Duration::seconds(secs))
 }
@@ -112,7 +123,10 @@ fn parse_since(text: &str) -> Result<DateTime<Utc>, ApiError> {
 /// `90s`, `10m`, `2h`, `1d`, or plain seconds.
 pub fn parse_duration_secs(text: &str) -> Option<i64> {
     let text = text.trim();
-    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
+    let (number, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len()),
+    );
     let n: i64 = number.parse().ok()?;
     let factor = match unit {
         "" | "s" => 1,
@@ -145,22 +159,26 @@ async fn stream(
     let Query(params) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let query = params.to_query()?;
     let receiver = app.store.subscribe();
-    let stream = futures_util::stream::unfold((receiver, query), |(mut receiver, query)| async move {
-        loop {
-            match receiver.recv().await {
-                Ok(event) if query.matches(&event) => {
-                    let data = serde_json::to_string(&*event).unwrap_or_default();
-                    return Some((Ok(Event::default().event("log").data(data)), (receiver, query)));
+    let stream =
+        futures_util::stream::unfold((receiver, query), |(mut receiver, query)| async move {
+            loop {
+                match receiver.recv().await {
+                    Ok(event) if query.matches(&event) => {
+                        let data = serde_json::to_string(&*event).unwrap_or_default();
+                        return Some((
+                            Ok(Event::default().event("log").data(data)),
+                            (receiver, query),
+                        ));
+                    }
+                    Ok(_) => continue,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                        let event = Event::default().event("lagged").data(n.to_string());
+                        return Some((Ok(event), (receiver, query)));
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
                 }
-                Ok(_) => continue,
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                    let event = Event::default().event("lagged").data(n.to_string());
-                    return Some((Ok(event), (receiver, query)));
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
             }
-        }
-    });
+        });
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 
@@ -179,7 +197,9 @@ async fn summary(
     let Query(params) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let window = match params.window.as_deref() {
         Some(text) => parse_duration_secs(text).ok_or_else(|| {
-            ApiError::BadRequest(format!("window must be a duration such as 10m, got {text:?}"))
+            ApiError::BadRequest(format!(
+                "window must be a duration such as 10m, got {text:?}"
+            ))
         })?,
         None => 600,
     };
@@ -209,14 +229,22 @@ async fn summary(
 }
 
 async fn livez(State(app): State<Arc<App>>) -> Json<serde_json::Value> {
-    let sources = app.sources.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let sources = app
+        .sources
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
     Json(serde_json::json!({ "status": "ok", "sources": sources }))
 }
 
 async fn metrics(State(app): State<Arc<App>>) -> impl IntoResponse {
     let mut m = MetricsText::new();
     let totals = app.counter.totals();
-    m.family("log_watcher_lines_total", MetricKind::Counter, "Lines read, by service and level.");
+    m.family(
+        "log_watcher_lines_total",
+        MetricKind::Counter,
+        "Lines read, by service and level.",
+    );
     for (service, counts, _) in &totals {
         for level in LEVELS {
             m.sample(
@@ -226,23 +254,69 @@ async fn metrics(State(app): State<Arc<App>>) -> impl IntoResponse {
             );
         }
     }
-    m.family("log_watcher_bytes_total", MetricKind::Counter, "Bytes read, by service.");
+    m.family(
+        "log_watcher_bytes_total",
+        MetricKind::Counter,
+        "Bytes read, by service.",
+    );
     for (service, _, bytes) in &totals {
-        m.sample("log_watcher_bytes_total", &[("service", service)], *bytes as f64);
+        m.sample(
+            "log_watcher_bytes_total",
+            &[("service", service)],
+            *bytes as f64,
+        );
     }
-    let sources = app.sources.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    m.family("log_watcher_active_sources", MetricKind::Gauge, "Files open for reading.")
-        .sample("log_watcher_active_sources", &[], sources.iter().filter(|s| s.open).count() as f64);
-    m.family("log_watcher_source_errors", MetricKind::Gauge, "Sources whose last read failed.")
-        .sample("log_watcher_source_errors", &[], sources.iter().filter(|s| s.error.is_some()).count() as f64);
+    let sources = app
+        .sources
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    m.family(
+        "log_watcher_active_sources",
+        MetricKind::Gauge,
+        "Files open for reading.",
+    )
+    .sample(
+        "log_watcher_active_sources",
+        &[],
+        sources.iter().filter(|s| s.open).count() as f64,
+    );
+    m.family(
+        "log_watcher_source_errors",
+        MetricKind::Gauge,
+        "Sources whose last read failed.",
+    )
+    .sample(
+        "log_watcher_source_errors",
+        &[],
+        sources.iter().filter(|s| s.error.is_some()).count() as f64,
+    );
     // The Docker Engine API source: its connection (absent when not configured).
-    if let Some(engine) = sources.iter().find(|s| s.kind == crate::source::docker_api::KIND && s.container.is_none()) {
-        m.family("log_watcher_docker_connected", MetricKind::Gauge, "Whether the Docker Engine API answers (1) or not (0).")
-            .sample("log_watcher_docker_connected", &[], f64::from(u8::from(engine.connected == Some(true))));
+    if let Some(engine) = sources
+        .iter()
+        .find(|s| s.kind == crate::source::docker_api::KIND && s.container.is_none())
+    {
+        m.family(
+            "log_watcher_docker_connected",
+            MetricKind::Gauge,
+            "Whether the Docker Engine API answers (1) or not (0).",
+        )
+        .sample(
+            "log_watcher_docker_connected",
+            &[],
+            f64::from(u8::from(engine.connected == Some(true))),
+        );
     }
-    m.family("log_watcher_read_lag_bytes", MetricKind::Gauge, "Bytes written to followed files and not read yet.");
+    m.family(
+        "log_watcher_read_lag_bytes",
+        MetricKind::Gauge,
+        "Bytes written to followed files and not read yet.",
+    );
     // Files only: the API does not tell how far behind a container's log is.
-    for source in sources.iter().filter(|s| s.kind != crate::source::docker_api::KIND) {
+    for source in sources
+        .iter()
+        .filter(|s| s.kind != crate::source::docker_api::KIND)
+    {
         let path = source.path.to_string_lossy();
         m.sample(
             "log_watcher_read_lag_bytes",
@@ -250,13 +324,41 @@ async fn metrics(State(app): State<Arc<App>>) -> impl IntoResponse {
             source.unread_bytes as f64,
         );
     }
-    m.family("log_watcher_events_total", MetricKind::Counter, "Events kept (lines that passed the filters).")
-        .sample("log_watcher_events_total", &[], app.events_total.load(std::sync::atomic::Ordering::Relaxed) as f64);
-    let alerts = app.alerter.dispatcher().map(|d| d.stats()).unwrap_or_default();
-    m.family("log_watcher_alerts_total", MetricKind::Counter, "Alert deliveries by outcome.");
-    m.sample("log_watcher_alerts_total", &[("outcome", "sent")], alerts.sent as f64);
-    m.sample("log_watcher_alerts_total", &[("outcome", "failed")], alerts.failed as f64);
-    m.sample("log_watcher_alerts_total", &[("outcome", "suppressed")], alerts.suppressed as f64);
+    m.family(
+        "log_watcher_events_total",
+        MetricKind::Counter,
+        "Events kept (lines that passed the filters).",
+    )
+    .sample(
+        "log_watcher_events_total",
+        &[],
+        app.events_total.load(std::sync::atomic::Ordering::Relaxed) as f64,
+    );
+    let alerts = app
+        .alerter
+        .dispatcher()
+        .map(|d| d.stats())
+        .unwrap_or_default();
+    m.family(
+        "log_watcher_alerts_total",
+        MetricKind::Counter,
+        "Alert deliveries by outcome.",
+    );
+    m.sample(
+        "log_watcher_alerts_total",
+        &[("outcome", "sent")],
+        alerts.sent as f64,
+    );
+    m.sample(
+        "log_watcher_alerts_total",
+        &[("outcome", "failed")],
+        alerts.failed as f64,
+    );
+    m.sample(
+        "log_watcher_alerts_total",
+        &[("outcome", "suppressed")],
+        alerts.suppressed as f64,
+    );
     ([(header::CONTENT_TYPE, CONTENT_TYPE)], m.finish())
 }
 

@@ -122,7 +122,9 @@ impl DockerApiConfig {
         if let Some(socket) = &self.socket {
             // `unix:///run/docker.sock`, as DOCKER_HOST spells it, is accepted too.
             let text = socket.to_string_lossy();
-            return Ok(text.strip_prefix("unix://").map_or_else(|| socket.clone(), PathBuf::from));
+            return Ok(text
+                .strip_prefix("unix://")
+                .map_or_else(|| socket.clone(), PathBuf::from));
         }
         match env_string("DOCKER_HOST") {
             Some(host) => match host.strip_prefix("unix://") {
@@ -143,19 +145,29 @@ impl DockerApiConfig {
         let key = |field: &str| format!("log_sources.docker_api.{field}");
         if let Some(socket) = &self.socket {
             let text = socket.to_string_lossy();
-            if text.starts_with("tcp://") || text.starts_with("http") || text.starts_with("ssh://") {
-                return Err(ConfigError::new(key("socket"), "only unix sockets are supported (a path)"));
+            if text.starts_with("tcp://") || text.starts_with("http") || text.starts_with("ssh://")
+            {
+                return Err(ConfigError::new(
+                    key("socket"),
+                    "only unix sockets are supported (a path)",
+                ));
             }
             if text.strip_prefix("unix://").unwrap_or(&text).is_empty() {
                 return Err(ConfigError::new(key("socket"), "must not be empty"));
             }
         }
         if self.project.as_deref().is_some_and(|p| p.trim().is_empty()) {
-            return Err(ConfigError::new(key("project"), "must not be empty (leave it out for every project)"));
+            return Err(ConfigError::new(
+                key("project"),
+                "must not be empty (leave it out for every project)",
+            ));
         }
         for (name, list) in [("include", &self.include), ("exclude", &self.exclude)] {
             if let Some(i) = list.iter().position(|n| n.trim().is_empty()) {
-                return Err(ConfigError::new(format!("{}[{i}]", key(name)), "must not be empty"));
+                return Err(ConfigError::new(
+                    format!("{}[{i}]", key(name)),
+                    "must not be empty",
+                ));
             }
         }
         if self.enabled {
@@ -296,7 +308,8 @@ pub struct SummaryConfig {
 impl SummaryConfig {
     /// Seconds between two summary lines (and the window they cover); 0 = off.
     pub fn every_secs(&self) -> u64 {
-        self.interval_secs.unwrap_or(self.interval_mins.saturating_mul(60))
+        self.interval_secs
+            .unwrap_or(self.interval_mins.saturating_mul(60))
     }
 }
 
@@ -478,7 +491,10 @@ impl Config {
             let key = |field: &str| format!("alerts.rules[{i}] ({:?}).{field}", rule.name);
             if let Some(level) = &rule.level {
                 if Level::parse(level).is_none() {
-                    return Err(ConfigError::new(key("level"), format!("unknown level {level:?}")));
+                    return Err(ConfigError::new(
+                        key("level"),
+                        format!("unknown level {level:?}"),
+                    ));
                 }
             }
             if let Some(pattern) = &rule.regex {
@@ -494,20 +510,32 @@ impl Config {
         }
         if let Some(url) = &self.api.public_url {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(ConfigError::new("api.public_url", format!("{url:?} is not an http(s) URL")));
+                return Err(ConfigError::new(
+                    "api.public_url",
+                    format!("{url:?} is not an http(s) URL"),
+                ));
             }
         }
         if self.storage.ring_size == 0 {
             return Err(ConfigError::new("storage.ring_size", "must be at least 1"));
         }
         if self.storage.max_line_bytes < 1024 {
-            return Err(ConfigError::new("storage.max_line_bytes", "must be at least 1024"));
+            return Err(ConfigError::new(
+                "storage.max_line_bytes",
+                "must be at least 1024",
+            ));
         }
         if self.multiline.max_lines == 0 {
-            return Err(ConfigError::new("multiline.max_lines", "must be at least 1"));
+            return Err(ConfigError::new(
+                "multiline.max_lines",
+                "must be at least 1",
+            ));
         }
         if self.log_sources.poll_interval_ms == 0 {
-            return Err(ConfigError::new("log_sources.poll_interval_ms", "must be at least 1"));
+            return Err(ConfigError::new(
+                "log_sources.poll_interval_ms",
+                "must be at least 1",
+            ));
         }
         if let Some(docker_api) = &self.log_sources.docker_api {
             docker_api.validate()?;
@@ -534,7 +562,10 @@ impl Config {
         crate::decode::DecodeSettings {
             multiline: multiline.enabled.then(|| crate::parse::MultilineConfig {
                 // Validated at load time.
-                start_pattern: multiline.start_pattern.as_deref().and_then(|p| regex::Regex::new(p).ok()),
+                start_pattern: multiline
+                    .start_pattern
+                    .as_deref()
+                    .and_then(|p| regex::Regex::new(p).ok()),
                 max_lines: multiline.max_lines,
                 max_bytes: self.storage.max_line_bytes,
             }),
@@ -559,12 +590,20 @@ impl Config {
 
     /// The levels that make a line an event.
     pub fn event_levels(&self) -> Vec<Level> {
-        self.filters.levels.iter().filter_map(|l| Level::parse(l)).collect()
+        self.filters
+            .levels
+            .iter()
+            .filter_map(|l| Level::parse(l))
+            .collect()
     }
 }
 
 /// Regex errors are multi-line drawings; the config error is one line.
 fn first_line(text: &str) -> String {
-    let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
     lines.last().copied().unwrap_or("invalid regex").to_string()
 }

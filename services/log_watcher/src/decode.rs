@@ -135,7 +135,14 @@ impl<P: Copy> Decoder<P> {
 
     /// One line of a plain file (without its line ending), starting at `start`; `truncated`
     /// when it was cut at the line limit.
-    pub fn plain_line(&mut self, raw: &[u8], truncated: bool, start: P, read: ReadAt, out: &mut Decoded) {
+    pub fn plain_line(
+        &mut self,
+        raw: &[u8],
+        truncated: bool,
+        start: P,
+        read: ReadAt,
+        out: &mut Decoded,
+    ) {
         // Valid UTF-8 is the rule: check it the fast way, decode lossily only when it is not.
         let mut text = match std::str::from_utf8(raw) {
             Ok(text) => Cow::Borrowed(text),
@@ -164,7 +171,14 @@ impl<P: Copy> Decoder<P> {
     }
 
     /// Feeds a parsed line to its lane.
-    fn push(&mut self, lane: usize, line: &ParsedLine<'_>, start: P, at: Instant, out: &mut Decoded) {
+    fn push(
+        &mut self,
+        lane: usize,
+        line: &ParsedLine<'_>,
+        start: P,
+        at: Instant,
+        out: &mut Decoded,
+    ) {
         let filter = &self.filter;
         let service = &self.service;
         let lane = &mut self.lanes[lane];
@@ -186,7 +200,15 @@ impl<P: Copy> Decoder<P> {
         let had_pending = joiner.has_pending();
         let started = match joiner.push(line) {
             Some(event) => {
-                keep(filter, service, event.timestamp, event.level, &event.message, lane.pending_lines, out);
+                keep(
+                    filter,
+                    service,
+                    event.timestamp,
+                    event.level,
+                    &event.message,
+                    lane.pending_lines,
+                    out,
+                );
                 true
             }
             None => !had_pending && joiner.has_pending(),
@@ -232,7 +254,15 @@ impl<P: Copy> Decoder<P> {
         lane.held_from = None;
         let lines = std::mem::take(&mut lane.pending_lines);
         if let Some(event) = lane.joiner.as_mut().and_then(|j| j.flush()) {
-            keep(&self.filter, &self.service, event.timestamp, event.level, &event.message, lines, out);
+            keep(
+                &self.filter,
+                &self.service,
+                event.timestamp,
+                event.level,
+                &event.message,
+                lines,
+                out,
+            );
         }
     }
 
@@ -288,7 +318,8 @@ mod tests {
     use super::*;
 
     fn decoder(multiline: bool) -> Decoder<u64> {
-        let filter = EventFilter::new(&[Level::Error, Level::Warning], &["panic".to_string()]).unwrap();
+        let filter =
+            EventFilter::new(&[Level::Error, Level::Warning], &["panic".to_string()]).unwrap();
         Decoder::new(
             Arc::from("api"),
             filter,
@@ -349,7 +380,11 @@ mod tests {
     fn without_multiline_every_line_stands_alone() {
         let mut decoder = decoder(false);
         let mut out = Decoded::default();
-        feed(&mut decoder, &["ERROR one", "  indented", "thread panicked"], &mut out);
+        feed(
+            &mut decoder,
+            &["ERROR one", "  indented", "thread panicked"],
+            &mut out,
+        );
         assert_eq!(out.events.len(), 2);
         assert_eq!(out.counts.iter().sum::<u64>(), 3);
         assert_eq!(decoder.held_from().count(), 0);

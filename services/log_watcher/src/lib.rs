@@ -57,19 +57,8 @@ use crate::summary::LineCounter;
 
 pub use api::router;
 
-/// Why the service could not start or stopped with an error.
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    /// The configuration cannot be used.
-    #[error(transparent)]
-    Config(#[from] service_kit::config::ConfigError),
-    /// The database cannot be opened or read.
-    #[error("storage: {0}")]
-    Storage(#[from] service_kit::storage::StorageError),
-    /// Serving failed.
-    #[error("serving: {0}")]
-    Io(#[from] std::io::Error),
-}
+/// Why the service could not start or stopped with an error (shared by every service).
+pub use service_kit::serve::RunError;
 
 /// Everything the HTTP handlers need.
 pub struct App {
@@ -113,7 +102,8 @@ pub async fn run(
     let filter = EventFilter::new(&config.event_levels(), &config.event_regexes())
         .map_err(|e| service_kit::config::ConfigError::new("filters.regexes", e.to_string()))?;
     let sinks = config.sinks()?;
-    let alerter = Arc::new(Alerter::new(&config.alerts, sinks).with_link(config.api.public_url.as_deref()));
+    let alerter =
+        Arc::new(Alerter::new(&config.alerts, sinks).with_link(config.api.public_url.as_deref()));
     let counter = Arc::new(LineCounter::default());
     let sources = Arc::new(Mutex::new(Vec::new()));
     let events_total = Arc::new(AtomicU64::new(0));
@@ -232,7 +222,8 @@ async fn write_batches(
                 Err(err) => {
                     attempt += 1;
                     tracing::error!(%err, attempt, "Could not store a batch of log lines; retrying.");
-                    tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt.min(25)))).await;
+                    tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt.min(25))))
+                        .await;
                     pending = Some(retry);
                 }
             }
@@ -267,7 +258,8 @@ async fn housekeeping(
     shutdown: CancellationToken,
 ) {
     let summary_every = Duration::from_secs(summary_secs.max(1));
-    let mut summary_tick = tokio::time::interval_at(tokio::time::Instant::now() + summary_every, summary_every);
+    let mut summary_tick =
+        tokio::time::interval_at(tokio::time::Instant::now() + summary_every, summary_every);
     let mut prune_tick = tokio::time::interval(Duration::from_secs(3600));
     let mut digest_tick = tokio::time::interval(Duration::from_secs(1));
     // Each summary counts the whole seconds since the previous one, so consecutive lines

@@ -59,7 +59,11 @@ pub struct SourceStatus {
 
 /// Replaces the entries of the given kinds in the shared list, leaving the other sources'
 /// entries alone (the file reader and the Docker API source publish separately).
-pub fn publish_sources(list: &std::sync::Mutex<Vec<SourceStatus>>, kinds: &[&str], entries: Vec<SourceStatus>) {
+pub fn publish_sources(
+    list: &std::sync::Mutex<Vec<SourceStatus>>,
+    kinds: &[&str],
+    entries: Vec<SourceStatus>,
+) {
     let mut list = list.lock().unwrap_or_else(|p| p.into_inner());
     list.retain(|s| !kinds.contains(&s.kind));
     list.extend(entries);
@@ -91,7 +95,8 @@ impl LineSink for ToDecoder<'_> {
             }
         }
         // Plain text, or a foreign line in a Docker log folder: keep it as text.
-        self.decoder.plain_line(line, truncated, start, self.read, self.out);
+        self.decoder
+            .plain_line(line, truncated, start, self.read, self.out);
     }
 
     fn file_done(&mut self, _file: FileId) {
@@ -129,7 +134,10 @@ impl Reader {
     ) -> Reader {
         let mut by_path: HashMap<PathBuf, Vec<Checkpoint>> = HashMap::new();
         for checkpoint in saved {
-            by_path.entry(checkpoint.path.clone()).or_default().push(checkpoint);
+            by_path
+                .entry(checkpoint.path.clone())
+                .or_default()
+                .push(checkpoint);
         }
         Reader {
             patterns,
@@ -187,7 +195,9 @@ impl Reader {
                         self.follow(container.log_path, container.service, true);
                     }
                 }
-                Err(err) => tracing::warn!(dir = %dir.display(), %err, "Cannot list Docker containers."),
+                Err(err) => {
+                    tracing::warn!(dir = %dir.display(), %err, "Cannot list Docker containers.")
+                }
             }
         }
         // Containers come and go; configured paths stay watched even while absent.
@@ -205,7 +215,11 @@ impl Reader {
         let (Some(wakeup), Some(dir)) = (&self.wakeup, dir) else {
             return;
         };
-        let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
         if !self.watched_dirs.contains(dir) && wakeup.watch(dir) {
             self.watched_dirs.insert(dir.to_path_buf());
         }
@@ -217,7 +231,11 @@ impl Reader {
         }
         let saved = self.saved.remove(&path).unwrap_or_default();
         tracing::info!(path = %path.display(), service = %service, "Following log file.");
-        let decoder = Decoder::new(Arc::from(service.as_str()), self.filter.clone(), &self.settings);
+        let decoder = Decoder::new(
+            Arc::from(service.as_str()),
+            self.filter.clone(),
+            &self.settings,
+        );
         self.sources.push(Source {
             follower: FileFollower::new(path, saved),
             decoder,
@@ -240,7 +258,9 @@ impl Reader {
                 read,
                 out: &mut out,
             };
-            let read = source.follower.poll(buffer, self.settings.max_line_bytes, &mut sink);
+            let read = source
+                .follower
+                .poll(buffer, self.settings.max_line_bytes, &mut sink);
             if finish {
                 source.decoder.flush_all(&mut out);
             } else {
@@ -338,7 +358,10 @@ pub fn expand(pattern: &Path) -> Vec<PathBuf> {
     if !name.contains(['*', '?']) {
         return vec![pattern.to_path_buf()];
     }
-    let dir = pattern.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = pattern
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
@@ -356,8 +379,12 @@ pub fn expand(pattern: &Path) -> Vec<PathBuf> {
 
 fn looks_rotated(name: &str) -> bool {
     let last = name.rsplit('.').next().unwrap_or("");
-    let numbered = !last.is_empty() && last.bytes().all(|b| b.is_ascii_digit()) && name.contains('.');
-    numbered || [".gz", ".bz2", ".xz", ".zst", ".old"].iter().any(|ext| name.ends_with(ext))
+    let numbered =
+        !last.is_empty() && last.bytes().all(|b| b.is_ascii_digit()) && name.contains('.');
+    numbered
+        || [".gz", ".bz2", ".xz", ".zst", ".old"]
+            .iter()
+            .any(|ext| name.ends_with(ext))
 }
 
 /// `*` matches any run of characters, `?` one character.

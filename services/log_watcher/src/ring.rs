@@ -28,7 +28,12 @@ pub struct RecentEvents {
 impl RecentEvents {
     /// A ring of at most `max_events` events and `max_bytes` bytes of text, starting with
     /// `newest` (oldest first); `complete` says whether those are all the events stored.
-    pub fn new(max_events: usize, max_bytes: usize, newest: Vec<LogEvent>, complete: bool) -> RecentEvents {
+    pub fn new(
+        max_events: usize,
+        max_bytes: usize,
+        newest: Vec<LogEvent>,
+        complete: bool,
+    ) -> RecentEvents {
         let mut ring = RecentEvents {
             events: VecDeque::new(),
             bytes: 0,
@@ -46,7 +51,9 @@ impl RecentEvents {
     pub fn push(&mut self, event: Arc<LogEvent>) {
         self.bytes += event.message.len();
         self.events.push_back(event);
-        while self.events.len() > self.max_events || (self.bytes > self.max_bytes && self.events.len() > 1) {
+        while self.events.len() > self.max_events
+            || (self.bytes > self.max_bytes && self.events.len() > 1)
+        {
             if let Some(oldest) = self.events.pop_front() {
                 self.bytes -= oldest.message.len();
                 self.complete = false;

@@ -14,8 +14,8 @@ use service_kit::storage::{StorageError, Store};
 use tokio::sync::broadcast;
 
 use crate::event::LogEvent;
-use crate::ring::{RecentEvents, RING_MAX_BYTES};
 use crate::parse::Level;
+use crate::ring::{RecentEvents, RING_MAX_BYTES};
 use crate::source::docker_api::ContainerCheckpoint;
 use crate::source::file::Checkpoint;
 use crate::source::fingerprint::{FileId, Fingerprint};
@@ -114,7 +114,12 @@ impl EventStore {
         })?;
         // Fewer rows than asked for: the database holds no more than these.
         let complete = recent.len() < ring_size;
-        let ring = RecentEvents::new(ring_size, RING_MAX_BYTES, recent.into_iter().rev().collect(), complete);
+        let ring = RecentEvents::new(
+            ring_size,
+            RING_MAX_BYTES,
+            recent.into_iter().rev().collect(),
+            complete,
+        );
         Ok(EventStore {
             store,
             ring: Mutex::new(ring),
@@ -125,9 +130,8 @@ impl EventStore {
     /// All saved file checkpoints, grouped by the path they were followed at.
     pub fn checkpoints(&self) -> Result<Vec<Checkpoint>, StorageError> {
         self.store.run_blocking(|c| {
-            let mut statement = c.prepare(
-                "SELECT dev, ino, path, fp_len, fp_hash, offset FROM file_checkpoints",
-            )?;
+            let mut statement =
+                c.prepare("SELECT dev, ino, path, fp_len, fp_hash, offset FROM file_checkpoints")?;
             let rows = statement.query_map([], |r| {
                 Ok(Checkpoint {
                     id: FileId {
@@ -275,7 +279,9 @@ impl EventStore {
                 .collect();
             let ring_is_complete = ring.is_complete()
                 || matched.len() == query.limit
-                || query.since.is_some_and(|since| ring.oldest().is_some_and(|oldest| oldest.timestamp < since));
+                || query.since.is_some_and(|since| {
+                    ring.oldest().is_some_and(|oldest| oldest.timestamp < since)
+                });
             if ring_is_complete {
                 matched.reverse();
                 return Ok(matched);
@@ -363,9 +369,16 @@ impl EventStore {
                      WHERE minute >= ?1 AND minute < ?2 AND (?3 IS NULL OR service = ?3)
                      GROUP BY minute, level ORDER BY minute",
                 )?;
-                let rows = statement.query_map(rusqlite::params![from_minute, to_minute, service], |r| {
-                    Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
-                })?;
+                let rows = statement.query_map(
+                    rusqlite::params![from_minute, to_minute, service],
+                    |r| {
+                        Ok((
+                            r.get::<_, i64>(0)?,
+                            r.get::<_, i64>(1)?,
+                            r.get::<_, i64>(2)?,
+                        ))
+                    },
+                )?;
                 let mut out: Vec<(i64, LevelCounts)> = Vec::new();
                 for row in rows {
                     let (minute, level, lines) = row?;
@@ -390,9 +403,18 @@ impl EventStore {
         self.store
             .run(move |c| {
                 c.execute("DELETE FROM events WHERE ts_ms < ?1", [cutoff * 1000])?;
-                c.execute("DELETE FROM line_counts WHERE minute < ?1", [cutoff.div_euclid(60)])?;
-                c.execute("DELETE FROM file_checkpoints WHERE updated_at < ?1", [cutoff])?;
-                c.execute("DELETE FROM container_checkpoints WHERE updated_at < ?1", [cutoff])?;
+                c.execute(
+                    "DELETE FROM line_counts WHERE minute < ?1",
+                    [cutoff.div_euclid(60)],
+                )?;
+                c.execute(
+                    "DELETE FROM file_checkpoints WHERE updated_at < ?1",
+                    [cutoff],
+                )?;
+                c.execute(
+                    "DELETE FROM container_checkpoints WHERE updated_at < ?1",
+                    [cutoff],
+                )?;
                 Ok(())
             })
             .await
@@ -406,7 +428,10 @@ fn row_to_event(r: &rusqlite::Row<'_>) -> rusqlite::Result<LogEvent> {
         id: r.get(0)?,
         timestamp: Utc.timestamp_millis_opt(ts_ms).single().unwrap_or_default(),
         service: Arc::from(r.get::<_, String>(2)?.as_str()),
-        level: crate::summary::LEVELS.get(level as usize).copied().unwrap_or(Level::Info),
+        level: crate::summary::LEVELS
+            .get(level as usize)
+            .copied()
+            .unwrap_or(Level::Info),
         message: r.get(4)?,
     })
 }

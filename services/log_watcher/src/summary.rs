@@ -65,7 +65,10 @@ impl LineCounter {
                 Some((last, slot)) if *last == second => add_into(slot, counts),
                 _ => seconds.push_back((second, *counts)),
             }
-            while seconds.front().is_some_and(|(s, _)| *s <= second - MEMORY_WINDOW_SECS) {
+            while seconds
+                .front()
+                .is_some_and(|(s, _)| *s <= second - MEMORY_WINDOW_SECS)
+            {
                 seconds.pop_front();
             }
         }
@@ -197,7 +200,10 @@ mod tests {
         assert_eq!(all[0].1[Level::Error as usize], 2);
         assert_eq!(all[0].1[Level::Info as usize], 5);
         assert_eq!(all[1], (130, counts(Level::Warning, 1)));
-        assert_eq!(counter.seconds(0, 1000, Some("web")), vec![(100, counts(Level::Info, 5)), (160, counts(Level::Info, 1))]);
+        assert_eq!(
+            counter.seconds(0, 1000, Some("web")),
+            vec![(100, counts(Level::Info, 5)), (160, counts(Level::Info, 1))]
+        );
         assert!(counter.seconds(0, 1000, Some("db")).is_empty());
     }
 
@@ -206,8 +212,14 @@ mod tests {
         let mut totals = BTreeMap::new();
         totals.insert("error", 5);
         totals.insert("warning", 2);
-        assert_eq!(summary_line(600, &totals), "Summary (last 10 min): 5 errors, 2 warnings.");
-        assert_eq!(summary_line(90, &totals), "Summary (last 90 s): 5 errors, 2 warnings.");
+        assert_eq!(
+            summary_line(600, &totals),
+            "Summary (last 10 min): 5 errors, 2 warnings."
+        );
+        assert_eq!(
+            summary_line(90, &totals),
+            "Summary (last 90 s): 5 errors, 2 warnings."
+        );
         totals.insert("error", 1);
         totals.insert("critical", 1);
         assert_eq!(

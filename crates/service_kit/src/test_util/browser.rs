@@ -8,7 +8,7 @@
 //! [`require_component`](super::require_component): a loud skip on a developer machine, a
 //! failure under `CI=true`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -255,6 +255,24 @@ impl Browser {
         .await;
     }
 
+    /// Navigates to `url` and waits until the JavaScript `ready` condition holds (the page
+    /// has loaded what a test needs), for at most `timeout`.
+    pub async fn open(&mut self, url: &str, ready: &str, timeout: Duration) {
+        self.goto(url).await;
+        self.wait_for(ready, timeout).await;
+    }
+
+    /// Marks the current document, so that [`same_document`](Self::same_document) can tell
+    /// whether the page was reloaded (or left) since: a reload wipes the mark.
+    pub async fn mark_document(&mut self) {
+        self.eval("window.sameDocument = 'still here'").await;
+    }
+
+    /// Whether the document is still the one [`mark_document`](Self::mark_document) marked.
+    pub async fn same_document(&mut self) -> bool {
+        self.eval("window.sameDocument").await == "still here"
+    }
+
     /// Evaluates `expression` in the page (awaiting promises) and returns its value.
     pub async fn eval(&mut self, expression: &str) -> Value {
         let answer = self
@@ -292,6 +310,66 @@ impl Browser {
         }
     }
 
+    /// The shapes (by `shape`, a JavaScript function from a document or element root to
+    /// anything JSON) of a fresh server render of `path` (fetched by the page itself, parsed
+    /// without its `<style>`) and of the live page, as `{ "server": ..., "script": ... }`.
+    /// The live page is measured once the JavaScript expression `settled`, evaluated when
+    /// the render has arrived, gives a function that returns true: `() => true` for at once.
+    pub async fn server_and_script_shapes(
+        &mut self,
+        path: &str,
+        shape: &str,
+        settled: &str,
+    ) -> Value {
+        self.eval(&format!(
+            r#"fetch({path}).then(r => r.text()).then(html => new Promise(done => {{
+  const shape = {shape};
+  // Without its <style>: parsing it here would count as a CSP violation of this page.
+  const markup = html.replace(/<style[^>]*>[\s\S]*?<\/style>/, '');
+  const ready = {settled};
+  const check = () => ready()
+    ? done({{ server: shape(new DOMParser().parseFromString(markup, 'text/html')), script: shape(document) }})
+    : setTimeout(check, 50);
+  check();
+}}))"#,
+            path = json!(path),
+        ))
+        .await
+    }
+
+    /// Asserts that the page, and every resource it loaded, came from `origin` (such as
+    /// `http://127.0.0.1:PORT`).
+    pub async fn assert_loaded_only_from(&mut self, origin: &str) {
+        let resources = self
+            .eval(
+                "performance.getEntriesByType('resource').map(e => e.name).concat([location.href])",
+            )
+            .await;
+        for url in resources.as_array().expect("a list of URLs") {
+            assert!(
+                url.as_str().is_some_and(|url| url.starts_with(origin)),
+                "{url} is not from the service itself"
+            );
+        }
+    }
+
+    /// Takes a screenshot, asserts it is a PNG of more than `min_bytes` (a blank page is
+    /// smaller), and keeps it for people to look at as `name` in `/tmp` and in `dir` (the
+    /// test's `CARGO_TARGET_TMPDIR`).
+    pub async fn save_screenshot(&mut self, name: &str, min_bytes: usize, dir: &str) {
+        let png = self.screenshot().await;
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "the screenshot is a PNG");
+        assert!(
+            png.len() > min_bytes,
+            "the screenshot has content ({} bytes)",
+            png.len()
+        );
+        for dir in [Path::new("/tmp"), Path::new(dir)] {
+            std::fs::write(dir.join(name), &png)
+                .unwrap_or_else(|e| panic!("cannot write {name} to {}: {e}", dir.display()));
+        }
+    }
+
     /// A PNG of the viewport.
     pub async fn screenshot(&mut self) -> Vec<u8> {
         let answer = self
@@ -317,6 +395,13 @@ impl Browser {
                 _ => None,
             })
             .collect()
+    }
+
+    /// Asserts that no script error or CSP violation happened (`what` says what that shows),
+    /// then closes the browser.
+    pub async fn close_without_problems(self, what: &str) {
+        assert_eq!(self.problems(), Vec::<String>::new(), "{what}");
+        self.close().await;
     }
 
     /// Closes the browser and waits for it to exit.

@@ -8,21 +8,28 @@
 //! image's labels), so cleanup removes exactly what the run made, even when an assertion
 //! failed half-way: hold a [`RunCleanup`] (or a [`BusyboxImage`], which holds one).
 //!
-//! The image tests (each service's `tests/it/container.rs`) also share here: their turn on
-//! the machine ([`take_image_test_turn`]), docker-compose ([`require_compose`]), the stand-in
-//! base images for a Dockerfile's `RUST_IMAGE`/`RUNTIME_IMAGE` ([`StandInBases`]),
-//! and plain HTTP to a published port ([`published_get`], [`eventually`]).
+//! What the image tests (each service's `tests/it/container.rs`) share is in [`image_test`]
+//! and re-exported here: one run of a service's image built from its Dockerfile and started
+//! from the spec's Compose snippet ([`ImageTestRun`]), their turn on the machine
+//! ([`take_image_test_turn`]), docker-compose ([`require_compose`]), the stand-in base images
+//! for a Dockerfile's `RUST_IMAGE`/`RUNTIME_IMAGE` ([`StandInBases`]), and plain HTTP to a
+//! published port ([`published_get`], [`eventually`]).
 
 use std::fs;
-use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::require_component;
+
+pub mod image_test;
+
+pub use image_test::{
+    eventually, published_get, require_compose, take_image_test_turn, HttpResponse, ImageTestRun,
+    ImageUnderTest, StandInBases,
+};
 
 /// The label whose value is the id of the test run that made an image or container.
 pub const RUN_LABEL: &str = "org.sidecars.test-run";
@@ -32,13 +39,6 @@ pub const PATH_ENV: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/b
 
 /// Where Debian's `busybox-static` installs busybox.
 const BUSYBOX: &str = "/bin/busybox";
-
-/// The lock file through which image tests take turns (see [`take_image_test_turn`]).
-const IMAGE_TEST_LOCK: &str = "/tmp/sidecars-image-tests.lock";
-
-/// Where the services' Dockerfiles run `cargo build --release` (their builder `WORKDIR`,
-/// relative to `/`), so where the stand-in builder leaves the prebuilt binary.
-const BUILDER_RELEASE_DIR: &str = "usr/src/sidecars/target/release";
 
 /// True when a Docker Engine answers `docker info`. Otherwise it skips loudly, or panics
 /// under `CI=true`; `why` says what the test needs it for.
@@ -230,153 +230,6 @@ impl BusyboxImage {
     /// The run's id (the value of [`RUN_LABEL`] on its images and containers).
     pub fn run_id(&self) -> &str {
         &self.cleanup.run_id
-    }
-}
-
-/// True when `docker-compose` (the Compose tool of the test machines) answers. Otherwise it
-/// skips loudly, or panics under `CI=true`; `why` says what the test needs it for.
-pub fn require_compose(why: &str) -> bool {
-    let compose = Command::new("docker-compose")
-        .arg("version")
-        .output()
-        .is_ok_and(|out| out.status.success());
-    require_component("docker-compose", compose, why)
-}
-
-/// Waits for, and returns, this run's turn among the image tests of every service on this
-/// machine: an exclusive lock on a well-known file, released when the file is dropped. The
-/// services' Compose snippets fix container names and host ports, a log_watcher container
-/// reads every container's log on the engine, and another engineer may be running the tests
-/// on the same engine: one image test at a time keeps them all exact.
-pub fn take_image_test_turn() -> fs::File {
-    let path = Path::new(IMAGE_TEST_LOCK);
-    let file = fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .or_else(|_| fs::File::open(path))
-        .unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
-    if file.try_lock().is_err() {
-        eprintln!(
-            "another image test holds {}; waiting for its turn",
-            path.display()
-        );
-        file.lock().unwrap();
-    }
-    file
-}
-
-/// The two stand-in base images of a service's Dockerfile, as tags.
-#[derive(Debug, Clone)]
-pub struct StandInBases {
-    /// For `RUST_IMAGE`: the runtime base plus no-op `cargo` and `strip`, and the binary this
-    /// test run already compiled where the real `cargo build --release` would leave it.
-    pub builder: String,
-    /// For `RUNTIME_IMAGE`: busybox (for `RUN` lines and `docker exec`) plus exactly the
-    /// shared libraries `binary` links against, and nothing else, so that an image built on
-    /// it proves it needs no packages.
-    pub runtime: String,
-}
-
-impl StandInBases {
-    /// The tags of run `run_id`'s stand-ins: `sidecars-test/{name}-builder-base:{run_id}`
-    /// and `sidecars-test/{name}-runtime-base:{run_id}`.
-    pub fn for_run(name: &str, run_id: &str) -> StandInBases {
-        StandInBases {
-            builder: format!("sidecars-test/{name}-builder-base:{run_id}"),
-            runtime: format!("sidecars-test/{name}-runtime-base:{run_id}"),
-        }
-    }
-
-    /// Imports both images with `docker import` (no registry), labelled with run `run_id`;
-    /// their root filesystems are made under `dir`. `binary` keeps its file name in the
-    /// builder's `target/release`.
-    pub fn import(&self, dir: &Path, busybox: &Path, binary: &Path, run_id: &str) {
-        let runtime = dir.join("runtime");
-        busybox_rootfs(&runtime, busybox, &[binary]);
-        import_image(&runtime, &self.runtime, run_id);
-
-        let builder = dir.join("builder");
-        busybox_rootfs(&builder, busybox, &[binary]);
-        let tools = builder.join("usr/local/bin");
-        fs::create_dir_all(&tools).unwrap();
-        for tool in ["cargo", "strip"] {
-            let path = tools.join(tool);
-            fs::write(&path, "#!/bin/sh\nexit 0\n").unwrap();
-            fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
-        }
-        // `COPY . .` leaves target/ alone (.dockerignore), so this is what the runtime stage
-        // copies. Stripped here because the stand-in `strip` does nothing, which keeps the
-        // image as small, and its layers as quick to write, as a real build's.
-        let release = builder.join(BUILDER_RELEASE_DIR);
-        fs::create_dir_all(&release).unwrap();
-        let placed = release.join(binary.file_name().expect("the binary has a file name"));
-        let stripped = Command::new("strip")
-            .arg("-o")
-            .arg(&placed)
-            .arg(binary)
-            .status()
-            .is_ok_and(|status| status.success());
-        if !stripped {
-            fs::copy(binary, &placed).unwrap();
-        }
-        import_image(&builder, &self.builder, run_id);
-    }
-}
-
-/// An HTTP response, as far as the image tests' assertions need it.
-#[derive(Debug, Clone)]
-pub struct HttpResponse {
-    /// The status code.
-    pub status: u16,
-    /// The Content-Type header, empty when absent.
-    pub content_type: String,
-    /// The body as text.
-    pub body: String,
-}
-
-/// `GET path` on 127.0.0.1:`port` over a fresh HTTP/1.0 connection (so the body ends at
-/// EOF); `None` while nothing answers: docker-proxy accepts and drops connections until the
-/// service inside the container listens.
-pub fn published_get(port: u16, path: &str) -> Option<HttpResponse> {
-    let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-    let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(2)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n"
-    )
-    .ok()?;
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).ok()?;
-    let text = String::from_utf8_lossy(&raw);
-    let (head, body) = text.split_once("\r\n\r\n")?;
-    let status = head.split_whitespace().nth(1)?.parse().ok()?;
-    let content_type = head
-        .lines()
-        .filter_map(|line| line.split_once(':'))
-        .find(|(name, _)| name.eq_ignore_ascii_case("content-type"))
-        .map(|(_, value)| value.trim().to_string())
-        .unwrap_or_default();
-    Some(HttpResponse {
-        status,
-        content_type,
-        body: body.to_string(),
-    })
-}
-
-/// Polls `probe` every 250 ms until it gives a value; panics naming `what` after `secs`.
-pub fn eventually<T>(what: &str, secs: u64, mut probe: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(value) = probe() {
-            return value;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {secs} s waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(250));
     }
 }
 

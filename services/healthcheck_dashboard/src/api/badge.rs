@@ -6,6 +6,7 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::IntoResponse;
+use service_kit::html::escape;
 use service_kit::http_error::ApiError;
 
 use crate::check::Status;
@@ -21,22 +22,6 @@ pub fn colour(status: Status) -> &'static str {
     }
 }
 
-/// Escapes text for XML (SVG) content and attributes.
-pub fn xml_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// Renders the badge SVG.
 pub fn render(label: &str, status: Status) -> String {
     let value = status.as_str();
@@ -44,7 +29,7 @@ pub fn render(label: &str, status: Status) -> String {
     let text_width = |s: &str| s.chars().count() as u32 * 7 + 10;
     let (left, right) = (text_width(label), text_width(value));
     let total = left + right;
-    let label = xml_escape(label);
+    let label = escape(label);
     let fill = colour(status);
     format!(
         r##"<svg xmlns="http://www.w3.org/2000/svg" width="{total}" height="20" role="img" aria-label="{label}: {value}"><title>{label}: {value}</title><rect width="{left}" height="20" fill="#555"/><rect x="{left}" width="{right}" height="20" fill="{fill}"/><g fill="#fff" text-anchor="middle" font-family="Verdana,DejaVu Sans,sans-serif" font-size="11"><text x="{lx}" y="14">{label}</text><text x="{rx}" y="14">{value}</text></g></svg>"##,

@@ -13,43 +13,42 @@
 //!   test run already compiled, at the path the real `cargo build --release` would leave it.
 //!
 //! Every other line of the Dockerfile, `.dockerignore` and the Compose file runs for real.
+//! Building, starting, the health and stop checks and the cleanup are those of every image
+//! test ([`ImageTestRun`]).
 
 use std::fs;
 use std::net::{Ipv4Addr, TcpListener};
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use service_kit::test_util::docker::{
-    busybox, docker, eventually, published_get, remove_run, require_compose, require_engine, run,
-    take_image_test_turn, unique_run_id, HttpResponse, StandInBases,
+    docker, eventually, published_get, HttpResponse, ImageTestRun, ImageUnderTest,
 };
 
-const BINARY: &str = env!("CARGO_BIN_EXE_healthcheck_dashboard");
-const WORKSPACE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+/// The service's image as the spec's snippet names it.
+const IMAGE: ImageUnderTest = ImageUnderTest {
+    workspace: concat!(env!("CARGO_MANIFEST_DIR"), "/../.."),
+    binary: env!("CARGO_BIN_EXE_healthcheck_dashboard"),
+    service: CONTAINER,
+    image: "healthcheck-dashboard",
+    short_name: "hcd",
+    project_prefix: "hcdimagetest",
+};
 /// `container_name` in the spec's snippet.
 const CONTAINER: &str = "healthcheck_dashboard";
 /// The host side of the snippet's `"9100:9100"`.
 const PORT: u16 = 9100;
-/// Compose projects of this test are named with this prefix and the run id.
-const PROJECT_PREFIX: &str = "hcdimagetest";
 /// The password in the DSN of the example config.toml baked into the image.
 const DSN_PASSWORD: &str = "mypassword";
 
 #[test]
 fn the_image_built_from_the_dockerfile_runs_the_spec_compose_snippet_as_non_root_and_reports_healthy(
 ) {
-    if !docker_is_available() {
-        return;
-    }
-    let Some(busybox) = busybox() else {
+    let Some(stack) = ImageTestRun::prepare(IMAGE) else {
         return;
     };
-    let turn = take_image_test_turn();
-    refuse_if_name_or_port_is_taken();
-    let stack = Stack::new(turn);
-    stack.import_base_images(&busybox);
+    refuse_if_port_is_taken();
+    write_override_file(&stack);
+    stack.import_base_images();
     stack.build_and_start();
 
     // /health answers the spec's JSON. web, api and db do not exist here, so once the first
@@ -106,156 +105,30 @@ fn the_image_built_from_the_dockerfile_runs_the_spec_compose_snippet_as_non_root
 
     // The HEALTHCHECK runs `healthcheck_dashboard selfcheck` inside the container: the first
     // probe comes after the 10 s interval.
-    eventually("Docker to report the container healthy", 40, || {
-        let status = docker(&["inspect", "--format", "{{.State.Health.Status}}", CONTAINER]);
-        match status.trim() {
-            "healthy" => Some(()),
-            "unhealthy" => panic!(
-                "the HEALTHCHECK failed: {}",
-                docker(&["inspect", "--format", "{{json .State.Health}}", CONTAINER])
-            ),
-            _ => None,
-        }
-    });
+    stack.wait_until_healthy();
 
     // `docker stop` sends SIGTERM and kills after 10 s: a clean, prompt exit shows as 0.
-    let stopping = Instant::now();
-    docker(&["stop", CONTAINER]);
-    let took = stopping.elapsed();
-    assert!(took < Duration::from_secs(10), "docker stop took {took:?}");
-    let exit_code = docker(&["inspect", "--format", "{{.State.ExitCode}}", CONTAINER]);
-    assert_eq!(exit_code.trim(), "0", "exit code after SIGTERM");
+    stack.assert_stops_cleanly();
 }
 
-/// One run of the image under test: its unique names, the stand-in base images and the
-/// Compose project. Dropping it removes the containers, network, volumes and every image the
-/// run made, also when an assertion failed: every image of a run (the stand-ins and all that
-/// Docker builds on them) carries the shared run label with the run id as value.
-struct Stack {
-    /// Unique per run; part of every name below and the value of the run label.
-    run: String,
-    /// The Compose project name (`-p`).
-    project: String,
-    /// The stand-ins for `RUST_IMAGE` and `RUNTIME_IMAGE`.
-    bases: StandInBases,
-    /// Root filesystems, tarballs and the Compose override file.
-    dir: tempfile::TempDir,
-    /// This run's turn (see [`take_image_test_turn`]), given up only after the cleanup in
-    /// `drop`.
-    _turn: fs::File,
+/// The only change to the spec's snippet: the built image gets this run's own tag instead of
+/// `healthcheck-dashboard`, so the test never retags an image a developer built and the
+/// cleanup removes exactly what this run built. (Compose 1.x merges `ports` lists, so an
+/// override could not change the port mapping anyway.)
+fn write_override_file(stack: &ImageTestRun) {
+    fs::write(
+        stack.override_file(),
+        format!(
+            "version: \"3.8\"\nservices:\n  healthcheck_dashboard:\n    image: {}\n",
+            stack.tag
+        ),
+    )
+    .unwrap();
 }
 
-impl Stack {
-    fn new(turn: fs::File) -> Self {
-        let run = unique_run_id();
-        let stack = Stack {
-            project: format!("{PROJECT_PREFIX}{}", run.replace('-', "x")),
-            bases: StandInBases::for_run("hcd", &run),
-            dir: tempfile::tempdir().unwrap(),
-            run,
-            _turn: turn,
-        };
-        // The only change to the spec's snippet: the built image gets this run's own tag
-        // instead of `healthcheck-dashboard`, so the test never retags an image a developer
-        // built and the cleanup removes exactly what this run built. (Compose 1.x merges
-        // `ports` lists, so an override could not change the port mapping anyway.)
-        fs::write(
-            stack.override_file(),
-            format!(
-                "version: \"3.8\"\nservices:\n  healthcheck_dashboard:\n    image: sidecars-test/healthcheck-dashboard:{}\n",
-                stack.run
-            ),
-        )
-        .unwrap();
-        stack
-    }
-
-    fn override_file(&self) -> PathBuf {
-        self.dir.path().join("docker-compose.override.yml")
-    }
-
-    /// Makes both stand-in base images with `docker import`; no registry involved.
-    fn import_base_images(&self, busybox: &Path) {
-        self.bases
-            .import(self.dir.path(), busybox, Path::new(BINARY), &self.run);
-    }
-
-    /// `docker-compose` on the repository's own docker-compose.yml, from the repository root.
-    fn compose(&self) -> Command {
-        let mut command = Command::new("docker-compose");
-        command
-            .current_dir(WORKSPACE)
-            .arg("-f")
-            .arg(Path::new(WORKSPACE).join("docker-compose.yml"))
-            .arg("-f")
-            .arg(self.override_file())
-            .args(["-p", &self.project])
-            .env("RUST_IMAGE", &self.bases.builder)
-            .env("RUNTIME_IMAGE", &self.bases.runtime);
-        command
-    }
-
-    fn build_and_start(&self) {
-        let started = Instant::now();
-        run(self
-            .compose()
-            .args(["up", "-d", "--build", "healthcheck_dashboard"]));
-        eprintln!(
-            "image built and container started in {:?}",
-            started.elapsed()
-        );
-    }
-}
-
-impl Drop for Stack {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            if let Ok(logs) = Command::new("docker")
-                .args(["logs", "--tail", "40", CONTAINER])
-                .output()
-            {
-                eprintln!(
-                    "--- docker logs {CONTAINER} ---\n{}{}",
-                    String::from_utf8_lossy(&logs.stdout),
-                    String::from_utf8_lossy(&logs.stderr)
-                );
-            }
-        }
-        let _ = self
-            .compose()
-            .args(["down", "--volumes", "--remove-orphans"])
-            .output();
-        remove_run(&self.run);
-    }
-}
-
-fn docker_is_available() -> bool {
-    require_engine("the image test builds services/healthcheck_dashboard/Dockerfile and runs it")
-        && require_compose("the image test starts the spec's snippet from docker-compose.yml")
-}
-
-/// The snippet fixes the container name and the host port; say plainly what is in the way
-/// instead of letting Compose fail half-way. Called during this run's turn, so a container of
-/// this test's Compose projects can only be a leftover of a killed run: it is removed.
-fn refuse_if_name_or_port_is_taken() {
-    let existing = Command::new("docker")
-        .args([
-            "inspect",
-            "--format",
-            "{{index .Config.Labels \"com.docker.compose.project\"}}",
-            CONTAINER,
-        ])
-        .output()
-        .unwrap();
-    if existing.status.success() {
-        let project = String::from_utf8_lossy(&existing.stdout).trim().to_string();
-        assert!(
-            project.starts_with(PROJECT_PREFIX),
-            "a container named {CONTAINER} already exists (Compose project {project:?}); \
-             the spec's snippet needs that name: remove it (docker rm -f {CONTAINER})"
-        );
-        docker(&["rm", "--force", "--volumes", CONTAINER]);
-    }
+/// The snippet fixes the host port; say plainly what is in the way instead of letting
+/// Compose fail half-way.
+fn refuse_if_port_is_taken() {
     if let Err(err) = TcpListener::bind((Ipv4Addr::UNSPECIFIED, PORT)) {
         panic!(
             "host port {PORT} is in use ({err}); the spec's snippet publishes \"{PORT}:{PORT}\", \

@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use crate::support::{service, spawn_app, start_target, TestApp};
 
 use service_kit::test_util::browser::Browser;
+use service_kit::test_util::page::{assert_markup_escaped, assert_strict_page_at};
 
 /// How long checks get to reach the state a test needs.
 const WAIT: Duration = Duration::from_secs(20);
@@ -46,6 +47,13 @@ endpoints = [ {{ name = "switch", url = "{base}/switch", type = "http" }} ]
 
 fn has_status(status: &Value, name: &str, want: &str) -> bool {
     service(status, name).is_some_and(|s| s["status"] == want)
+}
+
+/// Opens the app's dashboard and waits until the JavaScript condition `ready` holds.
+async fn open(browser: &mut Browser, app: &TestApp, ready: &str) {
+    browser
+        .open(&format!("{}/dashboard", app.base), ready, WAIT)
+        .await;
 }
 
 /// The names of the cards in server-rendered HTML, in order.
@@ -143,10 +151,12 @@ async fn the_page_shows_green_yellow_and_red_for_up_degraded_and_down_services()
     let Some(mut browser) = Browser::launch().await else {
         return;
     };
-    browser.goto(&format!("{}/dashboard", app.base)).await;
-    browser
-        .wait_for("Number(document.body.dataset.updates) >= 1", WAIT)
-        .await;
+    open(
+        &mut browser,
+        &app,
+        "Number(document.body.dataset.updates) >= 1",
+    )
+    .await;
     let page = browser.eval(READ_PAGE).await;
 
     // The same services as the server render, in config order.
@@ -223,26 +233,16 @@ async fn the_page_shows_green_yellow_and_red_for_up_degraded_and_down_services()
     assert_eq!(page["title"], "(1 down) Wall screen");
     assert_eq!(page["conn"], "live");
 
-    let png = browser.screenshot().await;
-    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "the screenshot is a PNG");
-    assert!(
-        png.len() > 10_000,
-        "the screenshot has content ({} bytes)",
-        png.len()
-    );
-    std::fs::write("/tmp/healthcheck-dashboard.png", &png).unwrap();
-    std::fs::write(
-        format!("{}/healthcheck-dashboard.png", env!("CARGO_TARGET_TMPDIR")),
-        &png,
-    )
-    .unwrap();
-
-    assert_eq!(
-        browser.problems(),
-        Vec::<String>::new(),
-        "no script errors, no CSP violations"
-    );
-    browser.close().await;
+    browser
+        .save_screenshot(
+            "healthcheck-dashboard.png",
+            10_000,
+            env!("CARGO_TARGET_TMPDIR"),
+        )
+        .await;
+    browser
+        .close_without_problems("no script errors, no CSP violations")
+        .await;
 }
 
 #[tokio::test]
@@ -255,20 +255,19 @@ async fn the_page_follows_a_service_going_down_and_up_again_without_reloading() 
     let Some(mut browser) = Browser::launch().await else {
         return;
     };
-    browser.goto(&format!("{}/dashboard", app.base)).await;
-    browser
-        .wait_for(
-            "document.body.dataset.conn === 'live' && Number(document.body.dataset.updates) >= 1",
-            WAIT,
-        )
-        .await;
+    open(
+        &mut browser,
+        &app,
+        "document.body.dataset.conn === 'live' && Number(document.body.dataset.updates) >= 1",
+    )
+    .await;
     assert!(browser
         .eval(&card_shows("switch", "up"))
         .await
         .as_bool()
         .unwrap());
     // A mark on this very document: a reload would wipe it.
-    browser.eval("window.sameDocument = 'still here'").await;
+    browser.mark_document().await;
     let updates_before = browser
         .eval("Number(document.body.dataset.updates)")
         .await
@@ -307,11 +306,7 @@ async fn the_page_follows_a_service_going_down_and_up_again_without_reloading() 
     );
     assert_eq!(page["banner"]["status"], "healthy");
     assert_eq!(page["banner"]["background"], "rgb(46, 158, 68)");
-    assert_eq!(
-        browser.eval("window.sameDocument").await,
-        "still here",
-        "the page was never reloaded"
-    );
+    assert!(browser.same_document().await, "the page was never reloaded");
 
     // The "checked N s ago" text is kept current by the page itself.
     browser
@@ -320,8 +315,9 @@ async fn the_page_follows_a_service_going_down_and_up_again_without_reloading() 
             WAIT,
         )
         .await;
-    assert_eq!(browser.problems(), Vec::<String>::new());
-    browser.close().await;
+    browser
+        .close_without_problems("no script errors, no CSP violations")
+        .await;
 }
 
 /// The shape of a rendered page: per banner and card, every element's tag, classes and
@@ -377,19 +373,9 @@ endpoints = [
     let Some(mut browser) = Browser::launch().await else {
         return;
     };
-    browser.goto(&format!("{}/dashboard", app.base)).await;
-    browser
-        .wait_for("document.body.dataset.source === 'sse'", WAIT)
-        .await;
+    open(&mut browser, &app, "document.body.dataset.source === 'sse'").await;
     let shapes = browser
-        .eval(&format!(
-            r#"fetch('dashboard').then(r => r.text()).then(html => {{
-  const shape = {PAGE_SHAPE};
-  // Without its <style>: parsing it here would count as a CSP violation of this page.
-  const markup = html.replace(/<style[^>]*>[\s\S]*?<\/style>/, '');
-  return {{ server: shape(new DOMParser().parseFromString(markup, 'text/html')), script: shape(document) }};
-}})"#
-        ))
+        .server_and_script_shapes("dashboard", PAGE_SHAPE, "() => true")
         .await;
     assert_eq!(shapes["script"].as_array().unwrap().len(), 6, "{shapes:#}");
     assert_eq!(shapes["script"], shapes["server"]);
@@ -405,8 +391,9 @@ endpoints = [
             .contains("p.message message-note"),
         "{shapes:#}"
     );
-    assert_eq!(browser.problems(), Vec::<String>::new());
-    browser.close().await;
+    browser
+        .close_without_problems("no script errors, no CSP violations")
+        .await;
 }
 
 #[tokio::test]
@@ -420,29 +407,29 @@ async fn without_event_source_the_page_polls_the_status_api() {
         return;
     };
     browser.before_each_page("delete window.EventSource;").await;
-    browser.goto(&format!("{}/dashboard", app.base)).await;
-    browser
-        .wait_for(
-            "document.body.dataset.source === 'poll' && document.body.dataset.conn === 'polling'",
-            WAIT,
-        )
-        .await;
+    open(
+        &mut browser,
+        &app,
+        "document.body.dataset.source === 'poll' && document.body.dataset.conn === 'polling'",
+    )
+    .await;
     assert_eq!(
         browser
             .eval("document.getElementById('conn').textContent")
             .await,
         "polling every 5 s"
     );
-    browser.eval("window.sameDocument = 'still here'").await;
+    browser.mark_document().await;
 
     target
         .switch_status
         .store(503, std::sync::atomic::Ordering::SeqCst);
     browser.wait_for(&card_shows("switch", "down"), WAIT).await;
-    assert_eq!(browser.eval("window.sameDocument").await, "still here");
+    assert!(browser.same_document().await, "the page was never reloaded");
     assert_eq!(browser.eval("document.body.dataset.source").await, "poll");
-    assert_eq!(browser.problems(), Vec::<String>::new());
-    browser.close().await;
+    browser
+        .close_without_problems("no script errors, no CSP violations")
+        .await;
 }
 
 #[tokio::test]
@@ -469,17 +456,10 @@ endpoints = [
     .await;
 
     let (_, html) = app.get("/dashboard").await;
-    for raw in ["<script>alert", "<img src=x", "<b>evil"] {
-        assert!(!html.contains(raw), "{raw:?} reached the page unescaped");
-    }
+    assert_markup_escaped(&html, &["<script>alert", "<img src=x", "<b>evil"]);
     assert!(html.contains("exit 1: &lt;script&gt;alert(1)&lt;/script&gt;"));
     assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;Stack"));
     assert!(html.contains("&lt;b&gt;evil&lt;/b&gt;"));
-    assert_eq!(
-        html.matches("<script").count(),
-        1,
-        "only the page's own script"
-    );
 
     let Some(mut browser) = Browser::launch().await else {
         return;
@@ -489,11 +469,8 @@ endpoints = [
             "window.alerts = []; window.alert = (m) => window.alerts.push(String(m));",
         )
         .await;
-    browser.goto(&format!("{}/dashboard", app.base)).await;
     // Wait for the script to have rebuilt the page from the event stream's JSON.
-    browser
-        .wait_for("document.body.dataset.source === 'sse'", WAIT)
-        .await;
+    open(&mut browser, &app, "document.body.dataset.source === 'sse'").await;
     let page = browser.eval(READ_PAGE).await;
     assert_eq!(card(&page, "<b>evil</b>")["heading"], "<b>evil</b>");
     assert_eq!(
@@ -570,73 +547,16 @@ async fn the_page_sends_a_strict_csp_and_loads_nothing_from_elsewhere() {
     let app = spawn_app(&three_colour_config(&target.base)).await;
     app.wait_for_status(WAIT, |s| s["ready"] == true).await;
 
-    let fetch = |app: &TestApp| {
-        let request = app.client.get(format!("{}/dashboard", app.base));
-        async move {
-            let response = request.send().await.unwrap();
-            let header = |name: &str| {
-                response
-                    .headers()
-                    .get(name)
-                    .map(|v| v.to_str().unwrap().to_string())
-                    .unwrap_or_default()
-            };
-            let headers = [
-                header("content-security-policy"),
-                header("x-content-type-options"),
-                header("cache-control"),
-                header("content-type"),
-            ];
-            (headers, response.text().await.unwrap())
-        }
-    };
-    let ([csp, nosniff, cache, content_type], html) = fetch(&app).await;
-    assert_eq!(nosniff, "nosniff");
-    assert_eq!(cache, "no-store");
-    assert_eq!(content_type, "text/html; charset=utf-8");
-    assert!(csp.starts_with("default-src 'none';"), "{csp}");
-    assert!(csp.contains("connect-src 'self'"), "{csp}");
-    assert!(!csp.contains("unsafe-inline"), "{csp}");
-    let nonce = csp
-        .split("script-src 'nonce-")
-        .nth(1)
-        .and_then(|rest| rest.split_once('\''))
-        .map(|(nonce, _)| nonce.to_string())
-        .unwrap_or_else(|| panic!("no script nonce in {csp}"));
-    assert!(csp.contains(&format!("style-src 'nonce-{nonce}'")), "{csp}");
-    assert!(html.contains(&format!(r#"<script nonce="{nonce}">"#)));
-    assert!(html.contains(&format!(r#"<style nonce="{nonce}">"#)));
-    let ([second_csp, ..], _) = fetch(&app).await;
-    assert_ne!(second_csp, csp, "a fresh nonce for every response");
-
-    // Nothing is fetched from anywhere: no src attributes, no external links, no CSS imports.
-    assert!(!html.contains(" src="), "no element loads a source");
-    for external in [r#"href="http"#, r#"href="//"#, "@import", "url("] {
-        assert!(!html.contains(external), "found {external:?}");
-    }
+    assert_strict_page_at(&format!("{}/dashboard", app.base)).await;
 
     let Some(mut browser) = Browser::launch().await else {
         return;
     };
-    browser.goto(&format!("{}/dashboard", app.base)).await;
+    open(&mut browser, &app, "document.body.dataset.source === 'sse'").await;
+    browser.assert_loaded_only_from(&app.base).await;
     browser
-        .wait_for("document.body.dataset.source === 'sse'", WAIT)
+        .close_without_problems("the nonce'd style and script ran without CSP violations")
         .await;
-    let resources = browser
-        .eval("performance.getEntriesByType('resource').map(e => e.name).concat([location.href])")
-        .await;
-    for url in resources.as_array().unwrap() {
-        assert!(
-            url.as_str().unwrap().starts_with(&app.base),
-            "{url} is not from the service itself"
-        );
-    }
-    assert_eq!(
-        browser.problems(),
-        Vec::<String>::new(),
-        "the nonce'd style and script ran without CSP violations"
-    );
-    browser.close().await;
 }
 
 #[tokio::test]

@@ -15,16 +15,13 @@ use axum::routing::get;
 use axum::Router;
 use healthcheck_dashboard::config::Config;
 use serde_json::Value;
-use tokio_util::sync::CancellationToken;
+use service_kit::test_util::RunningService;
 
 /// A running healthcheck_dashboard.
 pub struct TestApp {
     /// `http://127.0.0.1:PORT`.
     pub base: String,
-    /// HTTP client for requests to the app.
-    pub client: reqwest::Client,
-    shutdown: CancellationToken,
-    task: Option<tokio::task::JoinHandle<Result<(), healthcheck_dashboard::RunError>>>,
+    service: RunningService,
     _data: Option<tempfile::TempDir>,
 }
 
@@ -40,20 +37,10 @@ pub async fn spawn_app(config_toml: &str) -> TestApp {
 /// Starts the service with `config_toml` over an existing data directory.
 pub async fn spawn_app_in(config_toml: &str, data_dir: PathBuf) -> TestApp {
     let config = Config::from_toml(config_toml).expect("test config must be valid");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let shutdown = CancellationToken::new();
-    let task = tokio::spawn(healthcheck_dashboard::run(
-        config,
-        listener,
-        data_dir,
-        shutdown.clone(),
-    ));
+    let service = RunningService::start(healthcheck_dashboard::run, config, data_dir).await;
     TestApp {
-        base,
-        client: reqwest::Client::new(),
-        shutdown,
-        task: Some(task),
+        base: service.base.clone(),
+        service,
         _data: None,
     }
 }
@@ -61,27 +48,17 @@ pub async fn spawn_app_in(config_toml: &str, data_dir: PathBuf) -> TestApp {
 impl TestApp {
     /// A GET request builder for `path` on the app, for tests that set headers or auth.
     pub fn request(&self, path: &str) -> reqwest::RequestBuilder {
-        self.client.get(format!("{}{path}", self.base))
+        self.service.request(path)
     }
 
     /// GET `path`, returning status and body text.
     pub async fn get(&self, path: &str) -> (StatusCode, String) {
-        let response = self
-            .client
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .unwrap();
-        let status = response.status();
-        (status, response.text().await.unwrap())
+        self.service.get(path).await
     }
 
     /// GET `path` and parse the body as JSON.
     pub async fn get_json(&self, path: &str) -> (StatusCode, Value) {
-        let (status, body) = self.get(path).await;
-        let json = serde_json::from_str(&body)
-            .unwrap_or_else(|e| panic!("{path} did not answer JSON ({e}): {body}"));
-        (status, json)
+        self.service.get_json(path).await
     }
 
     /// Polls `/api/status` until `done` accepts it; panics with the last document on timeout.
@@ -114,21 +91,8 @@ impl TestApp {
     }
 
     /// Stops the service and waits for it to finish (history flushed).
-    pub async fn stop(mut self) {
-        self.shutdown.cancel();
-        if let Some(task) = self.task.take() {
-            tokio::time::timeout(Duration::from_secs(10), task)
-                .await
-                .expect("service stops within 10 s")
-                .unwrap()
-                .unwrap();
-        }
-    }
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
+    pub async fn stop(self) {
+        self.service.stop().await;
     }
 }
 

@@ -5,10 +5,12 @@
 
 use std::fmt::Write;
 
+use service_kit::html::span;
+
 use crate::parse::Level;
 use crate::series::Series;
 
-use super::render::{count_of, span};
+use super::render::count_of;
 
 /// Chart geometry (SVG user units); `dashboard.js` uses the same numbers. The SVG holds
 /// only the bars and grid and is stretched to the width and height the CSS gives it

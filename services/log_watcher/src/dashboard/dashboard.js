@@ -12,11 +12,13 @@
 // It mirrors render.rs and chart.rs: same elements, same classes, same words, same chart
 // geometry.
 // Every text from logs is set with textContent / createTextNode; nothing the server sends
-// ever goes through innerHTML.
+// ever goes through innerHTML. The element builders, `plural`, `span` and `fetchJson` come
+// from service_kit's page prelude, which the page writes ahead of this.
 (() => {
   'use strict';
 
-  const SVG_NS = 'http://www.w3.org/2000/svg';
+  // service_kit's page prelude, written ahead of this script.
+  const { el, svgEl, plural, span, fetchJson } = pagePrelude;
   const LEVELS = ['trace', 'debug', 'info', 'warning', 'error', 'critical'];
   const LABELS = { trace: 'TRACE', debug: 'DEBUG', info: 'INFO', warning: 'WARNING', error: 'ERROR', critical: 'CRITICAL' };
   const MAX_ROWS = 1000;
@@ -59,31 +61,6 @@
   let connState = 'static';
 
   // ---- small builders -------------------------------------------------------------------
-
-  function el(tag, className, text) {
-    const node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    return node;
-  }
-
-  function svgEl(tag, attrs) {
-    const node = document.createElementNS(SVG_NS, tag);
-    for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, String(value));
-    return node;
-  }
-
-  function plural(n, word) {
-    return n + ' ' + word + (n === 1 ? '' : 's');
-  }
-
-  function span(seconds) {
-    const s = Math.max(0, Math.floor(seconds));
-    if (s < 60) return s + ' s';
-    if (s < 3600) return Math.floor(s / 60) + ' min';
-    if (s < 48 * 3600) return Math.floor(s / 3600) + ' h';
-    return Math.floor(s / 86400) + ' d';
-  }
 
   function serviceClass(name) {
     let hash = 0;
@@ -270,11 +247,6 @@
 
   function keyOf(ev) {
     return [ev.timestamp, ev.service, ev.level, ev.message].join('\u0000');
-  }
-
-  function fetchJson(url) {
-    return fetch(url, { cache: 'no-store', headers: { Accept: 'application/json' } }).then((response) =>
-      response.ok ? response.json() : Promise.reject(new Error(url + ': HTTP ' + response.status)));
   }
 
   // Loads `logs` for the current filters; `pending` holds stream events that came in

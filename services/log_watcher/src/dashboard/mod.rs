@@ -10,8 +10,9 @@
 //! re-querying `/logs` whenever the stream (re)opens or the filters change, and polls
 //! `/summary`, `/summary/series` and `/livez` for the header and the chart. The inline
 //! style and script run under a per-response CSP nonce and the policy allows nothing
-//! else: no other script, no external resource, no framing. Log text is escaped by the
-//! server and set with `textContent` by the script, never parsed as HTML.
+//! else: no other script, no external resource, no framing, forms to this origin only
+//! ([`service_kit::page`]). Log text is escaped by the server and set with `textContent` by
+//! the script, never parsed as HTML.
 //!
 //! The page sits behind the same `[auth]` layer as `/logs` (a browser gets the basic-auth
 //! prompt, and then sends the credentials with the script's requests as well).
@@ -23,13 +24,13 @@ use std::sync::Arc;
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::header;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{Redirect, Response};
 use axum::routing::get;
 use axum::Router;
 use chrono::Utc;
 use serde::Deserialize;
 use service_kit::http_error::ApiError;
+use service_kit::page::{self, FormAction};
 
 use crate::api::LogsParams;
 use crate::parse::Level;
@@ -46,22 +47,6 @@ pub fn routes(enabled: bool) -> Router<Arc<App>> {
     Router::new()
         .route("/dashboard", get(page))
         .route("/", get(|| async { Redirect::temporary("/dashboard") }))
-}
-
-/// A fresh nonce for one response: 128 random bits, hex.
-fn nonce() -> String {
-    format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..))
-}
-
-/// The Content-Security-Policy of the page: only the nonce'd inline style and script run,
-/// the script may talk to this origin only, images are the `data:` favicon, the filter
-/// form may submit to this origin only, and the page may not be framed.
-pub fn content_security_policy(nonce: &str) -> String {
-    format!(
-        "default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; \
-         connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'self'; \
-         frame-ancestors 'none'"
-    )
 }
 
 /// Query of `/dashboard`: the filters. Lenient, since people edit and bookmark it: unknown
@@ -172,44 +157,15 @@ pub async fn page(
         events,
         filters,
     };
-    let nonce = nonce();
+    let nonce = page::nonce();
     let html = render::page(&view, &nonce);
-    Ok((
-        [
-            (
-                header::CONTENT_SECURITY_POLICY,
-                content_security_policy(&nonce),
-            ),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
-            (header::CACHE_CONTROL, "no-store".to_string()),
-            (header::REFERRER_POLICY, "no-referrer".to_string()),
-        ],
-        Html(html),
-    )
-        .into_response())
+    // The filter form submits to this page as a plain GET.
+    Ok(page::response(html, &nonce, FormAction::SameOrigin))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn every_response_gets_its_own_nonce() {
-        let (a, b) = (nonce(), nonce());
-        assert_ne!(a, b);
-        assert_eq!(a.len(), 32);
-    }
-
-    #[test]
-    fn the_policy_allows_only_the_nonce_and_this_origin() {
-        let csp = content_security_policy("abc");
-        assert!(csp.starts_with("default-src 'none';"));
-        assert!(csp.contains("script-src 'nonce-abc';"));
-        assert!(csp.contains("style-src 'nonce-abc';"));
-        assert!(csp.contains("connect-src 'self';"));
-        assert!(csp.contains("form-action 'self';"));
-        assert!(!csp.contains("unsafe"));
-    }
 
     #[test]
     fn empty_filters_mean_any_and_an_unknown_level_is_reported_not_fatal() {

@@ -3,11 +3,14 @@
 //! `dashboard.js` rebuilds the very same markup from `/logs`, `/logs/stream`, `/summary`,
 //! `/summary/series` and `/livez`, so the two must change together: same elements, same
 //! classes, same words, same chart geometry. Every text that comes from logs, services or
-//! paths goes through [`escape`].
+//! paths goes through [`escape`]. The head and the script element are every page's
+//! ([`service_kit::page`]).
 
 use std::fmt::Write;
 
 use chrono::{DateTime, Utc};
+use service_kit::html::{escape, plural};
+use service_kit::page::{self, Head};
 
 use crate::event::{format_time, LogEvent};
 use crate::parse::Level;
@@ -19,7 +22,8 @@ use super::chart;
 
 /// The page's stylesheet, inlined under the response's CSP nonce.
 const CSS: &str = include_str!("dashboard.css");
-/// The page's script, inlined under the response's CSP nonce.
+/// The page's own script, inlined after [`page::SCRIPT_PRELUDE`] under the response's CSP
+/// nonce.
 const JS: &str = include_str!("dashboard.js");
 
 /// Without JavaScript the page reloads itself this often (seconds).
@@ -64,45 +68,6 @@ pub struct View {
     pub series: Series,
     /// What the reading loop follows.
     pub sources: Vec<SourceStatus>,
-}
-
-/// Escapes text for HTML element content and quoted attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 16);
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// `1 error`, `2 errors`.
-fn plural(n: u64, word: &str) -> String {
-    if n == 1 {
-        format!("{n} {word}")
-    } else {
-        format!("{n} {word}s")
-    }
-}
-
-/// A duration in the page's words: `12 s`, `4 min`, `3 h`, `2 d`.
-pub fn span(seconds: i64) -> String {
-    let s = seconds.max(0);
-    if s < 60 {
-        format!("{s} s")
-    } else if s < 3600 {
-        format!("{} min", s / 60)
-    } else if s < 48 * 3600 {
-        format!("{} h", s / 3600)
-    } else {
-        format!("{} d", s / 86400)
-    }
 }
 
 /// The colour class of a service name: a stable hash of its UTF-16 code units (what
@@ -172,26 +137,20 @@ pub fn page(view: &View, nonce: &str) -> String {
     let counts = shown_counts(view);
     let rendered = format_time(view.now);
     let mut out = String::with_capacity(32 * 1024 + view.events.len() * 400);
+    let head = Head {
+        title: &document_title(&counts),
+        favicon: FAVICON,
+        refresh_secs: REFRESH_SECS,
+        css: CSS,
+    };
+    page::write_head(&mut out, &head, nonce);
     let _ = write!(
         out,
-        r#"<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="color-scheme" content="dark">
-<meta name="referrer" content="no-referrer">
-<title>{title}</title>
-<link rel="icon" href="{FAVICON}">
-<noscript><meta http-equiv="refresh" content="{REFRESH_SECS}"></noscript>
-<style nonce="{nonce}">{CSS}</style>
-</head>
-<body data-rendered="{rendered}" data-updates="0" data-loads="0" data-conn="static" data-window="{CHART_WINDOW_SECS}" data-step="{CHART_STEP_SECS}" data-limit="{TAIL_LIMIT}">
+        r#"<body data-rendered="{rendered}" data-updates="0" data-loads="0" data-conn="static" data-window="{CHART_WINDOW_SECS}" data-step="{CHART_STEP_SECS}" data-limit="{TAIL_LIMIT}">
 <header class="top">
 <div class="brand">
 <h1>Log watcher</h1>
-"#,
-        title = escape(&document_title(&counts)),
+"#
     );
     sources(&mut out, &view.sources);
     out.push_str("</div>\n<div class=\"summary\"><span class=\"summary-label\">lines · last hour</span><ul id=\"counts\" class=\"counts\">");
@@ -226,19 +185,16 @@ pub fn page(view: &View, nonce: &str) -> String {
     for event in &view.events {
         event_row(&mut out, event, view.now);
     }
-    let _ = write!(
-        out,
+    out.push_str(
         r#"</tbody>
 </table>
 </div></div>
 <button type="button" id="new-events" class="new-events" hidden></button>
 </section>
 <footer class="footer"><a href="logs">events JSON</a> <span class="sep">·</span> <a href="summary?window=1h">summary</a> <span class="sep">·</span> <a href="summary/series?window=1h&amp;step=60">series</a> <span class="sep">·</span> <a href="livez">sources</a> <span class="sep">·</span> <a href="metrics">metrics</a></footer>
-<script nonce="{nonce}">{JS}</script>
-</body>
-</html>
-"#
+"#,
     );
+    page::write_script_and_end(&mut out, JS, nonce);
     out
 }
 
@@ -425,6 +381,8 @@ fn event_row(out: &mut String, event: &LogEvent, now: DateTime<Utc>) {
 mod tests {
     use std::path::PathBuf;
     use std::sync::Arc;
+
+    use service_kit::html::span;
 
     use super::*;
     use crate::series::Buckets;

@@ -302,7 +302,9 @@ pub fn level_prefix_len(message: &str) -> usize {
             Level::parse_bytes(inner).is_some()
         }
         _ => {
-            token.iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+            token
+                .iter()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
                 && Level::parse_bytes(token).is_some()
         }
     };

@@ -178,10 +178,19 @@ mod tests {
     #[test]
     fn only_a_level_word_that_repeats_the_level_is_left_out() {
         let message = |line: &str| parse_text_line(line, read_time()).message().to_string();
-        assert_eq!(message("ERROR:    Exception in ASGI application"), "Exception in ASGI application");
+        assert_eq!(
+            message("ERROR:    Exception in ASGI application"),
+            "Exception in ASGI application"
+        );
         assert_eq!(message("[warn] disk at 91%"), "disk at 91%");
-        assert_eq!(message("ERROR:root:Database connection failed"), "ERROR:root:Database connection failed");
-        assert_eq!(message("Error: ENOENT: no such file"), "Error: ENOENT: no such file");
+        assert_eq!(
+            message("ERROR:root:Database connection failed"),
+            "ERROR:root:Database connection failed"
+        );
+        assert_eq!(
+            message("Error: ENOENT: no such file"),
+            "Error: ENOENT: no such file"
+        );
         assert_eq!(message("ERROR"), "ERROR");
         assert_eq!(message("level=error msg=boom"), "level=error msg=boom");
     }

@@ -571,10 +571,7 @@ mod tests {
         );
         assert_eq!(
             messages(&events),
-            [
-                "failed:\nnot indented detail\n\nmore detail",
-                "next"
-            ]
+            ["failed:\nnot indented detail\n\nmore detail", "next"]
         );
         assert_eq!(events[0].level, Some(Level::Error));
     }

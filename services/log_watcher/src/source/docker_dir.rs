@@ -43,7 +43,9 @@ struct InnerConfig {
 pub fn discover(dir: &Path) -> std::io::Result<Vec<ContainerLog>> {
     let mut containers = Vec::new();
     for entry in std::fs::read_dir(dir)?.flatten() {
-        let Ok(id) = entry.file_name().into_string() else { continue };
+        let Ok(id) = entry.file_name().into_string() else {
+            continue;
+        };
         let folder = entry.path();
         let default_log = folder.join(format!("{id}-json.log"));
         let (service, project, log_path) = match read_config(&folder.join("config.v2.json")) {

@@ -137,7 +137,12 @@ impl Reader {
             if self.skipping {
                 self.skipping = false;
             } else if self.pending.is_empty() {
-                emit_bounded(trim_line(&chunk[line_start..newline]), max_line, start, sink);
+                emit_bounded(
+                    trim_line(&chunk[line_start..newline]),
+                    max_line,
+                    start,
+                    sink,
+                );
             } else {
                 self.pending.extend_from_slice(&chunk[line_start..newline]);
                 let line = std::mem::take(&mut self.pending);
@@ -240,7 +245,11 @@ impl FileFollower {
         self.draining
             .iter()
             .chain(self.current.iter())
-            .map(|r| r.file.metadata().map_or(0, |m| m.len().saturating_sub(r.read_pos)))
+            .map(|r| {
+                r.file
+                    .metadata()
+                    .map_or(0, |m| m.len().saturating_sub(r.read_pos))
+            })
             .sum()
     }
 
@@ -260,12 +269,7 @@ impl FileFollower {
 
     /// Reads everything new: rotated files first (their lines are older), then the file at
     /// the path. Returns the bytes read.
-    pub fn poll(
-        &mut self,
-        buffer: &mut Vec<u8>,
-        max_line: usize,
-        sink: &mut dyn LineSink,
-    ) -> u64 {
+    pub fn poll(&mut self, buffer: &mut Vec<u8>, max_line: usize, sink: &mut dyn LineSink) -> u64 {
         match self.poll_inner(buffer, max_line, sink) {
             Ok(n) => {
                 self.last_error = None;

@@ -30,7 +30,10 @@ async fn an_error_line_reaches_slack_and_discord_in_their_formats() {
         &dir.join("data"),
     )
     .await;
-    append(&api, "2024-06-12T01:23:45Z ERROR Database connection failed: timeout\n");
+    append(
+        &api,
+        "2024-06-12T01:23:45Z ERROR Database connection failed: timeout\n",
+    );
 
     let slack_payload = slack.wait_for(1, WAIT).await[0].json.clone().unwrap();
     assert_eq!(slack_payload["text"], "[CRITICAL] errors: api error line");
@@ -41,7 +44,10 @@ async fn an_error_line_reaches_slack_and_discord_in_their_formats() {
         "[2024-06-12T01:23:45Z][api][ERROR] Database connection failed: timeout"
     );
     assert_eq!(attachment["color"], "#d50200");
-    assert_eq!(attachment["title_link"], "http://logs.example.test/dashboard?service=api");
+    assert_eq!(
+        attachment["title_link"],
+        "http://logs.example.test/dashboard?service=api"
+    );
     assert_eq!(attachment["footer"], "log_watcher");
     assert_eq!(
         attachment["fields"],
@@ -61,7 +67,10 @@ async fn an_error_line_reaches_slack_and_discord_in_their_formats() {
         embed["description"],
         "[2024-06-12T01:23:45Z][api][ERROR] Database connection failed: timeout"
     );
-    assert_eq!(embed["url"], "http://logs.example.test/dashboard?service=api");
+    assert_eq!(
+        embed["url"],
+        "http://logs.example.test/dashboard?service=api"
+    );
     assert_eq!(embed["color"], 0xd50200);
     assert_eq!(embed["footer"]["text"], "log_watcher");
     assert!(embed["fields"]
@@ -70,7 +79,10 @@ async fn an_error_line_reaches_slack_and_discord_in_their_formats() {
         .contains(&json!({"name": "service", "value": "api", "inline": true})));
 
     let (_, metrics) = app.get_text("/metrics").await;
-    assert!(metrics.contains("log_watcher_alerts_total{outcome=\"sent\"} 2"), "{metrics}");
+    assert!(
+        metrics.contains("log_watcher_alerts_total{outcome=\"sent\"} 2"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
@@ -92,16 +104,25 @@ async fn a_burst_is_one_alert_then_one_digest_of_what_the_cooldown_swallowed() {
     assert_eq!(first["key"], "logs:errors:api");
     assert_eq!(first["title"], "errors: api error line");
     assert_eq!(first["severity"], "critical");
-    assert!(first["text"].as_str().unwrap().ends_with("[api][ERROR] first failure"));
+    assert!(first["text"]
+        .as_str()
+        .unwrap()
+        .ends_with("[api][ERROR] first failure"));
 
     // Warnings do not match the default rule; these errors fall in the cooldown.
-    append(&api, "WARNING only slow\nERROR second\nCRITICAL third\nERROR fourth\n");
+    append(
+        &api,
+        "WARNING only slow\nERROR second\nCRITICAL third\nERROR fourth\n",
+    );
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(hook.requests().len(), 1, "nothing more during the cooldown");
 
     let both = hook.wait_for(2, WAIT).await;
     let digest = both[1].json.clone().unwrap();
-    assert_eq!(digest["title"], "errors: 3 more matching lines from api suppressed");
+    assert_eq!(
+        digest["title"],
+        "errors: 3 more matching lines from api suppressed"
+    );
     let text = digest["text"].as_str().unwrap();
     assert!(
         text.starts_with("3 more matching lines were suppressed in the last 2s; the last one:\n"),
@@ -136,12 +157,18 @@ window_secs = 60"#,
         &dir.join("data"),
     )
     .await;
-    append(&api, "INFO 401 unauthorized /admin\nINFO 401 unauthorized /admin\n");
+    append(
+        &api,
+        "INFO 401 unauthorized /admin\nINFO 401 unauthorized /admin\n",
+    );
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert!(hook.requests().is_empty(), "two is below the threshold");
     append(&api, "INFO 401 unauthorized /admin\n");
     let alert = hook.wait_for(1, WAIT).await[0].json.clone().unwrap();
-    assert_eq!(alert["title"], "auth failures: 3 matching lines from api within 60s");
+    assert_eq!(
+        alert["title"],
+        "auth failures: 3 matching lines from api within 60s"
+    );
     assert_eq!(alert["severity"], "warning");
 }
 
@@ -163,11 +190,17 @@ async fn email_alerts_reach_a_real_smtp_server() {
         &dir.join("data"),
     )
     .await;
-    append(&web, "2024-06-12T01:23:50Z [error] upstream timed out <script>x</script>\n");
+    append(
+        &web,
+        "2024-06-12T01:23:50Z [error] upstream timed out <script>x</script>\n",
+    );
     let mail = smtp.wait_for_messages(1, WAIT).await.remove(0);
     assert_eq!(mail.from, "logs@example.test");
     assert_eq!(mail.to, vec!["alerts@example.com".to_string()]);
-    assert_eq!(mail.header("Subject").unwrap(), "[CRITICAL] errors: web error line");
+    assert_eq!(
+        mail.header("Subject").unwrap(),
+        "[CRITICAL] errors: web error line"
+    );
     let body = mail.body();
     assert!(
         body.contains("[2024-06-12T01:23:50Z][web][ERROR] upstream timed out <script>x</script>"),

@@ -35,7 +35,14 @@ fn write_config(text: &str) -> tempfile::NamedTempFile {
 
 fn command() -> Command {
     let mut command = Command::new(BINARY);
-    for var in ["CONFIG_PATH", "LOG_FILTER", "ALERT_EMAIL", "ALERT_WEBHOOK", "LOG_WATCHER_PORT", "DATA_DIR"] {
+    for var in [
+        "CONFIG_PATH",
+        "LOG_FILTER",
+        "ALERT_EMAIL",
+        "ALERT_WEBHOOK",
+        "LOG_WATCHER_PORT",
+        "DATA_DIR",
+    ] {
         command.env_remove(var);
     }
     command
@@ -43,7 +50,12 @@ fn command() -> Command {
 
 fn check_config(text: &str) -> (i32, String, String) {
     let file = write_config(text);
-    let out = command().arg("--config").arg(file.path()).arg("check-config").output().unwrap();
+    let out = command()
+        .arg("--config")
+        .arg(file.path())
+        .arg("check-config")
+        .output()
+        .unwrap();
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -56,7 +68,8 @@ fn the_spec_example_config_and_the_shipped_one_load_unchanged() {
     let (code, stdout, stderr) = check_config(SPEC_CONFIG);
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.starts_with("config ok"), "{stdout}");
-    let shipped = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml")).unwrap();
+    let shipped =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml")).unwrap();
     let (code, _, stderr) = check_config(&shipped);
     assert_eq!(code, 0, "{stderr}");
 }
@@ -64,26 +77,48 @@ fn the_spec_example_config_and_the_shipped_one_load_unchanged() {
 #[test]
 fn bad_config_stops_start_up_with_one_line_naming_the_key() {
     let cases = [
-        ("[log_sources]\nextra_file = [\"/logs/a.log\"]", "log_sources.extra_file: unknown field `extra_file`"),
-        ("[filters]\nlevels = [\"error\", \"loud\"]", "filters.levels[1]: unknown level \"loud\""),
-        ("[filters]\nregexes = [\"ok\", \"(unclosed\"]", "filters.regexes[1]:"),
+        (
+            "[log_sources]\nextra_file = [\"/logs/a.log\"]",
+            "log_sources.extra_file: unknown field `extra_file`",
+        ),
+        (
+            "[filters]\nlevels = [\"error\", \"loud\"]",
+            "filters.levels[1]: unknown level \"loud\"",
+        ),
+        (
+            "[filters]\nregexes = [\"ok\", \"(unclosed\"]",
+            "filters.regexes[1]:",
+        ),
         ("[api]\nport = 70000", "api.port: invalid value"),
         ("[alerts]\nemail = \"not an address\"", "alerts.email:"),
         ("[alerts]\nwebhook = \"ftp://nope\"", "alerts.webhook:"),
-        ("[[alerts.rules]]\nname = \"x\"\nthreshold = 0", "alerts.rules[0] (\"x\").threshold: must be at least 1"),
-        ("[multiline]\nstart_pattern = \"[\"", "multiline.start_pattern:"),
+        (
+            "[[alerts.rules]]\nname = \"x\"\nthreshold = 0",
+            "alerts.rules[0] (\"x\").threshold: must be at least 1",
+        ),
+        (
+            "[multiline]\nstart_pattern = \"[\"",
+            "multiline.start_pattern:",
+        ),
     ];
     for (config, expected) in cases {
         let (code, _, stderr) = check_config(config);
         assert_eq!(code, 2, "exit code for {config}: {stderr}");
         assert_eq!(stderr.lines().count(), 1, "one line for {config}: {stderr}");
         assert!(stderr.starts_with("invalid config "), "{stderr}");
-        assert!(stderr.contains(expected), "expected {expected:?} in {stderr:?}");
+        assert!(
+            stderr.contains(expected),
+            "expected {expected:?} in {stderr:?}"
+        );
     }
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Collects the child's stdout lines as they come.
@@ -100,7 +135,11 @@ fn stdout_lines(child: &mut Child) -> mpsc::Receiver<String> {
     lines
 }
 
-fn wait_for_line(lines: &mpsc::Receiver<String>, seen: &mut Vec<String>, wanted: impl Fn(&str) -> bool) -> String {
+fn wait_for_line(
+    lines: &mpsc::Receiver<String>,
+    seen: &mut Vec<String>,
+    wanted: impl Fn(&str) -> bool,
+) -> String {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         if let Some(line) = seen.iter().find(|l| wanted(l)) {
@@ -117,8 +156,16 @@ fn wait_for_line(lines: &mpsc::Receiver<String>, seen: &mut Vec<String>, wanted:
 /// `Summary (last 2 s): 1 error, 0 warnings.` -> (1, 0).
 fn summary_counts(line: &str) -> (u64, u64) {
     let number_before = |word: &str| -> u64 {
-        let at = line.find(word).unwrap_or_else(|| panic!("{word} in {line}"));
-        line[..at].trim_end().rsplit(' ').next().unwrap().parse().unwrap()
+        let at = line
+            .find(word)
+            .unwrap_or_else(|| panic!("{word} in {line}"));
+        line[..at]
+            .trim_end()
+            .rsplit(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
     };
     (number_before(" error"), number_before(" warning"))
 }
@@ -157,8 +204,14 @@ async fn the_spec_env_vars_and_stdout_lines_work_and_sigterm_exits_cleanly() {
         assert!(Instant::now() < deadline, "no answer on LOG_WATCHER_PORT");
         std::thread::sleep(Duration::from_millis(50));
     }
-    append(&api, "2024-06-12T01:23:45Z ERROR Database connection failed: timeout\n");
-    append(&web, "2024-06-12T01:23:50Z WARNING Deprecated API usage detected.\n");
+    append(
+        &api,
+        "2024-06-12T01:23:45Z ERROR Database connection failed: timeout\n",
+    );
+    append(
+        &web,
+        "2024-06-12T01:23:50Z WARNING Deprecated API usage detected.\n",
+    );
     append(&web, "2024-06-12T01:23:51Z DEBUG not an event\n");
 
     wait_for_line(&lines, &mut seen, |l| {
@@ -167,7 +220,9 @@ async fn the_spec_env_vars_and_stdout_lines_work_and_sigterm_exits_cleanly() {
     wait_for_line(&lines, &mut seen, |l| {
         l == "[2024-06-12T01:23:50Z][web][WARNING] Deprecated API usage detected."
     });
-    wait_for_line(&lines, &mut seen, |l| l == "Alert sent to: alerts@example.com");
+    wait_for_line(&lines, &mut seen, |l| {
+        l == "Alert sent to: alerts@example.com"
+    });
     // The two lines may fall in two summaries; together they count each once.
     let mut totals = (0, 0);
     let mut summaries = 0;
@@ -177,19 +232,31 @@ async fn the_spec_env_vars_and_stdout_lines_work_and_sigterm_exits_cleanly() {
         let counts = summary_counts(&line);
         totals = (totals.0 + counts.0, totals.1 + counts.1);
         summaries += 1;
-        assert!(summaries < 6 && totals.0 <= 1 && totals.1 <= 1, "{line}: {totals:?}");
+        assert!(
+            summaries < 6 && totals.0 <= 1 && totals.1 <= 1,
+            "{line}: {totals:?}"
+        );
     }
     assert!(!seen.iter().any(|l| l.contains("not an event")), "{seen:?}");
-    let mail = smtp.wait_for_messages(1, Duration::from_secs(10)).await.remove(0);
+    let mail = smtp
+        .wait_for_messages(1, Duration::from_secs(10))
+        .await
+        .remove(0);
     assert_eq!(mail.to, vec!["alerts@example.com".to_string()]);
 
     let started = Instant::now();
-    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
             break status;
         }
-        assert!(started.elapsed() < Duration::from_secs(10), "no exit within 10 s of SIGTERM");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no exit within 10 s of SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     assert_eq!(status.code(), Some(0));
@@ -264,7 +331,10 @@ async fn a_crash_in_the_middle_of_writing_neither_loses_nor_repeats_a_line() {
     }
     first.kill().unwrap();
     first.wait().unwrap();
-    assert!(!writer.is_finished(), "the kill came after the writing; make the writer slower");
+    assert!(
+        !writer.is_finished(),
+        "the kill came after the writing; make the writer slower"
+    );
     writer.join().unwrap();
     let (mut second, port) = start_binary(config.path(), &data);
 
@@ -292,7 +362,10 @@ async fn a_crash_in_the_middle_of_writing_neither_loses_nor_repeats_a_line() {
         let number: usize = message[5..10].parse().unwrap();
         seen[number] += 1;
         if number.is_multiple_of(7) {
-            assert_eq!(message, format!("line {number:05}\n  detail of {number:05}"));
+            assert_eq!(
+                message,
+                format!("line {number:05}\n  detail of {number:05}")
+            );
         }
     }
     let missing: Vec<usize> = (0..3000).filter(|n| seen[*n] == 0).collect();

@@ -15,30 +15,36 @@
 //! stand-ins run the runtime base's busybox. The override file changes only what the test
 //! must: those images and commands, the built image's tag, and (when 9200 is taken) the
 //! host port; every other line of the Dockerfile, `.dockerignore` and the Compose entry,
-//! its volumes and environment included, runs as written.
+//! its volumes and environment included, runs as written. Building, starting, the health
+//! and stop checks and the cleanup are those of every image test ([`ImageTestRun`]).
 
 use std::collections::BTreeSet;
 use std::fs;
 use std::net::{Ipv4Addr, TcpListener};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use service_kit::test_util::docker::{
-    busybox, docker, eventually, published_get, remove_run, require_compose, require_engine, run,
-    take_image_test_turn, unique_run_id, StandInBases, RUN_LABEL,
+    docker, eventually, published_get, run, ImageTestRun, ImageUnderTest, RUN_LABEL,
 };
 
-const BINARY: &str = env!("CARGO_BIN_EXE_log_watcher");
 const WORKSPACE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+/// The service's image as the spec's snippet names it.
+const IMAGE: ImageUnderTest = ImageUnderTest {
+    workspace: WORKSPACE,
+    binary: env!("CARGO_BIN_EXE_log_watcher"),
+    service: CONTAINER,
+    image: "log-watcher",
+    short_name: "lw",
+    project_prefix: "lwimagetest",
+};
 /// `container_name` in the spec's snippet.
 const CONTAINER: &str = "log_watcher";
 /// The container port, and the host port of the root file's `"9200:9200"`.
 const SNIPPET_PORT: u16 = 9200;
-/// Compose projects of this test are named with this prefix and the run id.
-const PROJECT_PREFIX: &str = "lwimagetest";
 /// The line the `api` stand-in prints after its normal start-up lines (and once more later).
 const API_ERROR: &str = "ERROR Database connection failed: timeout";
 /// The line the `web` stand-in prints.
@@ -53,18 +59,13 @@ const API_INFO: [&str; 3] = [
 #[test]
 fn the_image_built_from_the_dockerfile_runs_the_spec_compose_snippet_and_prints_the_apps_events_once(
 ) {
-    if !docker_is_available() {
-        return;
-    }
-    let Some(busybox) = busybox() else {
+    let Some(run) = ImageTestRun::prepare(IMAGE) else {
         return;
     };
-    let turn = take_image_test_turn();
-    refuse_if_name_is_taken();
-    let stack = Stack::new(turn, host_port());
-    stack.import_base_images(&busybox);
+    let stack = Stack::new(run, host_port());
+    stack.run.import_base_images();
     let started = Utc::now();
-    stack.build_and_start();
+    stack.run.build_and_start();
 
     // The stand-ins' lines, read from the json-file logs of the bind-mounted Docker folder,
     // named by their Compose service, printed in the spec's format.
@@ -197,17 +198,7 @@ fn the_image_built_from_the_dockerfile_runs_the_spec_compose_snippet_and_prints_
 
     // The HEALTHCHECK runs `log_watcher selfcheck` inside the container: the first probe
     // comes after the 10 s interval.
-    eventually("Docker to report the container healthy", 40, || {
-        let status = docker(&["inspect", "--format", "{{.State.Health.Status}}", CONTAINER]);
-        match status.trim() {
-            "healthy" => Some(()),
-            "unhealthy" => panic!(
-                "the HEALTHCHECK failed: {}",
-                docker(&["inspect", "--format", "{{json .State.Health}}", CONTAINER])
-            ),
-            _ => None,
-        }
-    });
+    stack.run.wait_until_healthy();
 
     // The snippet's settings reached the service: the config baked into the image, read
     // through CONFIG_PATH, is the repository's.
@@ -218,49 +209,21 @@ fn the_image_built_from_the_dockerfile_runs_the_spec_compose_snippet_and_prints_
     stack.assert_image_holds_only_the_binary_and_config();
 
     // `docker stop` sends SIGTERM and kills after 10 s: a clean, prompt exit shows as 0.
-    let stopping = Instant::now();
-    docker(&["stop", CONTAINER]);
-    let took = stopping.elapsed();
-    assert!(took < Duration::from_secs(10), "docker stop took {took:?}");
-    let exit_code = docker(&["inspect", "--format", "{{.State.ExitCode}}", CONTAINER]);
-    assert_eq!(exit_code.trim(), "0", "exit code after SIGTERM");
+    stack.run.assert_stops_cleanly();
 }
 
-/// One run of the image under test: its unique names, the stand-in images and the Compose
-/// project. Dropping it removes the containers, network, volumes and every image the run
-/// made, also when an assertion failed: every image of a run (the stand-ins and all that
-/// Docker builds on them) carries the shared run label with the run id as value.
+/// One run of the image under test ([`ImageTestRun`]) with the host port it publishes 9200
+/// on. The runtime stand-in base (busybox) also runs the app stand-ins.
 struct Stack {
-    /// Unique per run; part of every name below and the value of the run label.
-    run: String,
-    /// The Compose project name (`-p`).
-    project: String,
-    /// The stand-ins for `RUST_IMAGE` and `RUNTIME_IMAGE`; the runtime one (busybox) also
-    /// runs the app stand-ins.
-    bases: StandInBases,
-    /// The tag the built image gets instead of `log-watcher`.
-    image: String,
+    /// The run: names, stand-in bases, Compose project, cleanup.
+    run: ImageTestRun,
     /// The host port published for 9200.
     port: u16,
-    /// Root filesystems, tarballs, the Compose override file.
-    dir: tempfile::TempDir,
-    /// This run's turn (see [`take_image_test_turn`]), given up only after the cleanup in
-    /// `drop`.
-    _turn: fs::File,
 }
 
 impl Stack {
-    fn new(turn: fs::File, port: u16) -> Self {
-        let run = unique_run_id();
-        let stack = Stack {
-            project: format!("{PROJECT_PREFIX}{}", run.replace('-', "x")),
-            bases: StandInBases::for_run("lw", &run),
-            image: format!("sidecars-test/log-watcher:{run}"),
-            port,
-            dir: tempfile::tempdir().unwrap(),
-            run,
-            _turn: turn,
-        };
+    fn new(run: ImageTestRun, port: u16) -> Self {
+        let mut stack = Stack { run, port };
         stack.write_compose_files();
         stack
     }
@@ -268,7 +231,7 @@ impl Stack {
     /// The override file, and when the host port differs from the snippet's, a copy of the
     /// root file with only that port changed: Compose 1.x merges `ports` lists, so an
     /// override cannot take `"9200:9200"` away.
-    fn write_compose_files(&self) {
+    fn write_compose_files(&mut self) {
         let idle = "trap 'exit 0' TERM; sleep 86400 & wait";
         let api = format!(
             "trap 'exit 0' TERM; {} echo '{API_ERROR}'; sleep 86400 & wait",
@@ -278,7 +241,7 @@ impl Stack {
         let stand_in = |name: &str, script: &str| {
             format!(
                 "  {name}:\n    image: {}\n    command: [\"sh\", \"-c\", {}]\n",
-                self.bases.runtime,
+                self.run.bases.runtime,
                 serde_json::to_string(script).unwrap()
             )
         };
@@ -287,69 +250,23 @@ impl Stack {
             stand_in("api", &api),
             stand_in("web", &web),
             stand_in("db", idle),
-            self.image
+            self.run.tag
         );
-        fs::write(self.override_file(), text).unwrap();
+        fs::write(self.run.override_file(), text).unwrap();
         if self.port != SNIPPET_PORT {
-            let root = fs::read_to_string(root_compose_file()).unwrap();
+            let root = fs::read_to_string(&self.run.compose_file).unwrap();
             let mapping = format!("\"{SNIPPET_PORT}:{SNIPPET_PORT}\"");
             assert_eq!(root.matches(&mapping).count(), 1, "docker-compose.yml");
             let moved = root.replace(&mapping, &format!("\"{}:{SNIPPET_PORT}\"", self.port));
-            fs::write(self.compose_file(), moved).unwrap();
+            let copy = self.run.dir.path().join("docker-compose.yml");
+            fs::write(&copy, moved).unwrap();
+            self.run.compose_file = copy;
         }
-    }
-
-    fn override_file(&self) -> PathBuf {
-        self.dir.path().join("docker-compose.override.yml")
-    }
-
-    /// The root docker-compose.yml, or its copy with the free host port.
-    fn compose_file(&self) -> PathBuf {
-        if self.port == SNIPPET_PORT {
-            root_compose_file()
-        } else {
-            self.dir.path().join("docker-compose.yml")
-        }
-    }
-
-    /// Makes both stand-in base images with `docker import`; no registry involved.
-    fn import_base_images(&self, busybox: &Path) {
-        self.bases
-            .import(self.dir.path(), busybox, Path::new(BINARY), &self.run);
-    }
-
-    /// `docker-compose` on the repository's docker-compose.yml, from the repository root.
-    fn compose(&self) -> Command {
-        let mut command = Command::new("docker-compose");
-        command
-            .current_dir(WORKSPACE)
-            .arg("--project-directory")
-            .arg(WORKSPACE)
-            .arg("-f")
-            .arg(self.compose_file())
-            .arg("-f")
-            .arg(self.override_file())
-            .args(["-p", &self.project])
-            .env("RUST_IMAGE", &self.bases.builder)
-            .env("RUNTIME_IMAGE", &self.bases.runtime);
-        command
-    }
-
-    /// `docker-compose up -d --build log_watcher`: the spec's step 3, which starts `db`,
-    /// `api` and `web` first through `depends_on`.
-    fn build_and_start(&self) {
-        let started = Instant::now();
-        run(self.compose().args(["up", "-d", "--build", "log_watcher"]));
-        eprintln!(
-            "image built and stack started in {:?} (host port {})",
-            started.elapsed(),
-            self.port
-        );
     }
 
     /// The api stand-in writes its error line again, on its own stdout, now.
     fn api_prints_error_again(&self) {
-        let id = run(self.compose().args(["ps", "-q", "api"]));
+        let id = run(self.run.compose().args(["ps", "-q", "api"]));
         let script = format!("echo '{API_ERROR}' > /proc/1/fd/1");
         docker(&["exec", id.trim(), "sh", "-c", &script]);
     }
@@ -372,7 +289,7 @@ impl Stack {
             "--no-trunc",
             "--format",
             "{{.CreatedBy}}",
-            &self.image,
+            &self.run.tag,
         ]);
         for manager in ["apt-get", "apt ", "dpkg", "apk ", "yum", "dnf", "microdnf"] {
             assert!(
@@ -380,8 +297,8 @@ impl Stack {
                 "a build step runs {manager}:\n{history}"
             );
         }
-        let base = self.exported_paths(&self.bases.runtime);
-        let built = self.exported_paths(&self.image);
+        let base = self.exported_paths(&self.run.bases.runtime);
+        let built = self.exported_paths(&self.run.tag);
         let added: BTreeSet<&String> = built.difference(&base).collect();
         let files: Vec<&str> = added
             .iter()
@@ -411,9 +328,9 @@ impl Stack {
 
     /// The paths in the file system of a container created (not started) from `image`.
     fn exported_paths(&self, image: &str) -> BTreeSet<String> {
-        let label = format!("{RUN_LABEL}={}", self.run);
+        let label = format!("{RUN_LABEL}={}", self.run.run_id);
         let id = docker(&["create", "--label", &label, image, "sh"]);
-        let tarball = self.dir.path().join("export.tar");
+        let tarball = self.run.dir.path().join("export.tar");
         let tarball = tarball.to_str().unwrap();
         docker(&["export", "--output", tarball, id.trim()]);
         docker(&["rm", "--volumes", id.trim()]);
@@ -423,61 +340,6 @@ impl Stack {
             .map(|p| p.trim_start_matches("./").to_string())
             .filter(|p| !p.is_empty())
             .collect()
-    }
-}
-
-impl Drop for Stack {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            if let Ok(logs) = Command::new("docker")
-                .args(["logs", "--tail", "60", CONTAINER])
-                .output()
-            {
-                eprintln!(
-                    "--- docker logs {CONTAINER} ---\n{}{}",
-                    String::from_utf8_lossy(&logs.stdout),
-                    String::from_utf8_lossy(&logs.stderr)
-                );
-            }
-        }
-        let _ = self
-            .compose()
-            .args(["down", "--volumes", "--remove-orphans", "--timeout", "5"])
-            .output();
-        remove_run(&self.run);
-    }
-}
-
-fn root_compose_file() -> PathBuf {
-    Path::new(WORKSPACE).join("docker-compose.yml")
-}
-
-fn docker_is_available() -> bool {
-    require_engine("the image test builds services/log_watcher/Dockerfile and runs it")
-        && require_compose("the image test starts the spec's snippet from docker-compose.yml")
-}
-
-/// The snippet fixes the container name; say plainly what is in the way instead of letting
-/// Compose fail half-way. Called during this run's turn, so a container of this test's
-/// Compose projects can only be a leftover of a killed run: it is removed.
-fn refuse_if_name_is_taken() {
-    let existing = Command::new("docker")
-        .args([
-            "inspect",
-            "--format",
-            "{{index .Config.Labels \"com.docker.compose.project\"}}",
-            CONTAINER,
-        ])
-        .output()
-        .unwrap();
-    if existing.status.success() {
-        let project = String::from_utf8_lossy(&existing.stdout).trim().to_string();
-        assert!(
-            project.starts_with(PROJECT_PREFIX),
-            "a container named {CONTAINER} already exists (Compose project {project:?}); \
-             the spec's snippet needs that name: remove it (docker rm -f {CONTAINER})"
-        );
-        docker(&["rm", "--force", "--volumes", CONTAINER]);
     }
 }
 

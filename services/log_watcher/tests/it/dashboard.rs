@@ -10,6 +10,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use service_kit::test_util::browser::Browser;
+use service_kit::test_util::page::{assert_markup_escaped, assert_strict_page_at};
 
 use crate::support::{append, files_config, spawn_app, temp_dir, TestApp};
 
@@ -99,8 +100,9 @@ fn row_shows(message: &str) -> String {
 
 /// Opens the dashboard at `path` and waits until it is live.
 async fn open(browser: &mut Browser, app: &TestApp, path: &str) {
-    browser.goto(&format!("{}{path}", app.base)).await;
-    browser.wait_for(READY, WAIT).await;
+    browser
+        .open(&format!("{}{path}", app.base), READY, WAIT)
+        .await;
 }
 
 #[tokio::test]
@@ -187,12 +189,9 @@ async fn events_from_two_files_show_with_their_services_and_level_colours() {
             .await,
         "2 sources open"
     );
-    assert_eq!(
-        browser.problems(),
-        Vec::<String>::new(),
-        "no script errors, no CSP violations"
-    );
-    browser.close().await;
+    browser
+        .close_without_problems("no script errors, no CSP violations")
+        .await;
 }
 
 /// `01:23:45`: a time of day without a date.
@@ -223,7 +222,7 @@ async fn a_line_appended_after_the_page_loaded_appears_at_the_bottom_without_a_r
     };
     open(&mut browser, &app, "/dashboard").await;
     // A mark on this very document: a reload would wipe it.
-    browser.eval("window.sameDocument = 'still here'").await;
+    browser.mark_document().await;
 
     append(&api, "ERROR payment provider returned 502\n");
     browser
@@ -246,11 +245,7 @@ async fn a_line_appended_after_the_page_loaded_appears_at_the_bottom_without_a_r
                 "count": 81, "shown": "81 events" }),
         "the newest event is the last row, and in view"
     );
-    assert_eq!(
-        browser.eval("window.sameDocument").await,
-        "still here",
-        "the page was never reloaded"
-    );
+    assert!(browser.same_document().await, "the page was never reloaded");
 
     // Paused, new events wait behind a button instead of moving the table.
     browser
@@ -283,8 +278,9 @@ async fn a_line_appended_after_the_page_loaded_appears_at_the_bottom_without_a_r
             .await,
         "following"
     );
-    assert_eq!(browser.problems(), Vec::<String>::new());
-    browser.close().await;
+    browser
+        .close_without_problems("no script errors, no CSP violations")
+        .await;
 }
 
 #[tokio::test]
@@ -296,15 +292,8 @@ async fn markup_in_a_log_line_is_shown_as_text_and_never_runs() {
     app.wait_for_events("", WAIT, |e| e.len() == 1).await;
 
     let (_, _, html) = get(&app, "/dashboard").await;
-    for raw in ["<img src=x", "<script>window", "<b>bold"] {
-        assert!(!html.contains(raw), "{raw:?} reached the page unescaped");
-    }
+    assert_markup_escaped(&html, &["<img src=x", "<script>window", "<b>bold"]);
     assert!(html.contains("&lt;img src=x onerror=&quot;window.__pwned=1&quot;&gt;&lt;script&gt;"));
-    assert_eq!(
-        html.matches("<script").count(),
-        1,
-        "only the page's own script"
-    );
 
     let Some(mut browser) = Browser::launch().await else {
         return;
@@ -331,8 +320,9 @@ async fn markup_in_a_log_line_is_shown_as_text_and_never_runs() {
         injected,
         json!({ "pwned": null, "scripts": 1, "images": 0, "bold": 0 })
     );
-    assert_eq!(browser.problems(), Vec::<String>::new());
-    browser.close().await;
+    browser
+        .close_without_problems("no script errors, no CSP violations")
+        .await;
 }
 
 #[tokio::test]
@@ -349,7 +339,7 @@ async fn the_level_filter_hides_warnings_and_survives_a_reload_through_the_url()
         return;
     };
     open(&mut browser, &app, "/dashboard").await;
-    browser.eval("window.sameDocument = 'still here'").await;
+    browser.mark_document().await;
     browser
         .eval("(() => { const s = document.getElementById('f-level'); s.value = 'error'; s.dispatchEvent(new Event('change')); })()")
         .await;
@@ -367,11 +357,7 @@ async fn the_level_filter_hides_warnings_and_survives_a_reload_through_the_url()
             .collect()
     };
     assert_eq!(levels(&browser.eval(READ_ROWS).await), ["ERROR"]);
-    assert_eq!(
-        browser.eval("window.sameDocument").await,
-        "still here",
-        "filtering does not reload"
-    );
+    assert!(browser.same_document().await, "filtering does not reload");
 
     // The stream is filtered too: a new warning stays out, a new error comes in.
     append(&web, "WARNING second warning\n");
@@ -396,11 +382,7 @@ async fn the_level_filter_hides_warnings_and_survives_a_reload_through_the_url()
         "error"
     );
     assert_eq!(levels(&browser.eval(READ_ROWS).await), ["ERROR", "ERROR"]);
-    assert_eq!(
-        browser.eval("window.sameDocument === undefined").await,
-        true,
-        "it was a real reload"
-    );
+    assert!(!browser.same_document().await, "it was a real reload");
 
     // Back to all levels: the warnings return.
     browser
@@ -412,8 +394,9 @@ async fn the_level_filter_hides_warnings_and_survives_a_reload_through_the_url()
             WAIT,
         )
         .await;
-    assert_eq!(browser.problems(), Vec::<String>::new());
-    browser.close().await;
+    browser
+        .close_without_problems("no script errors, no CSP violations")
+        .await;
 }
 
 #[tokio::test]
@@ -539,8 +522,9 @@ async fn the_chart_shows_bars_for_the_levels_written_and_the_header_counts_them(
         json!(["1 critical", "3 errors", "2 warnings"])
     );
     assert_eq!(chart["title"], "(4 errors) Log watcher");
-    assert_eq!(browser.problems(), Vec::<String>::new());
-    browser.close().await;
+    browser
+        .close_without_problems("no script errors, no CSP violations")
+        .await;
 }
 
 /// The shape of the parts the script redraws: per part, every element's tag and classes
@@ -552,6 +536,10 @@ const PAGE_SHAPE: &str = r#"(root) => ['#counts', '#sources', '#totals', '#chart
     return n.tagName.toLowerCase() + '.' + classes;
   }).join(' ');
 })"#;
+
+/// For [`Browser::server_and_script_shapes`]: the page is measured once the script has
+/// refreshed it after the server render arrived.
+const AFTER_NEXT_REFRESH: &str = "(() => { const before = Number(document.body.dataset.updates); return () => Number(document.body.dataset.updates) > before; })()";
 
 #[tokio::test]
 async fn the_script_renders_the_same_markup_as_the_server() {
@@ -577,18 +565,7 @@ async fn the_script_renders_the_same_markup_as_the_server() {
     let mut shapes = Value::Null;
     for _ in 0..3 {
         shapes = browser
-            .eval(&format!(
-                r#"fetch('dashboard').then(r => r.text()).then(html => new Promise(done => {{
-  const shape = {PAGE_SHAPE};
-  // Without its <style>: parsing it here would count as a CSP violation of this page.
-  const markup = html.replace(/<style[^>]*>[\s\S]*?<\/style>/, '');
-  const before = Number(document.body.dataset.updates);
-  const check = () => Number(document.body.dataset.updates) > before
-    ? done({{ server: shape(new DOMParser().parseFromString(markup, 'text/html')), script: shape(document) }})
-    : setTimeout(check, 50);
-  check();
-}}))"#
-            ))
+            .server_and_script_shapes("dashboard", PAGE_SHAPE, AFTER_NEXT_REFRESH)
             .await;
         if shapes["script"] == shapes["server"] {
             break;
@@ -615,8 +592,9 @@ async fn the_script_renders_the_same_markup_as_the_server() {
         script[4].as_str().unwrap().contains("tr.ev ev-error multi"),
         "{shapes:#}"
     );
-    assert_eq!(browser.problems(), Vec::<String>::new());
-    browser.close().await;
+    browser
+        .close_without_problems("no script errors, no CSP violations")
+        .await;
 }
 
 #[tokio::test]
@@ -689,40 +667,7 @@ async fn the_page_sends_a_strict_csp_and_loads_nothing_from_elsewhere() {
     append(&api, "ERROR boom\n");
     app.wait_for_events("", WAIT, |e| e.len() == 1).await;
 
-    let (code, headers, html) = get(&app, "/dashboard").await;
-    assert_eq!(code, StatusCode::OK);
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .map(|v| v.to_str().unwrap().to_string())
-            .unwrap_or_default()
-    };
-    assert_eq!(header("content-type"), "text/html; charset=utf-8");
-    assert_eq!(header("x-content-type-options"), "nosniff");
-    assert_eq!(header("cache-control"), "no-store");
-    let csp = header("content-security-policy");
-    assert!(csp.starts_with("default-src 'none';"), "{csp}");
-    assert!(csp.contains("connect-src 'self'"), "{csp}");
-    assert!(!csp.contains("unsafe"), "{csp}");
-    let nonce = csp
-        .split("script-src 'nonce-")
-        .nth(1)
-        .and_then(|rest| rest.split_once('\''))
-        .map(|(nonce, _)| nonce.to_string())
-        .unwrap_or_else(|| panic!("no script nonce in {csp}"));
-    assert!(html.contains(&format!(r#"<script nonce="{nonce}">"#)));
-    assert!(html.contains(&format!(r#"<style nonce="{nonce}">"#)));
-    let (_, second, _) = get(&app, "/dashboard").await;
-    assert_ne!(
-        second
-            .get("content-security-policy")
-            .unwrap()
-            .to_str()
-            .unwrap(),
-        csp,
-        "a fresh nonce each time"
-    );
-    assert!(!html.contains(" src="), "no element loads a source");
+    assert_strict_page_at(&format!("{}/dashboard", app.base)).await;
 
     let (code, _, _) = get(&app, "/").await;
     assert_eq!(
@@ -736,21 +681,10 @@ async fn the_page_sends_a_strict_csp_and_loads_nothing_from_elsewhere() {
     };
     open(&mut browser, &app, "/").await;
     assert_eq!(browser.eval("location.pathname").await, "/dashboard");
-    let resources = browser
-        .eval("performance.getEntriesByType('resource').map(e => e.name).concat([location.href])")
+    browser.assert_loaded_only_from(&app.base).await;
+    browser
+        .close_without_problems("the nonce'd style and script ran without CSP violations")
         .await;
-    for url in resources.as_array().unwrap() {
-        assert!(
-            url.as_str().unwrap().starts_with(&app.base),
-            "{url} is not from the service itself"
-        );
-    }
-    assert_eq!(
-        browser.problems(),
-        Vec::<String>::new(),
-        "the nonce'd style and script ran without CSP violations"
-    );
-    browser.close().await;
 }
 
 #[tokio::test]
@@ -801,8 +735,9 @@ async fn with_auth_the_page_asks_for_credentials_and_works_with_them() {
         .await;
     open(&mut browser, &app, "/dashboard").await;
     browser.wait_for(&row_shows("boom"), WAIT).await;
-    assert_eq!(browser.problems(), Vec::<String>::new());
-    browser.close().await;
+    browser
+        .close_without_problems("no script errors, no CSP violations")
+        .await;
 }
 
 #[tokio::test]
@@ -892,19 +827,14 @@ async fn a_screenshot_shows_a_page_a_person_would_leave_open() {
         .await;
     // Let the highlight of the live row fade, as a person would see it a moment later.
     tokio::time::sleep(Duration::from_millis(1800)).await;
-    let png = browser.screenshot().await;
-    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "the screenshot is a PNG");
-    assert!(
-        png.len() > 20_000,
-        "the screenshot has content ({} bytes)",
-        png.len()
-    );
-    std::fs::write("/tmp/log_watcher_dashboard.png", &png).unwrap();
-    std::fs::write(
-        format!("{}/log_watcher_dashboard.png", env!("CARGO_TARGET_TMPDIR")),
-        &png,
-    )
-    .unwrap();
-    assert_eq!(browser.problems(), Vec::<String>::new());
-    browser.close().await;
+    browser
+        .save_screenshot(
+            "log_watcher_dashboard.png",
+            20_000,
+            env!("CARGO_TARGET_TMPDIR"),
+        )
+        .await;
+    browser
+        .close_without_problems("no script errors, no CSP violations")
+        .await;
 }

@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use service_kit::test_util::docker::{docker, docker_root_dir, BusyboxImage, RUN_LABEL};
+use service_kit::test_util::docker::{
+    docker, docker_root_dir, take_image_test_turn, BusyboxImage, RUN_LABEL,
+};
 use service_kit::test_util::require_component;
 use tokio::net::{UnixListener, UnixStream};
 use tokio::task::JoinSet;
@@ -25,11 +27,14 @@ const LONG_LINE: usize = 40_000;
 const WAIT: Duration = Duration::from_secs(20);
 
 /// Imports this run's busybox image, or says why the test cannot run.
-fn engine(test: &str) -> Option<BusyboxImage> {
-    BusyboxImage::import(
+/// The engine's turn (held until the test ends, so the image test, whose log_watcher reads
+/// every container on the engine, never sees these containers) and a busybox image.
+fn engine(test: &str) -> Option<(std::fs::File, BusyboxImage)> {
+    let image = BusyboxImage::import(
         "log-watcher-test",
         &format!("{test} runs containers on the real Docker Engine"),
-    )
+    )?;
+    Some((take_image_test_turn(), image))
 }
 
 /// Starts a detached container of `image` running `script` with `labels`; returns its id.
@@ -178,7 +183,7 @@ fn api_config(socket: &Path, project: &str, extra: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_file_logs_are_named_by_compose_service_keep_long_lines_whole_and_docker_timestamps() {
-    let Some(image) = engine("the json-file test") else {
+    let Some((_turn, image)) = engine("the json-file test") else {
         return;
     };
     let run = image.run_id().to_string();
@@ -308,7 +313,7 @@ async fn json_file_logs_are_named_by_compose_service_keep_long_lines_whole_and_d
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_engine_api_source_reads_every_line_once_across_a_restart_and_follows_new_containers() {
-    let Some(image) = engine("the Docker API test") else {
+    let Some((_turn, image)) = engine("the Docker API test") else {
         return;
     };
     let run = image.run_id().to_string();
@@ -517,7 +522,7 @@ impl Drop for EngineProxy {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_engine_api_source_reconnects_after_the_daemon_goes_away_without_loss_or_repeats() {
-    let Some(image) = engine("the Docker API reconnect test") else {
+    let Some((_turn, image)) = engine("the Docker API reconnect test") else {
         return;
     };
     let run = image.run_id().to_string();

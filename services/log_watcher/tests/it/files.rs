@@ -22,18 +22,33 @@ async fn error_and_warning_lines_and_regex_matches_become_events() {
         &dir.join("data"),
     )
     .await;
-    append(&api, "2024-06-12T01:23:45Z ERROR Database connection failed: timeout\n");
+    append(
+        &api,
+        "2024-06-12T01:23:45Z ERROR Database connection failed: timeout\n",
+    );
     append(&api, "2024-06-12T01:23:46Z INFO GET /health 200\n");
-    append(&web, "2024-06-12T01:23:50Z WARNING Deprecated API usage detected.\n");
-    append(&web, "2024-06-12T01:23:51Z INFO user unauthorized for /admin\n");
-    let events = app.wait_for_events("limit=10", WAIT, |e| e.len() >= 3).await;
+    append(
+        &web,
+        "2024-06-12T01:23:50Z WARNING Deprecated API usage detected.\n",
+    );
+    append(
+        &web,
+        "2024-06-12T01:23:51Z INFO user unauthorized for /admin\n",
+    );
+    let events = app
+        .wait_for_events("limit=10", WAIT, |e| e.len() >= 3)
+        .await;
     assert_eq!(events.len(), 3, "{events:?}");
     let api_error = events.iter().find(|e| e["service"] == "api").unwrap();
     assert_eq!(api_error["timestamp"], "2024-06-12T01:23:45Z");
     assert_eq!(api_error["level"], "error");
     assert_eq!(api_error["message"], "Database connection failed: timeout");
-    assert!(events.iter().any(|e| e["service"] == "web" && e["level"] == "warning"));
-    assert!(events.iter().any(|e| e["message"] == "user unauthorized for /admin"));
+    assert!(events
+        .iter()
+        .any(|e| e["service"] == "web" && e["level"] == "warning"));
+    assert!(events
+        .iter()
+        .any(|e| e["message"] == "user unauthorized for /admin"));
 
     let (_, summary) = app.get_json("/summary?window=10m").await;
     assert_eq!(summary["window_secs"], 600);
@@ -46,19 +61,37 @@ async fn error_and_warning_lines_and_regex_matches_become_events() {
 async fn logs_filters_by_service_level_text_and_limit() {
     let (_guard, dir) = temp_dir();
     let api = dir.join("api.log");
-    let app = spawn_app(&files_config(&[&api], "[filters]\nlevels = [\"info\", \"warning\", \"error\"]"), &dir.join("data")).await;
+    let app = spawn_app(
+        &files_config(
+            &[&api],
+            "[filters]\nlevels = [\"info\", \"warning\", \"error\"]",
+        ),
+        &dir.join("data"),
+    )
+    .await;
     for i in 0..20 {
         append(&api, &format!("INFO request {i}\n"));
     }
     append(&api, "ERROR boom one\nWARNING slow disk\n");
-    app.wait_for_events("limit=100", WAIT, |e| e.len() == 22).await;
+    app.wait_for_events("limit=100", WAIT, |e| e.len() == 22)
+        .await;
     let (_, body) = app.get_json("/logs?level=warning").await;
-    let levels: Vec<&str> = body["events"].as_array().unwrap().iter().map(|e| e["level"].as_str().unwrap()).collect();
+    let levels: Vec<&str> = body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["level"].as_str().unwrap())
+        .collect();
     assert_eq!(levels, vec!["error", "warning"]);
     let (_, body) = app.get_json("/logs?q=BOOM").await;
     assert_eq!(body["events"].as_array().unwrap().len(), 1);
     let (_, body) = app.get_json("/logs?limit=3").await;
-    let messages: Vec<&str> = body["events"].as_array().unwrap().iter().map(|e| e["message"].as_str().unwrap()).collect();
+    let messages: Vec<&str> = body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["message"].as_str().unwrap())
+        .collect();
     assert_eq!(messages, vec!["request 19", "boom one", "slow disk"]);
     let (_, body) = app.get_json("/logs?service=web").await;
     assert!(body["events"].as_array().unwrap().is_empty());
@@ -86,6 +119,9 @@ async fn a_restart_neither_repeats_nor_loses_lines() {
     let events = second.wait_for_events("", WAIT, |e| e.len() >= 3).await;
     append(&api, "ur\n");
     let events_after = second.wait_for_events("", WAIT, |e| e.len() >= 4).await;
-    let messages: Vec<&str> = events_after.iter().map(|e| e["message"].as_str().unwrap()).collect();
+    let messages: Vec<&str> = events_after
+        .iter()
+        .map(|e| e["message"].as_str().unwrap())
+        .collect();
     assert_eq!(messages, vec!["one", "two", "three", "four"], "{events:?}");
 }

@@ -24,7 +24,8 @@ async fn metrics_count_lines_bytes_events_and_lag_and_pass_promtool() {
     let api = dir.join("api.log");
     let app = spawn_app(&files_config(&[&api], ""), &dir.join("data")).await;
     append(&api, "INFO one\nINFO two\nERROR three\nWARNING four\n");
-    app.wait_for_events("", std::time::Duration::from_secs(10), |e| e.len() == 2).await;
+    app.wait_for_events("", std::time::Duration::from_secs(10), |e| e.len() == 2)
+        .await;
     // Source status is refreshed every second.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     let text = loop {
@@ -53,7 +54,11 @@ async fn metrics_count_lines_bytes_events_and_lag_and_pass_promtool() {
 async fn a_token_protects_logs_summary_and_metrics_but_not_livez() {
     let (_guard, dir) = temp_dir();
     let api = dir.join("api.log");
-    let app = spawn_app(&files_config(&[&api], "[auth]\ntoken = \"s3cret\""), &dir.join("data")).await;
+    let app = spawn_app(
+        &files_config(&[&api], "[auth]\ntoken = \"s3cret\""),
+        &dir.join("data"),
+    )
+    .await;
     for path in ["/logs", "/summary", "/metrics", "/logs/stream"] {
         let (code, _) = app.get_text(path).await;
         assert_eq!(code, reqwest::StatusCode::UNAUTHORIZED, "{path}");
@@ -80,7 +85,9 @@ async fn an_unreadable_file_is_reported_and_the_others_keep_flowing() {
     std::fs::create_dir(&locked).unwrap();
     let app = spawn_app(&files_config(&[&locked, &open], ""), &dir.join("data")).await;
     append(&open, "ERROR still flowing\n");
-    let events = app.wait_for_events("", std::time::Duration::from_secs(10), |e| !e.is_empty()).await;
+    let events = app
+        .wait_for_events("", std::time::Duration::from_secs(10), |e| !e.is_empty())
+        .await;
     assert_eq!(events[0]["service"], "open");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     loop {
@@ -90,9 +97,15 @@ async fn an_unreadable_file_is_reported_and_the_others_keep_flowing() {
         if locked["error"].is_string() {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "no error shown: {livez}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no error shown: {livez}"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     let (_, metrics) = app.get_text("/metrics").await;
-    assert!(metrics.contains("log_watcher_source_errors 1\n"), "{metrics}");
+    assert!(
+        metrics.contains("log_watcher_source_errors 1\n"),
+        "{metrics}"
+    );
 }

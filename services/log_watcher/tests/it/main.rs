@@ -1,10 +1,10 @@
 //! Integration tests of log_watcher: the real service on port 0 reading real files.
 
-mod dashboard;
-mod docker;
 mod alerts;
 mod binary;
 mod container;
+mod dashboard;
+mod docker;
 mod files;
 mod http;
 mod rotation;

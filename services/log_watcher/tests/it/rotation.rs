@@ -9,17 +9,24 @@ use std::time::Duration;
 use crate::support::{append, files_config, spawn_app, temp_dir};
 
 fn logrotate() -> Option<PathBuf> {
-    ["/usr/sbin/logrotate", "/sbin/logrotate", "/usr/bin/logrotate"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
+    [
+        "/usr/sbin/logrotate",
+        "/sbin/logrotate",
+        "/usr/bin/logrotate",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .find(|p| p.exists())
 }
 
 fn rotate(logrotate: &Path, dir: &Path, log: &Path, mode: &str) {
     let conf = dir.join(format!("logrotate-{mode}.conf"));
     std::fs::write(
         &conf,
-        format!("{} {{\n  rotate 10\n  missingok\n  {mode}\n}}\n", log.display()),
+        format!(
+            "{} {{\n  rotate 10\n  missingok\n  {mode}\n}}\n",
+            log.display()
+        ),
     )
     .unwrap();
     let out = Command::new(logrotate)
@@ -104,7 +111,11 @@ async fn every_line_is_read_exactly_once_across_logrotate_and_a_restart() {
         *seen.entry(number).or_default() += 1;
     }
     let missing: Vec<u32> = (0..1800).filter(|n| !seen.contains_key(n)).collect();
-    let repeated: Vec<(u32, u32)> = seen.iter().filter(|(_, c)| **c > 1).map(|(n, c)| (*n, *c)).collect();
+    let repeated: Vec<(u32, u32)> = seen
+        .iter()
+        .filter(|(_, c)| **c > 1)
+        .map(|(n, c)| (*n, *c))
+        .collect();
     assert!(missing.is_empty(), "missing lines: {missing:?}");
     assert!(repeated.is_empty(), "repeated lines: {repeated:?}");
     assert_eq!(events.len(), 1800);

@@ -7,40 +7,31 @@ use std::time::Duration;
 
 use log_watcher::config::Config;
 use serde_json::Value;
-use tokio_util::sync::CancellationToken;
+use service_kit::test_util::RunningService;
 
 /// A running log_watcher.
 pub struct TestApp {
     /// `http://127.0.0.1:PORT`.
     pub base: String,
-    client: reqwest::Client,
-    shutdown: CancellationToken,
-    task: Option<tokio::task::JoinHandle<Result<(), log_watcher::RunError>>>,
+    service: RunningService,
 }
 
 /// Starts the service with `config_toml` and `data_dir`.
 pub async fn spawn_app(config_toml: &str, data_dir: &Path) -> TestApp {
     let config = Config::from_toml(config_toml).expect("test config must be valid");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let shutdown = CancellationToken::new();
-    let task = tokio::spawn(log_watcher::run(
-        config,
-        listener,
-        data_dir.to_path_buf(),
-        shutdown.clone(),
-    ));
+    let service = RunningService::start(log_watcher::run, config, data_dir.to_path_buf()).await;
     TestApp {
-        base,
-        client: reqwest::Client::new(),
-        shutdown,
-        task: Some(task),
+        base: service.base.clone(),
+        service,
     }
 }
 
 /// A config reading `files` with a fast poll.
 pub fn files_config(files: &[&Path], extra: &str) -> String {
-    let list: Vec<String> = files.iter().map(|f| format!("{:?}", f.display().to_string())).collect();
+    let list: Vec<String> = files
+        .iter()
+        .map(|f| format!("{:?}", f.display().to_string()))
+        .collect();
     format!(
         "[log_sources]\nextra_files = [{}]\npoll_interval_ms = 20\n{extra}\n",
         list.join(", ")
@@ -50,22 +41,21 @@ pub fn files_config(files: &[&Path], extra: &str) -> String {
 impl TestApp {
     /// GET `path` as JSON.
     pub async fn get_json(&self, path: &str) -> (reqwest::StatusCode, Value) {
-        let response = self.client.get(format!("{}{path}", self.base)).send().await.unwrap();
-        let status = response.status();
-        let body = response.text().await.unwrap();
-        let json = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}"));
-        (status, json)
+        self.service.get_json(path).await
     }
 
     /// GET `path` as text.
     pub async fn get_text(&self, path: &str) -> (reqwest::StatusCode, String) {
-        let response = self.client.get(format!("{}{path}", self.base)).send().await.unwrap();
-        let status = response.status();
-        (status, response.text().await.unwrap())
+        self.service.get(path).await
     }
 
     /// Polls `/logs?{query}` until `done` accepts the events; returns them.
-    pub async fn wait_for_events(&self, query: &str, timeout: Duration, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    pub async fn wait_for_events(
+        &self,
+        query: &str,
+        timeout: Duration,
+        done: impl Fn(&[Value]) -> bool,
+    ) -> Vec<Value> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let (_, body) = self.get_json(&format!("/logs?{query}")).await;
@@ -74,34 +64,29 @@ impl TestApp {
                 return events;
             }
             if tokio::time::Instant::now() > deadline {
-                panic!("events not as expected within {timeout:?}: {} events, last: {:?}", events.len(), events.last());
+                panic!(
+                    "events not as expected within {timeout:?}: {} events, last: {:?}",
+                    events.len(),
+                    events.last()
+                );
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
     /// Stops the service and waits for it.
-    pub async fn stop(mut self) {
-        self.shutdown.cancel();
-        if let Some(task) = self.task.take() {
-            tokio::time::timeout(Duration::from_secs(10), task)
-                .await
-                .expect("stops within 10 s")
-                .unwrap()
-                .unwrap();
-        }
-    }
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
+    pub async fn stop(self) {
+        self.service.stop().await;
     }
 }
 
 /// Appends `text` to `path` (creating it), as a logging application does.
 pub fn append(path: &Path, text: &str) {
-    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path).unwrap();
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
     file.write_all(text.as_bytes()).unwrap();
 }
 

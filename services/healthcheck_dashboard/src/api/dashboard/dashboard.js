@@ -3,11 +3,13 @@
 // as `api/status`), falls back to polling `api/status` every 5 s when the stream fails or
 // EventSource is missing, and ticks every "N s ago" once a second. It mirrors render.rs:
 // same elements, same classes, same words. Every text is set with textContent; nothing
-// from the server ever goes through innerHTML.
+// from the server ever goes through innerHTML. The element builders, `plural`, `span` and
+// `fetchJson` come from service_kit's page prelude, which the page writes ahead of this.
 (() => {
   'use strict';
 
-  const SVG_NS = 'http://www.w3.org/2000/svg';
+  // service_kit's page prelude, written ahead of this script.
+  const { SVG_NS, el, svgEl, plural, span, fetchJson } = pagePrelude;
   const POLL_MS = 5000;
   const SSE_RETRY_MS = 15000;
   const SLOTS = 60; // state::RECENT_SAMPLES
@@ -30,31 +32,6 @@
   let stream = null;
 
   // ---- small builders -------------------------------------------------------------------
-
-  function el(tag, className, text) {
-    const node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    return node;
-  }
-
-  function svgEl(tag, attrs) {
-    const node = document.createElementNS(SVG_NS, tag);
-    for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, String(value));
-    return node;
-  }
-
-  function plural(n, word) {
-    return n + ' ' + word + (n === 1 ? '' : 's');
-  }
-
-  function span(seconds) {
-    const s = Math.max(0, Math.floor(seconds));
-    if (s < 60) return s + ' s';
-    if (s < 3600) return Math.floor(s / 60) + ' min';
-    if (s < 48 * 3600) return Math.floor(s / 3600) + ' h';
-    return Math.floor(s / 86400) + ' d';
-  }
 
   function now() {
     return Date.now() + clockOffset;
@@ -304,8 +281,7 @@
   }
 
   function poll() {
-    fetch('api/status', { cache: 'no-store', headers: { Accept: 'application/json' } })
-      .then((response) => (response.ok ? response.json() : Promise.reject(new Error('HTTP ' + response.status))))
+    fetchJson('api/status')
       .then((view) => {
         apply(view, 'poll');
         if (pollTimer !== null && !stream) setConn('polling');

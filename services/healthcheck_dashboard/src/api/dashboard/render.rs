@@ -2,20 +2,22 @@
 //! `<noscript>` refresh keeps it current); `dashboard.js` rebuilds the very same markup from
 //! the event stream, so the two must change together: same elements, same classes, same
 //! words. Every text that comes from config, the network or a command goes through
-//! [`xml_escape`].
+//! [`escape`]. The head and the script element are every page's ([`service_kit::page`]).
 
 use std::fmt::Write;
 
 use chrono::{DateTime, Utc};
+use service_kit::html::{self, escape, span};
+use service_kit::page::{self, Head};
 
-use crate::api::badge::xml_escape;
 use crate::api::status::{Overall, ServiceView, StatusView};
 use crate::check::Status;
 use crate::state::RECENT_SAMPLES;
 
 /// The page's stylesheet, inlined under the response's CSP nonce.
 const CSS: &str = include_str!("dashboard.css");
-/// The page's script, inlined under the response's CSP nonce.
+/// The page's own script, inlined after [`page::SCRIPT_PRELUDE`] under the response's CSP
+/// nonce.
 const JS: &str = include_str!("dashboard.js");
 
 /// Sparkline geometry (SVG user units); `dashboard.js` uses the same numbers.
@@ -130,25 +132,7 @@ fn favicon(class: &str) -> String {
 
 /// `1 service`, `2 services`.
 fn plural(n: usize, word: &str) -> String {
-    if n == 1 {
-        format!("{n} {word}")
-    } else {
-        format!("{n} {word}s")
-    }
-}
-
-/// A duration in the page's words: `12 s`, `4 min`, `3 h`, `2 d`.
-pub fn span(seconds: i64) -> String {
-    let s = seconds.max(0);
-    if s < 60 {
-        format!("{s} s")
-    } else if s < 3600 {
-        format!("{} min", s / 60)
-    } else if s < 48 * 3600 {
-        format!("{} h", s / 3600)
-    } else {
-        format!("{} d", s / 86400)
-    }
+    html::plural(n as u64, word)
 }
 
 /// Seconds from the RFC 3339 time `at` to `now`.
@@ -164,7 +148,7 @@ fn relative_time(out: &mut String, class: &str, at: &str, mode: &str, now: DateT
         "ago" => format!("{} ago", span(seconds)),
         _ => span(seconds),
     };
-    let at = xml_escape(at);
+    let at = escape(at);
     let _ = write!(
         out,
         r#"<time class="{class}" datetime="{at}" title="{at}" data-rel="{mode}">{text}</time>"#
@@ -183,24 +167,19 @@ fn late(service: &ServiceView, now: DateTime<Utc>) -> bool {
 pub fn page(view: &StatusView, nonce: &str, now: DateTime<Utc>) -> String {
     let counts = Counts::of(view);
     let (class, word, sentence) = banner(view, counts);
-    let title = xml_escape(&view.title);
+    let title = escape(&view.title);
     let refresh = refresh_secs(view);
     let mut out = String::with_capacity(16 * 1024 + view.services.len() * 4096);
+    let head = Head {
+        title: &document_title(&view.title, counts),
+        favicon: &favicon(class),
+        refresh_secs: refresh,
+        css: CSS,
+    };
+    page::write_head(&mut out, &head, nonce);
     let _ = write!(
         out,
-        r#"<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="color-scheme" content="dark">
-<meta name="referrer" content="no-referrer">
-<title>{doc_title}</title>
-<link id="favicon" rel="icon" href="{favicon}">
-<noscript><meta http-equiv="refresh" content="{refresh}"></noscript>
-<style nonce="{nonce}">{CSS}</style>
-</head>
-<body data-updates="0" data-source="server" data-conn="static" data-rendered="{timestamp}" data-refresh="{refresh}">
+        r#"<body data-updates="0" data-source="server" data-conn="static" data-rendered="{timestamp}" data-refresh="{refresh}">
 <header id="banner" class="banner overall-{class}" data-status="{class}">
 <div class="banner-main">
 <h1 id="title">{title}</h1>
@@ -208,9 +187,7 @@ pub fn page(view: &StatusView, nonce: &str, now: DateTime<Utc>) -> String {
 </div>
 <div class="banner-side">
 <ul id="counts" class="counts">"#,
-        doc_title = xml_escape(&document_title(&view.title, counts)),
-        favicon = favicon(class),
-        timestamp = xml_escape(&view.timestamp),
+        timestamp = escape(&view.timestamp),
     );
     counts_items(&mut out, counts);
     let _ = write!(
@@ -226,16 +203,13 @@ pub fn page(view: &StatusView, nonce: &str, now: DateTime<Utc>) -> String {
     for service in &view.services {
         card(&mut out, service, now);
     }
-    let _ = write!(
-        out,
+    out.push_str(
         r#"
 </main>
 <footer class="footer"><a href="api/status">status JSON</a> <span class="sep">·</span> <a href="health">/health</a> <span class="sep">·</span> <a href="metrics">metrics</a></footer>
-<script nonce="{nonce}">{JS}</script>
-</body>
-</html>
-"#
+"#,
     );
+    page::write_script_and_end(&mut out, JS, nonce);
     out
 }
 
@@ -258,15 +232,15 @@ fn counts_items(out: &mut String, counts: Counts) {
 /// One service's card.
 fn card(out: &mut String, s: &ServiceView, now: DateTime<Utc>) {
     let status = s.status.as_str();
-    let name = xml_escape(&s.name);
+    let name = escape(&s.name);
     let _ = write!(
         out,
         r#"<article class="card status-{status}" data-name="{name}" data-status="{status}">
 <header class="card-head"><span class="dot" aria-hidden="true"></span><h2 class="name">{name}</h2><span class="badge">{status}</span></header>
 <p class="target"><span class="kind">{kind}</span> <code class="url">{target}</code></p>
 <dl class="facts">"#,
-        kind = xml_escape(s.kind),
-        target = xml_escape(&s.target),
+        kind = escape(s.kind),
+        target = escape(&s.target),
     );
     let latency = s
         .response_time_ms
@@ -314,7 +288,7 @@ fn card(out: &mut String, s: &ServiceView, now: DateTime<Utc>) {
             let _ = write!(
                 out,
                 r#"<p class="message message-error">{}</p>"#,
-                xml_escape(error)
+                escape(error)
             );
         }
         Status::Degraded => {
@@ -322,7 +296,7 @@ fn card(out: &mut String, s: &ServiceView, now: DateTime<Utc>) {
             let _ = write!(
                 out,
                 r#"<p class="message message-detail">{}</p>"#,
-                xml_escape(detail)
+                escape(detail)
             );
         }
         // An HTTP check's detail only repeats the HTTP fact above.
@@ -331,7 +305,7 @@ fn card(out: &mut String, s: &ServiceView, now: DateTime<Utc>) {
                 let _ = write!(
                     out,
                     r#"<p class="message message-note">{}</p>"#,
-                    xml_escape(detail)
+                    escape(detail)
                 );
             }
         }
@@ -358,7 +332,7 @@ fn card(out: &mut String, s: &ServiceView, now: DateTime<Utc>) {
             let _ = write!(
                 out,
                 r#": <span class="last-error-text">{}</span></p>"#,
-                xml_escape(&last.message)
+                escape(&last.message)
             );
         }
     }
@@ -561,14 +535,5 @@ mod tests {
         medium.interval_secs = 7;
         assert_eq!(refresh_secs(&view(vec![slow, medium])), 7);
         assert_eq!(refresh_secs(&view(vec![])), 10);
-    }
-
-    #[test]
-    fn durations_read_like_a_person_would_say_them() {
-        assert_eq!(span(-3), "0 s");
-        assert_eq!(span(59), "59 s");
-        assert_eq!(span(61), "1 min");
-        assert_eq!(span(7200), "2 h");
-        assert_eq!(span(3 * 86400), "3 d");
     }
 }

@@ -169,5 +169,4 @@ mod tests {
         let own = ContainerInfo::new(&"f".repeat(64), "/log_watcher", &HashMap::new());
         assert!(!selector("").selects(&own, &HashMap::new()));
     }
-
 }
