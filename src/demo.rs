@@ -175,32 +175,14 @@ pub async fn run(
         "  demo application http://127.0.0.1:{app_port}/health (logs in {})",
         logs_dir.display()
     );
-    // Whichever service stops first (Ctrl-C, or a failure) stops the other too.
-    let (health, watched) = tokio::join!(
-        async {
-            let result = healthcheck_dashboard::run(
-                config,
-                health_listener,
-                data_dir.join("healthcheck"),
-                shutdown.clone(),
-            )
-            .await;
-            shutdown.cancel();
-            result
-        },
-        async {
-            let result = log_watcher::run(
-                logs_config,
-                logs_listener,
-                data_dir.join("log_watcher"),
-                shutdown.clone(),
-            )
-            .await;
-            shutdown.cancel();
-            result
-        },
-    );
+    let result = crate::together::run_services(
+        (config, health_listener),
+        Some((logs_config, logs_listener)),
+        data_dir,
+        shutdown.clone(),
+    )
+    .await;
+    shutdown.cancel();
     let _ = app.await;
-    health.context("healthcheck_dashboard failed")?;
-    watched.context("log_watcher failed")
+    result
 }

@@ -2,10 +2,10 @@
 //! self-contained demo with built-in targets on 127.0.0.1 (`sidecars demo`).
 
 mod demo;
+mod together;
 
 use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::{Parser, Subcommand};
 use healthcheck_dashboard::config::{Config as HealthConfig, CONFIG_ENV_VARS};
 use log_watcher::config::Config as LogsConfig;
@@ -87,33 +87,5 @@ async fn run(
         }
         None => None,
     };
-    let (health, watched) = tokio::join!(
-        async {
-            let result = healthcheck_dashboard::run(
-                config,
-                listener,
-                data_dir.join("healthcheck"),
-                shutdown.clone(),
-            )
-            .await;
-            shutdown.cancel();
-            result
-        },
-        async {
-            let Some((config, listener)) = logs else {
-                return Ok(());
-            };
-            let result = log_watcher::run(
-                config,
-                listener,
-                data_dir.join("log_watcher"),
-                shutdown.clone(),
-            )
-            .await;
-            shutdown.cancel();
-            result
-        },
-    );
-    health.context("healthcheck_dashboard failed")?;
-    watched.context("log_watcher failed")
+    together::run_services((config, listener), logs, &data_dir, shutdown).await
 }

@@ -11,6 +11,8 @@
 //! - [`docker`]: the Docker Engine (required under `CI=true`), busybox stand-in images made
 //!   with `docker import`, and removal of every container and image a run made.
 //! - [`assert_promtool_accepts`]: `promtool check metrics` on a `/metrics` text.
+//! - [`binary`]: a service binary as operators run it: config files, `check-config`,
+//!   waiting for it to answer, SIGTERM.
 //! - [`browser`]: a real headless Chromium driven over the DevTools protocol, for the
 //!   dashboards.
 //! - [`page`]: what every dashboard response must be: strict headers and CSP with the nonce
@@ -19,6 +21,7 @@
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
+pub mod binary;
 pub mod browser;
 pub mod docker;
 mod fake_receiver;

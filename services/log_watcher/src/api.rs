@@ -339,26 +339,7 @@ async fn metrics(State(app): State<Arc<App>>) -> impl IntoResponse {
         .dispatcher()
         .map(|d| d.stats())
         .unwrap_or_default();
-    m.family(
-        "log_watcher_alerts_total",
-        MetricKind::Counter,
-        "Alert deliveries by outcome.",
-    );
-    m.sample(
-        "log_watcher_alerts_total",
-        &[("outcome", "sent")],
-        alerts.sent as f64,
-    );
-    m.sample(
-        "log_watcher_alerts_total",
-        &[("outcome", "failed")],
-        alerts.failed as f64,
-    );
-    m.sample(
-        "log_watcher_alerts_total",
-        &[("outcome", "suppressed")],
-        alerts.suppressed as f64,
-    );
+    alerts.write_metrics(&mut m, "log_watcher_alerts_total");
     ([(header::CONTENT_TYPE, CONTENT_TYPE)], m.finish())
 }
 

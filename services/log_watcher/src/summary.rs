@@ -38,15 +38,8 @@ pub struct Summary {
     pub services: BTreeMap<String, BTreeMap<&'static str, u64>>,
 }
 
-/// All levels in order.
-pub const LEVELS: [Level; 6] = [
-    Level::Trace,
-    Level::Debug,
-    Level::Info,
-    Level::Warning,
-    Level::Error,
-    Level::Critical,
-];
+/// All levels in order, least severe first (indexes of [`LevelCounts`]).
+pub const LEVELS: [Level; 6] = Level::ALL;
 
 fn to_map(counts: &LevelCounts) -> BTreeMap<&'static str, u64> {
     LEVELS

@@ -52,6 +52,25 @@ pub struct AlertStats {
     pub suppressed: u64,
 }
 
+impl AlertStats {
+    /// Writes the counters as the counter family `name` (such as `log_watcher_alerts_total`)
+    /// with an `outcome` label: `sent`, `failed`, `suppressed`.
+    pub fn write_metrics(&self, m: &mut crate::metrics_text::MetricsText, name: &str) {
+        m.family(
+            name,
+            crate::metrics_text::MetricKind::Counter,
+            "Alert deliveries by outcome.",
+        );
+        for (outcome, count) in [
+            ("sent", self.sent),
+            ("failed", self.failed),
+            ("suppressed", self.suppressed),
+        ] {
+            m.sample(name, &[("outcome", outcome)], count as f64);
+        }
+    }
+}
+
 /// Delivers [`Alert`]s to every configured [`Sink`]. Cheap to clone; clones share the
 /// cooldown, the HTTP client and the counters.
 #[derive(Clone)]

@@ -205,26 +205,7 @@ pub fn render(app: &App) -> String {
         .dispatcher()
         .map(|d| d.stats())
         .unwrap_or_default();
-    m.family(
-        "healthcheck_alerts_total",
-        MetricKind::Counter,
-        "Alert deliveries by outcome.",
-    );
-    m.sample(
-        "healthcheck_alerts_total",
-        &[("outcome", "sent")],
-        alerts.sent as f64,
-    );
-    m.sample(
-        "healthcheck_alerts_total",
-        &[("outcome", "failed")],
-        alerts.failed as f64,
-    );
-    m.sample(
-        "healthcheck_alerts_total",
-        &[("outcome", "suppressed")],
-        alerts.suppressed as f64,
-    );
+    alerts.write_metrics(&mut m, "healthcheck_alerts_total");
     m.finish()
 }
 

@@ -1,9 +1,10 @@
 //! The binary as operators run it: the spec's config and env vars, one-line config errors
 //! with exit code 2, and a clean exit on SIGTERM.
 
-use std::io::Write;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use service_kit::test_util::binary::{self, free_port, wait_until_answers, write_config};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_healthcheck_dashboard");
 
@@ -25,28 +26,12 @@ enabled = false
 webhook = ""
 "#;
 
-fn write_config(text: &str) -> tempfile::NamedTempFile {
-    let mut file = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
-    file.write_all(text.as_bytes()).unwrap();
-    file
-}
-
 fn check_config(text: &str) -> (i32, String, String) {
-    let file = write_config(text);
-    let out = Command::new(BINARY)
-        .args(["--config"])
-        .arg(file.path())
-        .arg("check-config")
-        .env_remove("HEALTHCHECK_CONFIG")
-        .env_remove("CONFIG_PATH")
-        .env_remove("DASHBOARD_PORT")
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let mut command = Command::new(BINARY);
+    for var in ["HEALTHCHECK_CONFIG", "CONFIG_PATH", "DASHBOARD_PORT"] {
+        command.env_remove(var);
+    }
+    binary::check_config(command, text)
 }
 
 #[test]
@@ -92,33 +77,7 @@ email = "not an address""#,
         ),
     ];
     for (config, expected) in cases {
-        let (code, _, stderr) = check_config(config);
-        assert_eq!(code, 2, "exit code for {config}: {stderr}");
-        assert_eq!(stderr.lines().count(), 1, "one line for {config}: {stderr}");
-        assert!(stderr.starts_with("invalid config "), "{stderr}");
-        assert!(
-            stderr.contains(expected),
-            "expected {expected:?} in {stderr:?}"
-        );
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn wait_until_answers(url: &str, within: Duration) {
-    let deadline = Instant::now() + within;
-    while service_kit::cli::selfcheck(url, Duration::from_secs(1)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "{url} did not answer within {within:?}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
+        binary::assert_config_rejected(config, check_config(config), expected);
     }
 }
 
@@ -147,22 +106,7 @@ fn spec_env_vars_are_honoured_and_sigterm_exits_cleanly() {
         .unwrap();
     assert!(selfcheck.success());
 
-    let started = Instant::now();
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "no exit within 10 s of SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert_eq!(status.code(), Some(0));
+    assert_eq!(binary::terminate(&mut child).code(), Some(0));
     assert!(data.path().join("healthcheck.sqlite").exists());
 }
 

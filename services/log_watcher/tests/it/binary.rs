@@ -2,11 +2,12 @@
 //! (events, the summary, `Alert sent to:`), one-line config errors with exit code 2, and a
 //! clean exit on SIGTERM.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use service_kit::test_util::binary::{self, free_port, wait_until_answers, write_config};
 use service_kit::test_util::{SmtpMode, SmtpServer};
 
 use crate::support::{append, temp_dir};
@@ -27,12 +28,6 @@ email = "your@email.com"
 webhook = "https://discord.com/api/webhooks/..."
 "#;
 
-fn write_config(text: &str) -> tempfile::NamedTempFile {
-    let mut file = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
-    file.write_all(text.as_bytes()).unwrap();
-    file
-}
-
 fn command() -> Command {
     let mut command = Command::new(BINARY);
     for var in [
@@ -49,18 +44,7 @@ fn command() -> Command {
 }
 
 fn check_config(text: &str) -> (i32, String, String) {
-    let file = write_config(text);
-    let out = command()
-        .arg("--config")
-        .arg(file.path())
-        .arg("check-config")
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    binary::check_config(command(), text)
 }
 
 #[test]
@@ -102,23 +86,8 @@ fn bad_config_stops_start_up_with_one_line_naming_the_key() {
         ),
     ];
     for (config, expected) in cases {
-        let (code, _, stderr) = check_config(config);
-        assert_eq!(code, 2, "exit code for {config}: {stderr}");
-        assert_eq!(stderr.lines().count(), 1, "one line for {config}: {stderr}");
-        assert!(stderr.starts_with("invalid config "), "{stderr}");
-        assert!(
-            stderr.contains(expected),
-            "expected {expected:?} in {stderr:?}"
-        );
+        binary::assert_config_rejected(config, check_config(config), expected);
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Collects the child's stdout lines as they come.
@@ -198,12 +167,10 @@ async fn the_spec_env_vars_and_stdout_lines_work_and_sigterm_exits_cleanly() {
         .unwrap();
     let lines = stdout_lines(&mut child);
     let mut seen = Vec::new();
-    let livez = format!("http://127.0.0.1:{port}/livez");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while service_kit::cli::selfcheck(&livez, Duration::from_secs(1)).is_err() {
-        assert!(Instant::now() < deadline, "no answer on LOG_WATCHER_PORT");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until_answers(
+        &format!("http://127.0.0.1:{port}/livez"),
+        Duration::from_secs(10),
+    );
     append(
         &api,
         "2024-06-12T01:23:45Z ERROR Database connection failed: timeout\n",
@@ -244,22 +211,7 @@ async fn the_spec_env_vars_and_stdout_lines_work_and_sigterm_exits_cleanly() {
         .remove(0);
     assert_eq!(mail.to, vec!["alerts@example.com".to_string()]);
 
-    let started = Instant::now();
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "no exit within 10 s of SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert_eq!(status.code(), Some(0));
+    assert_eq!(binary::terminate(&mut child).code(), Some(0));
     assert!(dir.join("data").join("log_watcher.sqlite").exists());
 }
 
@@ -276,12 +228,10 @@ fn start_binary(config: &std::path::Path, data: &std::path::Path) -> (Child, u16
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let livez = format!("http://127.0.0.1:{port}/livez");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while service_kit::cli::selfcheck(&livez, Duration::from_secs(1)).is_err() {
-        assert!(Instant::now() < deadline, "log_watcher did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until_answers(
+        &format!("http://127.0.0.1:{port}/livez"),
+        Duration::from_secs(10),
+    );
     (child, port)
 }
 
