@@ -26,6 +26,7 @@ has its own URL while the target server needs only a few listening sockets.
 """
 
 import asyncio
+import os
 import random
 import socket
 import sys
@@ -34,17 +35,11 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from procstat import cpu, free_ports, proc_cpu, rss  # noqa: E402  (shared with the other bench)
 
-def free_ports(count):
-    sockets, ports = [], []
-    for _ in range(count):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        sockets.append(s)
-        ports.append(s.getsockname()[1])
-    for s in sockets:
-        s.close()
-    print("\n".join(str(p) for p in ports))
+
+
 
 
 def target_urls(count, ports):
@@ -142,11 +137,6 @@ def metrics(url, out=None):
     return line
 
 
-def proc_cpu(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    # After the comm field: fields[0] is state (field 3), so utime (14) is fields[11].
-    return int(fields[11]) + int(fields[12])
 
 
 def snapshot(pid, url, edge):
@@ -171,18 +161,8 @@ def body_size(url):
         print(len(err.read()))
 
 
-def cpu(pid):
-    print(proc_cpu(pid))
 
 
-def rss(pid):
-    values = {}
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            key, _, rest = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                values[key] = int(rest.split()[0])
-    print(values.get("VmRSS", 0), values.get("VmHWM", 0))
 
 
 async def read_response(reader):

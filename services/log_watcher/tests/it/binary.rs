@@ -235,6 +235,26 @@ fn start_binary(config: &std::path::Path, data: &std::path::Path) -> (Child, u16
     (child, port)
 }
 
+/// Polls `/logs?limit=5000` of the binary on `port` until it holds at least `count` events
+/// or `within` passed; returns them.
+async fn wait_for_events(port: u16, count: usize, within: Duration) -> Vec<serde_json::Value> {
+    let deadline = Instant::now() + within;
+    loop {
+        let body: serde_json::Value =
+            reqwest::get(format!("http://127.0.0.1:{port}/logs?limit=5000"))
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+        let events = body["events"].as_array().unwrap().clone();
+        if events.len() >= count || Instant::now() > deadline {
+            return events;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_in_the_middle_of_writing_neither_loses_nor_repeats_a_line() {
     let (_guard, dir) = temp_dir();
@@ -262,23 +282,12 @@ async fn a_crash_in_the_middle_of_writing_neither_loses_nor_repeats_a_line() {
         }
     });
     // Kill it once it has stored some lines, while the writer is still writing.
-    let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let body: serde_json::Value = client
-            .get(format!("http://127.0.0.1:{first_port}/logs?limit=5000"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if body["events"].as_array().unwrap().len() >= 100 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the first run stored nothing");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    let stored = wait_for_events(first_port, 100, Duration::from_secs(10)).await;
+    assert!(
+        stored.len() >= 100,
+        "the first run stored only {}",
+        stored.len()
+    );
     first.kill().unwrap();
     first.wait().unwrap();
     assert!(
@@ -288,22 +297,7 @@ async fn a_crash_in_the_middle_of_writing_neither_loses_nor_repeats_a_line() {
     writer.join().unwrap();
     let (mut second, port) = start_binary(config.path(), &data);
 
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let events = loop {
-        let body: serde_json::Value = client
-            .get(format!("http://127.0.0.1:{port}/logs?limit=5000"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let events = body["events"].as_array().unwrap().clone();
-        if events.len() >= 3000 || Instant::now() > deadline {
-            break events;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let events = wait_for_events(port, 3000, Duration::from_secs(20)).await;
     second.kill().unwrap();
     second.wait().unwrap();
     let mut seen = vec![0u32; 3000];
