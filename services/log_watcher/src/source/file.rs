@@ -314,6 +314,7 @@ impl FileFollower {
                 if let Some(old) = self.current.take() {
                     tracing::info!(path = %self.path.display(), "File removed or renamed; draining it.");
                     self.draining.push(old);
+                    total += self.drain_rotated(buffer, max_line, sink)?;
                 }
                 return Ok(total);
             }
@@ -617,6 +618,44 @@ mod tests {
             "pieced line is cut"
         );
         assert_eq!(lines[1], "after");
+    }
+
+    #[test]
+    fn truncation_in_place_starts_over_at_the_beginning() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.log");
+        append(&path, "1\n2\n");
+        let mut follower = FileFollower::new(path.clone(), Vec::new());
+        assert_eq!(poll(&mut follower), vec!["1", "2"]);
+        // `> app.log`, then the application goes on writing.
+        std::fs::File::create(&path).unwrap();
+        append(&path, "3\n");
+        assert_eq!(poll(&mut follower), vec!["3"]);
+        assert_eq!(follower.checkpoints()[0].offset, 2);
+    }
+
+    #[test]
+    fn a_deleted_file_is_read_to_its_end_before_it_is_let_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.log");
+        append(&path, "1\n");
+        let mut follower = FileFollower::new(path.clone(), Vec::new());
+        assert_eq!(poll(&mut follower), vec!["1"]);
+        append(&path, "2\nlast without newline");
+        std::fs::remove_file(&path).unwrap();
+        let lines = poll(&mut follower);
+        assert_eq!(lines[0], "2");
+        assert!(!follower.is_open());
+        // The unterminated last line waits for a late newline, then is handed out when the
+        // deleted file is let go.
+        let mut all = lines;
+        let started = std::time::Instant::now();
+        while !follower.is_finished() {
+            assert!(started.elapsed() < ROTATE_WAIT * 2, "never let go");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            all.extend(poll(&mut follower));
+        }
+        assert_eq!(all, vec!["2", "last without newline"]);
     }
 
     #[test]
