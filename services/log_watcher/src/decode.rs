@@ -93,7 +93,6 @@ pub struct Decoder<P> {
     service: Arc<str>,
     filter: EventFilter,
     flush_after: Duration,
-    max_line_bytes: usize,
     /// Docker's partial chunks (json-file logs and the Engine API), one line per stream.
     merger: PartialMerger,
     /// Where the line the merger holds for each stream started.
@@ -121,7 +120,6 @@ impl<P: Copy> Decoder<P> {
             service,
             filter,
             flush_after: settings.flush_after,
-            max_line_bytes: settings.max_line_bytes,
             merger: PartialMerger::new(settings.max_line_bytes),
             merge_from: [None, None],
             lanes: [lane(), lane()],
@@ -282,11 +280,6 @@ impl<P: Copy> Decoder<P> {
             .filter(|l| l.held_from.is_some())
             .map(|l| l.last_line + self.flush_after)
             .min()
-    }
-
-    /// Bytes of the longest line kept.
-    pub fn max_line_bytes(&self) -> usize {
-        self.max_line_bytes
     }
 }
 

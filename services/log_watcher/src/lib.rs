@@ -52,7 +52,7 @@ use crate::alerting::Alerter;
 use crate::config::Config;
 use crate::filter::EventFilter;
 use crate::pipeline::{FilePattern, SourceStatus};
-use crate::store::{Batch, EventStore};
+use crate::store::{Batch, EventStore, Uncommitted};
 use crate::summary::LineCounter;
 
 pub use api::router;
@@ -205,28 +205,30 @@ async fn write_batches(
     alerter: Arc<Alerter>,
     events_total: Arc<AtomicU64>,
 ) {
-    while let Some(batch) = received.recv().await {
+    while let Some(mut batch) = received.recv().await {
         let counts = batch.counts.clone();
-        let mut pending = Some(batch);
         let mut attempt = 0u32;
         let events = loop {
-            let batch = pending.take().expect("batch is present until committed");
-            let retry = Batch {
-                events: batch.events.clone(),
-                counts: batch.counts.clone(),
-                checkpoints: batch.checkpoints.clone(),
-                container_checkpoints: batch.container_checkpoints.clone(),
-            };
             match store.commit(batch).await {
-                Ok(events) => break events,
-                Err(err) => {
+                Ok(events) => break Some(events),
+                Err(Uncommitted {
+                    error,
+                    batch: Some(back),
+                }) => {
                     attempt += 1;
-                    tracing::error!(%err, attempt, "Could not store a batch of log lines; retrying.");
+                    tracing::error!(%error, attempt, "Could not store a batch of log lines; retrying.");
                     tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt.min(25))))
                         .await;
-                    pending = Some(retry);
+                    batch = back;
+                }
+                Err(Uncommitted { error, batch: None }) => {
+                    tracing::error!(%error, "Could not store a batch of log lines; they will be read again after a restart.");
+                    break None;
                 }
             }
+        };
+        let Some(events) = events else {
+            continue;
         };
         for entry in &counts {
             counter.add(&entry.service, entry.second, &entry.counts, entry.bytes);

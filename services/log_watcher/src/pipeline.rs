@@ -258,7 +258,7 @@ impl Reader {
                 read,
                 out: &mut out,
             };
-            let read = source
+            let bytes_read = source
                 .follower
                 .poll(buffer, self.settings.max_line_bytes, &mut sink);
             if finish {
@@ -266,15 +266,15 @@ impl Reader {
             } else {
                 source.decoder.flush_idle(&mut out);
             }
-            if read == 0 && out.is_empty() {
+            if bytes_read == 0 && out.is_empty() {
                 continue;
             }
-            busy |= read >= crate::source::file::POLL_BUDGET;
+            busy |= bytes_read >= crate::source::file::POLL_BUDGET;
             batch.counts.push(CountEntry {
                 service: source.decoder.service().clone(),
                 second,
                 counts: out.counts,
-                bytes: read,
+                bytes: bytes_read,
             });
             batch.events.append(&mut out.events);
             let mut checkpoints = source.follower.checkpoints();

@@ -94,6 +94,16 @@ impl Batch {
     }
 }
 
+/// A batch that could not be committed.
+#[derive(Debug)]
+pub struct Uncommitted {
+    /// Why.
+    pub error: StorageError,
+    /// The batch, to try again; `None` when the database task itself died (its lines were
+    /// not checkpointed either, so they are read again after a restart).
+    pub batch: Option<Batch>,
+}
+
 /// Events, counts and checkpoints.
 pub struct EventStore {
     store: Store,
@@ -167,88 +177,38 @@ impl EventStore {
     }
 
     /// Commits a batch in one transaction, then publishes its events (with ids) to the ring
-    /// and live subscribers, and returns them.
-    pub async fn commit(&self, batch: Batch) -> Result<Vec<Arc<LogEvent>>, StorageError> {
-        let Batch {
-            events,
-            counts,
-            checkpoints,
-            container_checkpoints,
-        } = batch;
+    /// and live subscribers, and returns them. A batch that could not be written comes back
+    /// in the error, to be tried again: nothing is copied in case of failure.
+    pub async fn commit(&self, batch: Batch) -> Result<Vec<Arc<LogEvent>>, Uncommitted> {
         let now = Utc::now().timestamp();
-        let events = self
+        let written = self
             .store
             .run(move |c| {
-                let tx = c.transaction()?;
-                let mut stored = Vec::with_capacity(events.len());
-                {
-                    let mut insert = tx.prepare_cached(
-                        "INSERT INTO events (ts_ms, service, level, message) VALUES (?1, ?2, ?3, ?4)",
-                    )?;
-                    for mut event in events {
-                        insert.execute(rusqlite::params![
-                            event.timestamp.timestamp_millis(),
-                            &*event.service,
-                            event.level as i64,
-                            event.message,
-                        ])?;
-                        event.id = tx.last_insert_rowid();
-                        stored.push(event);
-                    }
-                    let mut count = tx.prepare_cached(
-                        "INSERT INTO line_counts (minute, service, level, lines) VALUES (?1, ?2, ?3, ?4)
-                         ON CONFLICT (minute, service, level) DO UPDATE SET lines = lines + excluded.lines",
-                    )?;
-                    for entry in &counts {
-                        for (level, lines) in entry.counts.iter().enumerate() {
-                            if *lines > 0 {
-                                count.execute(rusqlite::params![
-                                    entry.second.div_euclid(60),
-                                    &*entry.service,
-                                    level as i64,
-                                    *lines as i64
-                                ])?;
-                            }
-                        }
-                    }
-                    let mut checkpoint = tx.prepare_cached(
-                        "INSERT INTO file_checkpoints (dev, ino, path, fp_len, fp_hash, offset, updated_at)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                         ON CONFLICT (dev, ino) DO UPDATE SET path = excluded.path,
-                           fp_len = excluded.fp_len, fp_hash = excluded.fp_hash,
-                           offset = excluded.offset, updated_at = excluded.updated_at",
-                    )?;
-                    for cp in &checkpoints {
-                        checkpoint.execute(rusqlite::params![
-                            cp.id.dev as i64,
-                            cp.id.ino as i64,
-                            cp.path.to_string_lossy(),
-                            i64::from(cp.fingerprint.len),
-                            cp.fingerprint.hash as i64,
-                            cp.offset as i64,
-                            now
-                        ])?;
-                    }
-                    let mut container = tx.prepare_cached(
-                        "INSERT INTO container_checkpoints (container_id, since_secs, skip, updated_at)
-                         VALUES (?1, ?2, ?3, ?4)
-                         ON CONFLICT (container_id) DO UPDATE SET since_secs = excluded.since_secs,
-                           skip = excluded.skip, updated_at = excluded.updated_at",
-                    )?;
-                    for cp in &container_checkpoints {
-                        container.execute(rusqlite::params![
-                            cp.container_id,
-                            cp.since,
-                            i64::try_from(cp.skip).unwrap_or(i64::MAX),
-                            now
-                        ])?;
-                    }
-                }
-                tx.commit()?;
-                Ok(stored)
+                Ok(match write_batch(c, &batch, now) {
+                    Ok(ids) => Ok((batch, ids)),
+                    Err(err) => Err((err, batch)),
+                })
             })
-            .await?;
-        let events: Vec<Arc<LogEvent>> = events.into_iter().map(Arc::new).collect();
+            .await;
+        let (batch, ids) = match written {
+            Ok(Ok(written)) => written,
+            Ok(Err((err, batch))) => {
+                return Err(Uncommitted {
+                    error: err.into(),
+                    batch: Some(batch),
+                })
+            }
+            Err(error) => return Err(Uncommitted { error, batch: None }),
+        };
+        let events: Vec<Arc<LogEvent>> = batch
+            .events
+            .into_iter()
+            .zip(ids)
+            .map(|(mut event, id)| {
+                event.id = id;
+                Arc::new(event)
+            })
+            .collect();
         {
             let mut ring = self.ring.lock().unwrap_or_else(|p| p.into_inner());
             for event in &events {
@@ -419,6 +379,80 @@ impl EventStore {
             })
             .await
     }
+}
+
+/// Writes a batch in one transaction; returns the ids its events got, in order.
+fn write_batch(
+    c: &mut rusqlite::Connection,
+    batch: &Batch,
+    now: i64,
+) -> rusqlite::Result<Vec<i64>> {
+    let tx = c.transaction()?;
+    let mut ids = Vec::with_capacity(batch.events.len());
+    {
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO events (ts_ms, service, level, message) VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        for event in &batch.events {
+            insert.execute(rusqlite::params![
+                event.timestamp.timestamp_millis(),
+                &*event.service,
+                event.level as i64,
+                event.message,
+            ])?;
+            ids.push(tx.last_insert_rowid());
+        }
+        let mut count = tx.prepare_cached(
+            "INSERT INTO line_counts (minute, service, level, lines) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (minute, service, level) DO UPDATE SET lines = lines + excluded.lines",
+        )?;
+        for entry in &batch.counts {
+            for (level, lines) in entry.counts.iter().enumerate() {
+                if *lines > 0 {
+                    count.execute(rusqlite::params![
+                        entry.second.div_euclid(60),
+                        &*entry.service,
+                        level as i64,
+                        *lines as i64
+                    ])?;
+                }
+            }
+        }
+        let mut checkpoint = tx.prepare_cached(
+            "INSERT INTO file_checkpoints (dev, ino, path, fp_len, fp_hash, offset, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (dev, ino) DO UPDATE SET path = excluded.path,
+               fp_len = excluded.fp_len, fp_hash = excluded.fp_hash,
+               offset = excluded.offset, updated_at = excluded.updated_at",
+        )?;
+        for cp in &batch.checkpoints {
+            checkpoint.execute(rusqlite::params![
+                cp.id.dev as i64,
+                cp.id.ino as i64,
+                cp.path.to_string_lossy(),
+                i64::from(cp.fingerprint.len),
+                cp.fingerprint.hash as i64,
+                cp.offset as i64,
+                now
+            ])?;
+        }
+        let mut container = tx.prepare_cached(
+            "INSERT INTO container_checkpoints (container_id, since_secs, skip, updated_at)
+             VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (container_id) DO UPDATE SET since_secs = excluded.since_secs,
+               skip = excluded.skip, updated_at = excluded.updated_at",
+        )?;
+        for cp in &batch.container_checkpoints {
+            container.execute(rusqlite::params![
+                cp.container_id,
+                cp.since,
+                i64::try_from(cp.skip).unwrap_or(i64::MAX),
+                now
+            ])?;
+        }
+    }
+    tx.commit()?;
+    Ok(ids)
 }
 
 fn row_to_event(r: &rusqlite::Row<'_>) -> rusqlite::Result<LogEvent> {

@@ -1,5 +1,5 @@
 //! Limits and small helpers for one raw log line: the maximum line length, the
-//! truncation marker, cutting at a UTF-8 boundary, lossy decoding and line-ending removal.
+//! truncation marker, cutting at a UTF-8 boundary, ANSI and line-ending removal.
 //!
 //! Every path that turns bytes into a line goes through these helpers, so that an
 //! over-long line, a CRLF line ending or invalid UTF-8 behaves the same whether it came
@@ -77,24 +77,6 @@ pub fn truncate_with_marker(s: &mut String, max_bytes: usize) -> bool {
     s.truncate(cut);
     s.push_str(TRUNCATION_MARKER);
     true
-}
-
-/// Turns the bytes of one line into text: removes the line ending, cuts the line at
-/// `max_bytes` (appending [`TRUNCATION_MARKER`]) and decodes invalid UTF-8 lossily
-/// (each invalid sequence becomes U+FFFD).
-///
-/// Borrows when the line is valid UTF-8 and short enough, which is the common case; it
-/// allocates only for invalid UTF-8 or an over-long line.
-pub fn decode_line(bytes: &[u8], max_bytes: usize) -> Cow<'_, str> {
-    let bytes = strip_line_ending_bytes(bytes);
-    if bytes.len() <= max_bytes {
-        return String::from_utf8_lossy(bytes);
-    }
-    let cut = utf8_cut_point(bytes, max_bytes);
-    let mut text = String::with_capacity(cut + TRUNCATION_MARKER.len());
-    text.push_str(&String::from_utf8_lossy(&bytes[..cut]));
-    text.push_str(TRUNCATION_MARKER);
-    Cow::Owned(text)
 }
 
 /// Appends `chunk` to `buf` without letting `buf` grow past `max_bytes` (plus the marker).
@@ -211,25 +193,6 @@ mod tests {
     fn cut_point_in_invalid_utf8_backs_off_at_most_three_bytes() {
         let b = [b'a', 0x80, 0x80, 0x80, 0x80, 0x80, b'b'];
         assert_eq!(utf8_cut_point(&b, 5), 5);
-    }
-
-    #[test]
-    fn decode_line_borrows_valid_short_lines() {
-        let d = decode_line(b"hello\r\n", 100);
-        assert!(matches!(d, Cow::Borrowed("hello")));
-    }
-
-    #[test]
-    fn decode_line_replaces_invalid_utf8() {
-        let d = decode_line(b"bad \xff\xfe byte\n", 100);
-        assert_eq!(d, "bad \u{FFFD}\u{FFFD} byte");
-    }
-
-    #[test]
-    fn decode_line_truncates_with_marker() {
-        let line = "é".repeat(10); // 20 bytes
-        let d = decode_line(line.as_bytes(), 5);
-        assert_eq!(d, format!("éé{TRUNCATION_MARKER}"));
     }
 
     #[test]

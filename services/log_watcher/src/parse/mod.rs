@@ -38,7 +38,7 @@ use chrono::{DateTime, Utc};
 
 pub use docker::{DockerLine, DockerLineError, PartialMerger, Stream};
 pub use level::{detect_level, level_prefix_len, Level, UnknownLevel};
-pub use line::{decode_line, strip_ansi, DEFAULT_MAX_LINE_BYTES, TRUNCATION_MARKER};
+pub use line::{strip_ansi, DEFAULT_MAX_LINE_BYTES, TRUNCATION_MARKER};
 pub use multiline::{JoinedEvent, MultilineConfig, MultilineJoiner};
 pub use timestamp::{leading_timestamp, parse_timestamp};
 
