@@ -2,7 +2,9 @@
 //! worker, a TCP port, a command) and the sidecars watching it, all on 127.0.0.1, so a new user
 //! sees every colour of the dashboard with one command. The stand-in services write log files
 //! as they serve (the health checks keep them busy), and the log watcher follows those files,
-//! so the same failure shows red on one dashboard and as error events on the other.
+//! so the same failure shows red on one dashboard and as error events on the other. The
+//! webhook handler runs a demo hook, and the demo prints a ready-to-paste `curl` that sends
+//! it a signed push.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -13,8 +15,6 @@ use anyhow::Context;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use healthcheck_dashboard::config::Config as HealthConfig;
-use log_watcher::config::Config as LogsConfig;
 use tokio_util::sync::CancellationToken;
 
 /// Where the stand-in services write their logs: `api.log`, `web.log`, `worker.log`.
@@ -131,13 +131,57 @@ title = "Compose Sidecars demo"
     )
 }
 
+/// The secret of the demo hook (printed: it is a demo).
+const DEMO_SECRET: &str = "demo-secret";
+
+/// The push the printed `curl` sends.
+const DEMO_PUSH: &str = r#"{"ref":"refs/heads/main","after":"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b","repository":{"full_name":"demo/app"},"pusher":{"name":"you"}}"#;
+
+fn demo_hooks_config(hooks_port: u16) -> String {
+    format!(
+        r#"
+[server]
+host = "127.0.0.1"
+port = {hooks_port}
+
+[[hooks]]
+id = "demo"
+provider = "github"
+secret = "{DEMO_SECRET}"
+branches = ["main"]
+# The payload facts arrive as environment variables, never as shell text.
+command = ["sh", "-c", "echo \"Deploying $WEBHOOK_REPO at $WEBHOOK_COMMIT\"; sleep 1; echo Deployed."]
+"#
+    )
+}
+
+/// The `curl` command, one line, that sends the demo hook a signed push.
+fn demo_curl(hooks_port: u16) -> String {
+    format!(
+        "curl -sS -X POST http://127.0.0.1:{hooks_port}/hooks/demo -H 'Content-Type: application/json' \
+         -H 'X-GitHub-Event: push' -H 'X-Hub-Signature-256: {}' -d '{DEMO_PUSH}'",
+        webhook_handler::verify::github_signature(DEMO_SECRET, DEMO_PUSH.as_bytes())
+    )
+}
+
+/// The ports the demo serves on.
+#[derive(Debug, Clone, Copy)]
+pub struct Ports {
+    /// The healthcheck dashboard.
+    pub health: u16,
+    /// The log watcher.
+    pub logs: u16,
+    /// The webhook handler.
+    pub hooks: u16,
+}
+
 /// Starts the demo and waits for Ctrl-C.
-pub async fn run(
-    health_port: u16,
-    logs_port: u16,
-    data_dir: &Path,
-    shutdown: CancellationToken,
-) -> anyhow::Result<()> {
+pub async fn run(ports: Ports, data_dir: &Path, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let Ports {
+        health: health_port,
+        logs: logs_port,
+        hooks: hooks_port,
+    } = ports;
     let logs_dir = data_dir.join("app-logs");
     std::fs::create_dir_all(&logs_dir)
         .with_context(|| format!("cannot create {}", logs_dir.display()))?;
@@ -155,16 +199,24 @@ pub async fn run(
         app_shutdown,
     ));
 
-    let config = HealthConfig::from_toml(&demo_health_config(app_port, health_port))
-        .context("the built-in demo config is invalid")?;
+    let health = healthcheck_dashboard::settings::Settings::from_toml(&demo_health_config(
+        app_port,
+        health_port,
+    ))
+    .context("the built-in demo config is invalid")?;
     let health_listener = service_kit::serve::bind(&format!("127.0.0.1:{health_port}"))
         .await
         .context("pick another port with --health-port")?;
-    let logs_config = LogsConfig::from_toml(&demo_logs_config(&logs_dir, logs_port))
+    let logs = log_watcher::settings::Settings::from_toml(&demo_logs_config(&logs_dir, logs_port))
         .context("the built-in demo log config is invalid")?;
     let logs_listener = service_kit::serve::bind(&format!("127.0.0.1:{logs_port}"))
         .await
         .context("pick another port with --logs-port")?;
+    let hooks = webhook_handler::settings::Settings::from_toml(&demo_hooks_config(hooks_port))
+        .context("the built-in demo hook config is invalid")?;
+    let hooks_listener = service_kit::serve::bind(&format!("127.0.0.1:{hooks_port}"))
+        .await
+        .context("pick another port with --hooks-port")?;
     println!("Compose Sidecars demo is running (Ctrl-C to stop):");
     println!("  dashboard        http://127.0.0.1:{health_port}/dashboard");
     println!("  aggregate health http://127.0.0.1:{health_port}/health");
@@ -175,13 +227,15 @@ pub async fn run(
         "  demo application http://127.0.0.1:{app_port}/health (logs in {})",
         logs_dir.display()
     );
-    let result = crate::together::run_services(
-        (config, health_listener),
-        Some((logs_config, logs_listener)),
-        data_dir,
-        shutdown.clone(),
-    )
-    .await;
+    println!("  webhook jobs     http://127.0.0.1:{hooks_port}/dashboard");
+    println!("Send the demo hook a signed push:");
+    println!("  {}", demo_curl(hooks_port));
+    let services = crate::together::Services {
+        health: Some((health, health_listener)),
+        logs: Some((logs, logs_listener)),
+        hooks: Some((hooks, hooks_listener)),
+    };
+    let result = crate::together::run_services(services, data_dir, shutdown.clone()).await;
     shutdown.cancel();
     let _ = app.await;
     result

@@ -7,9 +7,7 @@ mod together;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use healthcheck_dashboard::config::{Config as HealthConfig, CONFIG_ENV_VARS};
-use log_watcher::config::Config as LogsConfig;
-use service_kit::cli::exit_on_config_error;
+use service_kit::config::{load_or_exit, ServiceSettings};
 
 /// Compose Sidecars: health checks, log watching and webhooks beside a Compose stack.
 #[derive(Debug, Parser)]
@@ -29,6 +27,9 @@ enum Command {
         /// Port of the log watcher.
         #[arg(long, default_value_t = 9200)]
         logs_port: u16,
+        /// Port of the webhook handler.
+        #[arg(long, default_value_t = 9000)]
+        hooks_port: u16,
         /// Where the demo keeps its state.
         #[arg(long, default_value = "./data/demo")]
         data_dir: PathBuf,
@@ -41,6 +42,9 @@ enum Command {
         /// log_watcher config; the log watcher runs too when it is given.
         #[arg(long, value_name = "PATH")]
         logs_config: Option<PathBuf>,
+        /// webhook_handler config; the webhook handler runs too when it is given.
+        #[arg(long, value_name = "PATH")]
+        hooks_config: Option<PathBuf>,
         /// Where the services keep their state.
         #[arg(long, env = "DATA_DIR", default_value = "./data")]
         data_dir: PathBuf,
@@ -56,36 +60,55 @@ async fn main() -> anyhow::Result<()> {
         Command::Demo {
             health_port,
             logs_port,
+            hooks_port,
             data_dir,
-        } => demo::run(health_port, logs_port, &data_dir, shutdown).await,
+        } => {
+            let ports = demo::Ports {
+                health: health_port,
+                logs: logs_port,
+                hooks: hooks_port,
+            };
+            demo::run(ports, &data_dir, shutdown).await
+        }
         Command::Run {
             health_config,
             logs_config,
+            hooks_config,
             data_dir,
-        } => run(health_config, logs_config, data_dir, shutdown).await,
+        } => run(health_config, logs_config, hooks_config, data_dir, shutdown).await,
     }
 }
 
-/// `sidecars run`: the healthcheck dashboard, and the log watcher when it has a config; each
-/// keeps its state in its own folder under `data_dir`. One stopping stops the other.
+/// `sidecars run`: the healthcheck dashboard, and the log watcher and webhook handler when
+/// they have a config; each keeps its state in its own folder under `data_dir`. One stopping
+/// stops the others.
 async fn run(
     health_config: Option<PathBuf>,
     logs_config: Option<PathBuf>,
+    hooks_config: Option<PathBuf>,
     data_dir: PathBuf,
     shutdown: tokio_util::sync::CancellationToken,
 ) -> anyhow::Result<()> {
-    let path = service_kit::config::config_path(health_config, &CONFIG_ENV_VARS);
-    let config = HealthConfig::load(path.as_deref()).unwrap_or_else(|e| exit_on_config_error(&e));
-    let listener =
-        service_kit::serve::bind(&healthcheck_dashboard::listen_address(&config, None)).await?;
-    let logs = match logs_config {
-        Some(path) => {
-            let config = LogsConfig::load(Some(&path)).unwrap_or_else(|e| exit_on_config_error(&e));
-            let listener =
-                service_kit::serve::bind(&log_watcher::listen_address(&config, None)).await?;
-            Some((config, listener))
-        }
-        None => None,
+    let health = load_or_exit::<healthcheck_dashboard::settings::Settings>(health_config);
+    let logs = logs_config.map(|path| load_or_exit::<log_watcher::settings::Settings>(Some(path)));
+    let hooks =
+        hooks_config.map(|path| load_or_exit::<webhook_handler::settings::Settings>(Some(path)));
+    let services = together::Services {
+        health: Some(bind(health).await?),
+        logs: match logs {
+            Some(settings) => Some(bind(settings).await?),
+            None => None,
+        },
+        hooks: match hooks {
+            Some(settings) => Some(bind(settings).await?),
+            None => None,
+        },
     };
-    together::run_services((config, listener), logs, &data_dir, shutdown).await
+    together::run_services(services, &data_dir, shutdown).await
+}
+
+/// Binds a service's configured address.
+async fn bind<S: ServiceSettings>(settings: S) -> anyhow::Result<(S, tokio::net::TcpListener)> {
+    let listener = service_kit::serve::bind(&settings.listen_address()).await?;
+    Ok((settings, listener))
 }

@@ -1,7 +1,7 @@
 //! The README's first command: `sidecars demo` starts the demo stack, the healthcheck
 //! dashboard and the log watcher on 127.0.0.1, prints the URLs, shows all three colours and
 //! the failing worker's error (its traceback joined into one event), and stops cleanly on
-//! SIGTERM.
+//! SIGTERM; and its webhook handler runs the demo hook when the printed `curl` is pasted.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -16,18 +16,19 @@ fn demo_prints_its_urls_and_shows_up_degraded_and_down_services_and_their_logs()
             .unwrap()
             .port()
     };
-    let (port, logs_port) = (free_port(), free_port());
+    let (port, logs_port, hooks_port) = (free_port(), free_port(), free_port());
     let data = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_sidecars"))
         .args(["demo", "--health-port", &port.to_string()])
-        .args(["--logs-port", &logs_port.to_string(), "--data-dir"])
+        .args(["--logs-port", &logs_port.to_string()])
+        .args(["--hooks-port", &hooks_port.to_string(), "--data-dir"])
         .arg(data.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let banner: Vec<String> = (0..7).map(|_| lines.next().unwrap().unwrap()).collect();
+    let banner: Vec<String> = (0..10).map(|_| lines.next().unwrap().unwrap()).collect();
     assert!(
         banner[1].contains(&format!("http://127.0.0.1:{port}/dashboard")),
         "{banner:?}"
@@ -77,6 +78,33 @@ fn demo_prints_its_urls_and_shows_up_degraded_and_down_services_and_their_logs()
         message.ends_with("TimeoutError: database is on fire"),
         "{message}"
     );
+
+    // The printed curl, pasted into a shell, sends the demo hook a signed push; its job runs.
+    assert!(
+        banner[7].contains(&format!("http://127.0.0.1:{hooks_port}/dashboard")),
+        "{banner:?}"
+    );
+    let curl = banner[9].trim();
+    assert!(curl.starts_with("curl "), "{banner:?}");
+    let answer = Command::new("sh")
+        .args(["-c", curl])
+        .output()
+        .expect("run the printed curl");
+    let answer = String::from_utf8_lossy(&answer.stdout).into_owned();
+    assert!(answer.contains("\"status\":\"queued\""), "{answer}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let job = http_get(hooks_port, "/jobs/1");
+        if job.contains("\"state\":\"succeeded\"") {
+            assert!(job.contains("Deploying demo/app at 9f86d08"), "{job}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the demo hook's job did not succeed: {job}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 
     Command::new("kill")
         .args(["-TERM", &child.id().to_string()])

@@ -97,6 +97,39 @@ pub async fn require_auth(
     response
 }
 
+/// axum middleware for routes that show logs, job output or anything secret: with
+/// credentials configured it is [`require_auth`]; with none, it answers 403 to every client
+/// but the local host, so a fresh install never shows those routes to the network.
+/// Requests without a known peer address (in-process tests) count as local.
+pub async fn require_auth_or_local(
+    State(auth): State<Arc<AuthConfig>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if auth.is_enabled() {
+        return require_auth(State(auth), request, next).await;
+    }
+    let peer = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0.ip());
+    let local = peer.is_none_or(|ip| match ip {
+        std::net::IpAddr::V4(v4) => v4.is_loopback(),
+        std::net::IpAddr::V6(v6) => {
+            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+    });
+    if local {
+        return next.run(request).await;
+    }
+    ApiError::Forbidden(
+        "no credentials are configured, so this is only served to the local host; set an \
+         [auth] token (or username and password) to allow others"
+            .to_string(),
+    )
+    .into_response()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

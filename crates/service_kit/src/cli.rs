@@ -4,7 +4,7 @@
 //! that each `main.rs` only says which service it runs.
 
 use std::future::Future;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -12,7 +12,7 @@ use clap::{CommandFactory, FromArgMatches};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::ConfigError;
+use crate::config::ServiceSettings;
 use crate::serve::RunError;
 
 /// Flags common to every service binary.
@@ -55,23 +55,20 @@ pub struct Cli {
 
 /// What the shared `main` needs to know about a service binary.
 #[derive(Debug, Clone, Copy)]
-pub struct Binary<'a> {
+pub struct Binary {
     /// The program's name, shown by `--version` and in errors: the crate's name.
     pub name: &'static str,
     /// Its version: the crate's.
     pub version: &'static str,
     /// What it does, in one line (`--help`).
     pub about: &'static str,
-    /// The env vars that name the config file when `--config` does not; the first one set
-    /// wins (see [`crate::config::config_path`]).
-    pub config_env_vars: &'a [&'a str],
     /// The env var holding the port `selfcheck` asks on 127.0.0.1 by default.
     pub port_env: &'static str,
     /// That port when the variable is not set.
     pub default_port: u16,
 }
 
-impl Binary<'_> {
+impl Binary {
     /// Parses the process's arguments (exiting with clap's message and code when they are
     /// wrong, or after `--help`/`--version`).
     pub fn parse(self) -> Cli {
@@ -90,21 +87,20 @@ impl Binary<'_> {
         Cli::from_arg_matches(&command.get_matches()).unwrap_or_else(|err| err.exit())
     }
 
-    /// The whole `main` of a service binary. `selfcheck` asks the running service and exits
-    /// 0, or 1 with the reason on stderr. Otherwise it sets up logging and loads the config
-    /// with `load` from `--config` or [`Self::config_env_vars`], exiting with
-    /// [`crate::config::EXIT_CONFIG`] and one line when it is unusable; `check-config` then
-    /// prints `config ok: ` and `summary` of it. Serving binds `listen_address` (given the
-    /// config and `--listen`), and `run`s the service with `--data-dir` until SIGINT or
-    /// SIGTERM; a config problem `run` finds also exits with `EXIT_CONFIG`.
-    pub async fn main<C, Fut>(
+    /// The whole `main` of a service binary whose settings are `S`. `selfcheck` asks the
+    /// running service and exits 0, or 1 with the reason on stderr. Otherwise it sets up
+    /// logging and loads the settings from `--config` or the file's `PATH_ENV_VARS` (see
+    /// [`crate::config::load`]), exiting with [`crate::config::EXIT_CONFIG`] and one line
+    /// when they are unusable; `check-config` then prints `config ok: ` and their summary.
+    /// Serving binds `--listen` or the configured address and `run`s the service with
+    /// `--data-dir` until SIGINT or SIGTERM; a config problem `run` finds also exits with
+    /// `EXIT_CONFIG`.
+    pub async fn main<S, Fut>(
         self,
-        load: impl FnOnce(Option<&Path>) -> Result<C, ConfigError>,
-        summary: impl FnOnce(&C) -> String,
-        listen_address: impl FnOnce(&C, Option<&str>) -> String,
-        run: impl FnOnce(C, TcpListener, PathBuf, CancellationToken) -> Fut,
+        run: impl FnOnce(S, TcpListener, PathBuf, CancellationToken) -> Fut,
     ) -> anyhow::Result<()>
     where
+        S: ServiceSettings,
         Fut: Future<Output = Result<(), RunError>>,
     {
         let cli = self.parse();
@@ -121,16 +117,19 @@ impl Binary<'_> {
             return Ok(());
         }
         crate::telemetry::init();
-        let path = crate::config::config_path(cli.common.config.clone(), self.config_env_vars);
-        let config = load(path.as_deref()).unwrap_or_else(|e| exit_on_config_error(&e));
+        let settings = crate::config::load_or_exit::<S>(cli.common.config.clone());
         if let Some(Subcommand::CheckConfig) = cli.command {
-            println!("config ok: {}", summary(&config));
+            println!("config ok: {}", settings.summary());
             return Ok(());
         }
-        let address = listen_address(&config, cli.common.listen.as_deref());
+        let address = cli
+            .common
+            .listen
+            .clone()
+            .unwrap_or_else(|| settings.listen_address());
         let listener = crate::serve::bind(&address).await?;
         let shutdown = crate::serve::shutdown_on_signals();
-        match run(config, listener, cli.common.data_dir.clone(), shutdown).await {
+        match run(settings, listener, cli.common.data_dir.clone(), shutdown).await {
             Err(RunError::Config(err)) => exit_on_config_error(&err),
             other => other.with_context(|| format!("{} failed", self.name)),
         }

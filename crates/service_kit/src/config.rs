@@ -1,15 +1,77 @@
-//! Configuration loading shared by every service.
+//! Configuration loading shared by every service: one path from the file to the runtime
+//! settings.
 //!
-//! Layering is: built-in defaults (serde `default`s) < TOML file < environment variables <
-//! CLI flags. This module does the file part and offers small helpers for the env part; each
-//! service applies its own env vars and flags on top, because their names come from the specs.
-//! A bad file never half-loads: the first problem becomes one line naming the file, the key
-//! and what is wrong, and the process exits with [`EXIT_CONFIG`].
+//! Each service has a raw file struct (what the TOML says, strings and numbers, serde
+//! defaults) implementing [`ConfigFile`], and runtime settings implementing
+//! [`ServiceSettings`]. [`load`] finds the file (`--config`, the service's env vars,
+//! `./config.toml`), parses it, applies the environment variables on top
+//! ([`ConfigFile::apply_env`]), then turns it once into the runtime settings
+//! ([`ServiceSettings::from_file`]: probes, sinks, compiled regexes, enums), which is what
+//! `run` takes. The file type never names the settings type, so the two stay one way round. Layering is therefore built-in defaults < TOML file < environment variables <
+//! CLI flags (`--listen`, `--data-dir`). A bad file never half-loads: the first problem
+//! becomes one line naming the file, the key and what is wrong, and the process exits with
+//! [`EXIT_CONFIG`].
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
+
+/// A service's configuration file as written: the raw struct serde reads, and the
+/// environment variables of its spec layered on top. Implemented by each service's
+/// `config::Config`, which knows nothing of the runtime settings built from it.
+pub trait ConfigFile: DeserializeOwned + Default {
+    /// Env vars naming the config file when `--config` does not, first set wins (for example
+    /// `HEALTHCHECK_CONFIG` then `CONFIG_PATH`).
+    const PATH_ENV_VARS: &'static [&'static str];
+
+    /// Applies the environment variables the service's spec documents on top of the file.
+    fn apply_env(&mut self) -> Result<(), ConfigError>;
+}
+
+/// A service's runtime settings: what its `run` takes, built once from its [`ConfigFile`]
+/// with everything checked and built (probes, sinks, compiled regexes, enums).
+pub trait ServiceSettings: Sized {
+    /// The file the settings are built from.
+    type File: ConfigFile;
+
+    /// The one conversion: checks and builds everything; the first problem names its key.
+    fn from_file(file: Self::File) -> Result<Self, ConfigError>;
+
+    /// `HOST:PORT` to listen on when `--listen` does not say.
+    fn listen_address(&self) -> String;
+
+    /// One line for `check-config`, such as `3 endpoint(s), port 9100`.
+    fn summary(&self) -> String;
+}
+
+/// Loads a service's settings: the file at `path`, else `./config.toml` when it exists, else
+/// the built-in defaults; then the env vars; then the one conversion. Errors name the file.
+pub fn load<S: ServiceSettings>(path: Option<&Path>) -> Result<S, ConfigError> {
+    let fallback = PathBuf::from("config.toml");
+    let path = path.or_else(|| fallback.exists().then_some(fallback.as_path()));
+    let mut file = match path {
+        Some(path) => load_toml_file::<S::File>(path)?,
+        None => S::File::default(),
+    };
+    file.apply_env()?;
+    S::from_file(file).map_err(|e| match path {
+        Some(path) => e.in_file(path),
+        None => e,
+    })
+}
+
+/// Builds a service's settings from config text alone, without env vars (tests, the demo).
+pub fn from_toml<S: ServiceSettings>(text: &str) -> Result<S, ConfigError> {
+    S::from_file(parse_toml::<S::File>(text)?)
+}
+
+/// Loads a service's settings `S` from `--config` (`cli`) or its file's env vars, exiting
+/// with one line and [`EXIT_CONFIG`] when they are unusable.
+pub fn load_or_exit<S: ServiceSettings>(cli: Option<PathBuf>) -> S {
+    let path = config_path(cli, S::File::PATH_ENV_VARS);
+    load::<S>(path.as_deref()).unwrap_or_else(|e| crate::cli::exit_on_config_error(&e))
+}
 
 /// Exit code for a configuration that cannot be used (as `sysexits` would say, usage error).
 pub const EXIT_CONFIG: i32 = 2;
@@ -74,7 +136,7 @@ pub fn parse_toml<T: DeserializeOwned>(text: &str) -> Result<T, ConfigError> {
         let key = err.path().to_string();
         let inner = err.into_inner();
         // toml's own message carries a multi-line source excerpt; keep its first sentence.
-        let message = inner.message().lines().next().unwrap_or("invalid value");
+        let message = inner.message().lines().next().unwrap_or("invalid regex");
         let key = if key == "." {
             "(top level)".to_string()
         } else {
@@ -123,6 +185,13 @@ fn name_list_items(text: &str, key: &str) -> String {
     out
 }
 
+/// The key of `field` in item `index` of the list at `list`, named as [`parse_toml`] names it:
+/// `item_key("checks.endpoints", 1, "api", "url")` is `checks.endpoints[1] ("api").url`, so
+/// a problem found after parsing reads exactly like one serde found.
+pub fn item_key(list: &str, index: usize, name: &str, field: &str) -> String {
+    format!("{list}[{index}] ({name:?}).{field}")
+}
+
 /// 1-based line number of byte offset `at` in `text`.
 fn line_of(text: &str, at: usize) -> usize {
     text[..at.min(text.len())]
@@ -163,6 +232,32 @@ where
 /// Reads env var `name` as a string; `None` when unset or empty.
 pub fn env_string(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// `true`, for serde `default =` attributes of switches that are on unless turned off.
+pub fn default_true() -> bool {
+    true
+}
+
+/// `0.0.0.0`, the default listen host: in a container the service must be reachable from
+/// the other containers of the Compose network.
+pub fn default_host() -> String {
+    "0.0.0.0".to_string()
+}
+
+/// The line of a regex error that says what is wrong: its message draws the pattern over
+/// several lines and ends with the reason, and a config error is one line.
+fn regex_problem(text: &str) -> String {
+    text.lines()
+        .map(str::trim)
+        .rfind(|l| !l.is_empty())
+        .unwrap_or("invalid regex")
+        .to_string()
+}
+
+/// Compiles `pattern`, naming `key` in the error (for every regex a config holds).
+pub fn regex(key: impl Into<String>, pattern: &str) -> Result<regex::Regex, ConfigError> {
+    regex::Regex::new(pattern).map_err(|e| ConfigError::new(key, regex_problem(&e.to_string())))
 }
 
 /// Splits a comma-separated env value such as `LOG_FILTER=error,warning` into trimmed items.
@@ -236,6 +331,13 @@ mod tests {
         let text = "[checks]\nendpoints = [\n { name = \"web\", url = \"x\" },\n { name = \"api\", url = 5 },\n]\n";
         let err = parse_toml::<Listed>(text).unwrap_err();
         assert_eq!(err.key, "checks.endpoints[1] (\"api\").url");
+    }
+
+    #[test]
+    fn keys_named_after_parsing_read_like_the_parser_names_them() {
+        let text = "[checks]\nendpoints = [\n { name = \"web\", url = \"x\" },\n { name = \"api\", url = 5 },\n]\n";
+        let parsed = parse_toml::<Listed>(text).unwrap_err().key;
+        assert_eq!(parsed, item_key("checks.endpoints", 1, "api", "url"));
     }
 
     #[test]

@@ -14,12 +14,24 @@ pub enum ApiError {
     /// Credentials are missing or wrong (401).
     #[error("{0}")]
     Unauthorized(String),
+    /// Credentials are fine but this may not be done, or not from there (403).
+    #[error("{0}")]
+    Forbidden(String),
     /// The named thing does not exist (404).
     #[error("{0}")]
     NotFound(String),
+    /// The client took too long to send its request (408).
+    #[error("{0}")]
+    RequestTimeout(String),
+    /// The request conflicts with the state of the thing (409).
+    #[error("{0}")]
+    Conflict(String),
     /// The body is larger than allowed (413).
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// The body is in a format the route does not take (415).
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     /// The service cannot answer right now (503).
     #[error("{0}")]
     Unavailable(String),
@@ -34,8 +46,12 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -52,8 +68,60 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        (status, Json(serde_json::json!({ "error": message }))).into_response()
+        let mut response = (status, Json(serde_json::json!({ "error": message }))).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            // Busy, not broken: well-behaved clients come back a little later.
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static(RETRY_AFTER_SECS),
+            );
+        }
+        response
     }
+}
+
+/// Seconds a 503 answer asks the client to wait before trying again.
+pub const RETRY_AFTER_SECS: &str = "5";
+
+/// axum middleware, the last resort behind every route: a handler that panics answers 500
+/// `{"error": "internal error"}` (the panic is logged once) instead of dropping the
+/// connection, and the service goes on.
+pub async fn catch_panic(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    use futures_util::FutureExt;
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    match std::panic::AssertUnwindSafe(next.run(request))
+        .catch_unwind()
+        .await
+    {
+        Ok(response) => response,
+        Err(panic) => ApiError::Internal(format!(
+            "{method} {path} panicked: {}",
+            panic_message(panic.as_ref())
+        ))
+        .into_response(),
+    }
+}
+
+/// What a caught panic said (its `&str` or `String` payload), for the log line about it.
+pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "(no message)".to_string())
+}
+
+/// A 405 for a known route asked with another method, in the same JSON shape.
+pub async fn method_not_allowed() -> Response {
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        Json(serde_json::json!({ "error": "method not allowed on this route" })),
+    )
+        .into_response()
 }
 
 /// A 404 for any route the router does not know, in the same JSON shape.

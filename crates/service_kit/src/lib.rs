@@ -6,7 +6,8 @@
 //! down, how alerts reach people, and how state is kept in SQLite.
 //!
 //! # Layout
-//! - [`config`]: TOML loading with path-aware errors, env overrides, the exit code for bad config.
+//! - [`config`]: one loading path for every service: file lookup, TOML with path-aware errors,
+//!   env overrides, the conversion into runtime settings, the exit code for bad config.
 //! - [`telemetry`]: `tracing` set-up, human format or `LOG_FORMAT=json`.
 //! - [`serve`]: SIGINT/SIGTERM to a cancellation token, axum serving with graceful drain, and
 //!   why a service's `run` failed.
@@ -19,20 +20,23 @@
 //!   `check-config`, `selfcheck`) and the skeleton of its `main`.
 //! - [`redact`]: strips credentials from URLs before they reach JSON, pages or logs.
 //! - [`storage`]: opening the embedded SQLite file the services keep their state in.
+//! - [`backoff`]: exponential backoff with jitter for every retry loop.
+//! - [`process`]: child processes in their own process group, killed as a whole.
 //! - [`alert`]: webhook, Slack, Discord and SMTP email sinks with retry and cooldown.
-//! - `test_util` (feature `test-util`): fixtures for integration tests.
+//!
+//! Fixtures for integration tests live in their own crate, `service_kit_testing`.
 
 pub mod alert;
 pub mod auth;
+pub mod backoff;
 pub mod cli;
 pub mod config;
 pub mod html;
 pub mod http_error;
 pub mod metrics_text;
 pub mod page;
+pub mod process;
 pub mod redact;
 pub mod serve;
 pub mod storage;
 pub mod telemetry;
-#[cfg(feature = "test-util")]
-pub mod test_util;

@@ -14,6 +14,9 @@ pub enum MetricKind {
     Counter,
     /// A value that goes up and down.
     Gauge,
+    /// Observations counted into cumulative buckets (`_bucket{le=...}`, `_sum`, `_count`);
+    /// see [`Histogram`].
+    Histogram,
 }
 
 /// Accumulates metric families into exposition text.
@@ -44,6 +47,7 @@ impl MetricsText {
         let kind = match kind {
             MetricKind::Counter => "counter",
             MetricKind::Gauge => "gauge",
+            MetricKind::Histogram => "histogram",
         };
         let help = help.replace('\\', "\\\\").replace('\n', "\\n");
         let _ = writeln!(self.out, "# HELP {name} {help}");
@@ -68,6 +72,30 @@ impl MetricsText {
         self
     }
 
+    /// Writes the samples of histogram family `name` (started with [`MetricKind::Histogram`])
+    /// for one label set: a `_bucket` line per bound and `+Inf`, then `_sum` and `_count`.
+    pub fn histogram(
+        &mut self,
+        name: &str,
+        labels: &[(&str, &str)],
+        histogram: &Histogram,
+    ) -> &mut Self {
+        let bucket = format!("{name}_bucket");
+        let mut cumulative = 0u64;
+        for (bound, count) in histogram.bounds.iter().zip(&histogram.counts) {
+            cumulative += count;
+            let le = bound.to_string();
+            let mut with_le = labels.to_vec();
+            with_le.push(("le", &le));
+            self.sample(&bucket, &with_le, cumulative as f64);
+        }
+        let mut with_le = labels.to_vec();
+        with_le.push(("le", "+Inf"));
+        self.sample(&bucket, &with_le, histogram.count as f64);
+        self.sample(&format!("{name}_sum"), labels, histogram.sum);
+        self.sample(&format!("{name}_count"), labels, histogram.count as f64)
+    }
+
     /// The finished text.
     pub fn finish(self) -> String {
         self.out
@@ -90,6 +118,41 @@ fn format_value(value: f64) -> String {
         format!("{}", value as i64)
     } else {
         format!("{value}")
+    }
+}
+
+/// Observations of one label set of a histogram: counts per bucket (each counts what is at
+/// most its bound and above the previous one), the sum and the count.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Histogram {
+    /// Upper bounds, ascending.
+    bounds: Vec<f64>,
+    /// Observations per bucket (not cumulative; [`MetricsText::histogram`] adds them up).
+    counts: Vec<u64>,
+    /// Sum of all observations.
+    sum: f64,
+    /// Number of observations, the ones above the last bound included.
+    count: u64,
+}
+
+impl Histogram {
+    /// An empty histogram with these ascending upper bounds.
+    pub fn new(bounds: &[f64]) -> Histogram {
+        Histogram {
+            bounds: bounds.to_vec(),
+            counts: vec![0; bounds.len()],
+            sum: 0.0,
+            count: 0,
+        }
+    }
+
+    /// Counts one observation.
+    pub fn observe(&mut self, value: f64) {
+        if let Some(i) = self.bounds.iter().position(|bound| value <= *bound) {
+            self.counts[i] += 1;
+        }
+        self.sum += value;
+        self.count += 1;
     }
 }
 
@@ -118,6 +181,27 @@ mod tests {
              # HELP probe_duration_seconds Probe time.\n\
              # TYPE probe_duration_seconds gauge\n\
              probe_duration_seconds 0.25\n"
+        );
+    }
+
+    #[test]
+    fn histograms_render_cumulative_buckets_sum_and_count() {
+        let mut h = Histogram::new(&[1.0, 5.0]);
+        for value in [0.5, 3.0, 4.0, 9.0] {
+            h.observe(value);
+        }
+        let mut m = MetricsText::new();
+        m.family("job_seconds", MetricKind::Histogram, "Job time.")
+            .histogram("job_seconds", &[("hook", "app")], &h);
+        assert_eq!(
+            m.finish(),
+            "# HELP job_seconds Job time.\n\
+             # TYPE job_seconds histogram\n\
+             job_seconds_bucket{hook=\"app\",le=\"1\"} 1\n\
+             job_seconds_bucket{hook=\"app\",le=\"5\"} 3\n\
+             job_seconds_bucket{hook=\"app\",le=\"+Inf\"} 4\n\
+             job_seconds_sum{hook=\"app\"} 16.5\n\
+             job_seconds_count{hook=\"app\"} 4\n"
         );
     }
 }

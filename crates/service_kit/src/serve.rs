@@ -77,7 +77,10 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let drain_deadline = shutdown.clone();
-    let server = axum::serve(listener, router).with_graceful_shutdown(async move {
+    // Handlers that care who is asking (sender allow-lists, local-only routes) find the
+    // peer address in the request's `ConnectInfo`.
+    let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let server = axum::serve(listener, service).with_graceful_shutdown(async move {
         shutdown.cancelled().await;
     });
     let server = std::pin::pin!(std::future::IntoFuture::into_future(server));

@@ -5,33 +5,23 @@
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use service_kit::alert::{Alert, AlertDispatcher, DeliveryPolicy, Severity, Sink, SinkTargets};
-use service_kit::config::ConfigError;
+use service_kit::alert::{Alert, AlertDispatcher, DeliveryPolicy, Severity};
 
-use crate::check::Outcome;
-use crate::config::AlertsConfig;
-use crate::state::{CheckInfo, Transition};
+use crate::check::{CheckInfo, Outcome, Transition};
+use crate::settings::AlertSettings;
 
 /// The `source` of every alert this service sends.
 pub const SOURCE: &str = "healthcheck_dashboard";
 
-/// Builds the sinks `[alerts]` asks for, or names the key that is wrong.
-pub fn build_sinks(config: &AlertsConfig) -> Result<Vec<Sink>, ConfigError> {
-    service_kit::alert::build_sinks(SinkTargets {
-        webhook: &config.webhook,
-        slack: &config.slack,
-        discord: &config.discord,
-        email: &config.email.addresses(),
-        smtp: &config.smtp,
-        default_from: "healthcheck@localhost",
-    })
-}
-
 /// Announces transitions through the configured sinks.
 pub struct Alerter {
+    /// Delivery, cooldown and retries; `None` when alerts are off.
     dispatcher: Option<AlertDispatcher>,
+    /// Whether recoveries are announced.
     resolved: bool,
+    /// How often to remind while down, if at all.
     reminder: Option<Duration>,
+    /// The dashboard URL put in messages.
     link: Option<String>,
 }
 
@@ -46,29 +36,24 @@ impl Alerter {
         }
     }
 
-    /// Builds the alerter from `[alerts]`; `link` is the dashboard URL put in messages.
-    pub fn from_config(
-        config: &AlertsConfig,
-        link: Option<String>,
-    ) -> Result<Alerter, ConfigError> {
-        if !config.enabled {
-            return Ok(Alerter::disabled());
+    /// The alerter `[alerts]` asks for; `link` is the dashboard URL put in messages.
+    pub fn new(settings: AlertSettings, link: Option<String>) -> Alerter {
+        if !settings.enabled {
+            return Alerter::disabled();
         }
-        let sinks = build_sinks(config)?;
-        if sinks.is_empty() {
+        if settings.sinks.is_empty() {
             tracing::warn!("[alerts] is enabled but names no webhook, slack, discord or email; alerts go nowhere.");
         }
         let policy = DeliveryPolicy {
-            cooldown: Duration::from_secs(config.cooldown_secs),
+            cooldown: settings.cooldown,
             ..DeliveryPolicy::default()
         };
-        Ok(Alerter {
-            dispatcher: Some(AlertDispatcher::new(sinks, policy)),
-            resolved: config.resolved,
-            reminder: (config.reminder_mins > 0)
-                .then(|| Duration::from_secs(config.reminder_mins * 60)),
+        Alerter {
+            dispatcher: Some(AlertDispatcher::new(settings.sinks, policy)),
+            resolved: settings.resolved,
+            reminder: settings.reminder,
             link,
-        })
+        }
     }
 
     /// How often to remind while down, if at all.
@@ -99,11 +84,11 @@ impl Alerter {
         outcome: &Outcome,
         now: DateTime<Utc>,
     ) -> Option<Alert> {
-        let name = &info.name;
+        let name = &*info.name;
         let link = self.link.clone();
         let base_fields = |state: &str| {
             vec![
-                ("service".to_string(), name.clone()),
+                ("service".to_string(), name.to_string()),
                 ("state".to_string(), state.to_string()),
                 (
                     "check".to_string(),

@@ -1,16 +1,18 @@
-//! Configuration of the healthcheck dashboard: the spec's `config.toml` (`[checks]`,
-//! `[dashboard]`, `[alerts]`) plus optional per-endpoint settings, env vars and validation.
+//! The configuration file as written: the spec's `config.toml` (`[checks]` with its
+//! `endpoints`, `[dashboard]`, `[alerts]`) plus `[auth]`, `[storage]` and the optional
+//! per-endpoint keys, and the environment variables layered on top of it.
 //!
-//! Everything is checked before the service starts; the first problem becomes one line that
-//! names the endpoint and the key (see [`service_kit::config::ConfigError`]).
+//! This is only what the TOML says, with its defaults. The conversion in [`crate::settings`]
+//! turns it into the runtime `Settings` once, which is where every value is checked and every probe
+//! and alert sink is built.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use serde::Deserialize;
+use service_kit::alert::AlertsConfig;
 use service_kit::auth::AuthConfig;
-use service_kit::config::{env_parse, env_string, ConfigError};
+use service_kit::config::{default_host, default_true, env_parse, env_string};
+use service_kit::config::{ConfigError, ConfigFile};
 
 /// Default port of `/health` and the dashboard (the spec's `DASHBOARD_PORT=9100`).
 pub const DEFAULT_PORT: u16 = 9100;
@@ -25,10 +27,12 @@ pub struct Config {
     /// The HTTP side: port, page, who may see it.
     #[serde(default)]
     pub dashboard: DashboardConfig,
-    /// Where failures and recoveries are announced.
+    /// Where failures and recoveries are announced (off unless `enabled = true` or
+    /// `ALERT_WEBHOOK`/`ALERT_EMAIL` is set; `resolved` defaults to true, `reminder_mins`
+    /// to 0, no alert rules).
     #[serde(default)]
     pub alerts: AlertsConfig,
-    /// Credentials protecting the dashboard and API (open when empty).
+    /// Credentials protecting the dashboard and API (open when empty; env `DASHBOARD_TOKEN`).
     #[serde(default)]
     pub auth: AuthConfig,
     /// Where history is kept.
@@ -36,11 +40,32 @@ pub struct Config {
     pub storage: StorageConfig,
 }
 
+impl ConfigFile for Config {
+    const PATH_ENV_VARS: &'static [&'static str] = &["HEALTHCHECK_CONFIG", "CONFIG_PATH"];
+
+    /// `DASHBOARD_PORT`, `HEALTHCHECK_INTERVAL_SECS`, `DASHBOARD_TOKEN`, and the shared
+    /// `ALERT_WEBHOOK`, `ALERT_EMAIL` (each turns alerts on) and `SMTP_*`.
+    fn apply_env(&mut self) -> Result<(), ConfigError> {
+        if let Some(port) = env_parse::<u16>("DASHBOARD_PORT")? {
+            self.dashboard.port = port;
+        }
+        if let Some(secs) = env_parse::<u64>("HEALTHCHECK_INTERVAL_SECS")? {
+            self.checks.interval_secs = secs;
+        }
+        self.alerts.apply_env()?;
+        if let Some(token) = env_string("DASHBOARD_TOKEN") {
+            self.auth.token = Some(token);
+        }
+        Ok(())
+    }
+}
+
 /// `[checks]`: the endpoints and the defaults they share.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChecksConfig {
-    /// Seconds between two checks of an endpoint (default 10); an endpoint may override it.
+    /// Seconds between two checks of an endpoint (default 10; env
+    /// `HEALTHCHECK_INTERVAL_SECS`); an endpoint may override it.
     #[serde(default = "default_interval_secs")]
     pub interval_secs: u64,
     /// Default time limit of one check in milliseconds (default 5000).
@@ -72,12 +97,12 @@ pub struct EndpointConfig {
     /// Unique name shown in `/health` and on the dashboard.
     pub name: String,
     /// What to probe: a URL for `http`, `host:port` or `tcp://host:port` for `tcp`, a DSN for
-    /// `postgres`; unused for `command`.
+    /// `postgres`; for `command`, a command line when `command` is not set.
     #[serde(default)]
     pub url: Option<String>,
-    /// Check type: `http`, `https`, `tcp`, `postgres` or `command` (default `http`).
-    #[serde(rename = "type", default = "default_type")]
-    pub kind: String,
+    /// Check type (default `http`).
+    #[serde(rename = "type", default)]
+    pub kind: CheckKind,
     /// Time limit of one check in milliseconds (default `[checks] timeout_ms`).
     #[serde(default)]
     pub timeout_ms: Option<u64>,
@@ -121,6 +146,45 @@ pub struct EndpointConfig {
     pub command: Option<CommandSpec>,
 }
 
+/// The `type` of an endpoint.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub enum CheckKind {
+    /// `http`: an HTTP(S) request (the default).
+    #[default]
+    Http,
+    /// `https`: the same as `http`; the URL decides the scheme.
+    Https,
+    /// `tcp`: a TCP connect.
+    Tcp,
+    /// `postgres` (or `postgresql`): connect and `SELECT 1`.
+    Postgres,
+    /// `command`: run a program; exit 0 is up.
+    Command,
+}
+
+/// Every check type the `type` key accepts, as the error for an unknown one lists them.
+pub const CHECK_TYPES: &str = "\"http\", \"https\", \"tcp\", \"postgres\", \"command\"";
+
+impl TryFrom<String> for CheckKind {
+    type Error = String;
+
+    // By hand rather than serde's derive so that an unknown type reads
+    // `unknown check type "ftp"; expected one of ...`, as operators have seen it so far.
+    fn try_from(text: String) -> Result<CheckKind, String> {
+        match text.as_str() {
+            "http" => Ok(CheckKind::Http),
+            "https" => Ok(CheckKind::Https),
+            "tcp" => Ok(CheckKind::Tcp),
+            "postgres" | "postgresql" => Ok(CheckKind::Postgres),
+            "command" => Ok(CheckKind::Command),
+            other => Err(format!(
+                "unknown check type {other:?}; expected one of {CHECK_TYPES}"
+            )),
+        }
+    }
+}
+
 /// An accepted status: a single code or an inclusive range written `"200-299"`.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(untagged)]
@@ -135,7 +199,7 @@ pub enum StatusSpec {
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(untagged)]
 pub enum CommandSpec {
-    /// Split into words (quotes respected), run without a shell.
+    /// Split into words (quotes respected, as a POSIX shell would), run without a shell.
     Line(String),
     /// Run exactly as given.
     Argv(Vec<String>),
@@ -179,85 +243,6 @@ impl Default for DashboardConfig {
     }
 }
 
-/// `[alerts]`: where transitions are announced.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AlertsConfig {
-    /// Send alerts at all (default false, as in the spec).
-    #[serde(default)]
-    pub enabled: bool,
-    /// A webhook URL: Slack and Discord URLs get their own format, others generic JSON.
-    #[serde(default)]
-    pub webhook: String,
-    /// A Slack incoming-webhook URL (Slack format whatever the host).
-    #[serde(default)]
-    pub slack: String,
-    /// A Discord webhook URL (Discord format whatever the host).
-    #[serde(default)]
-    pub discord: String,
-    /// Email recipients, one address or a list.
-    #[serde(default)]
-    pub email: EmailRecipients,
-    /// The SMTP relay for email.
-    #[serde(default)]
-    pub smtp: service_kit::alert::SmtpConfig,
-    /// Also announce recoveries (default true).
-    #[serde(default = "default_true")]
-    pub resolved: bool,
-    /// Repeat a down alert every this many minutes while it lasts (default 0 = never).
-    #[serde(default)]
-    pub reminder_mins: u64,
-    /// Minimum seconds between two messages about the same service and state (default 300).
-    #[serde(default = "default_cooldown_secs")]
-    pub cooldown_secs: u64,
-}
-
-impl Default for AlertsConfig {
-    fn default() -> Self {
-        AlertsConfig {
-            enabled: false,
-            webhook: String::new(),
-            slack: String::new(),
-            discord: String::new(),
-            email: EmailRecipients::default(),
-            smtp: service_kit::alert::SmtpConfig::default(),
-            resolved: true,
-            reminder_mins: 0,
-            cooldown_secs: default_cooldown_secs(),
-        }
-    }
-}
-
-/// One address or several.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
-#[serde(untagged)]
-pub enum EmailRecipients {
-    /// `email = "ops@example.com"` (empty means none).
-    One(String),
-    /// `email = ["a@example.com", "b@example.com"]`.
-    Many(Vec<String>),
-}
-
-impl Default for EmailRecipients {
-    fn default() -> Self {
-        EmailRecipients::One(String::new())
-    }
-}
-
-impl EmailRecipients {
-    /// The non-empty addresses.
-    pub fn addresses(&self) -> Vec<String> {
-        match self {
-            EmailRecipients::One(one) => service_kit::config::split_list(one),
-            EmailRecipients::Many(many) => many
-                .iter()
-                .map(|a| a.trim().to_string())
-                .filter(|a| !a.is_empty())
-                .collect(),
-        }
-    }
-}
-
 /// `[storage]`: history retention.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -284,143 +269,12 @@ fn default_timeout_ms() -> u64 {
 fn default_concurrency() -> usize {
     256
 }
-fn default_type() -> String {
-    "http".to_string()
-}
-fn default_true() -> bool {
-    true
-}
 fn default_port() -> u16 {
     DEFAULT_PORT
-}
-fn default_host() -> String {
-    "0.0.0.0".to_string()
 }
 fn default_title() -> String {
     "Stack health".to_string()
 }
-fn default_cooldown_secs() -> u64 {
-    300
-}
 fn default_retention_days() -> u64 {
     7
-}
-
-/// Env vars naming the config file, in order of precedence (after `--config`).
-pub const CONFIG_ENV_VARS: [&str; 2] = ["HEALTHCHECK_CONFIG", "CONFIG_PATH"];
-
-impl Config {
-    /// Loads the config: `path` if given, else `./config.toml` if it exists, else defaults;
-    /// then env vars; then validation.
-    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
-        let fallback = PathBuf::from("config.toml");
-        let path = path.or_else(|| fallback.exists().then_some(fallback.as_path()));
-        let mut config = match path {
-            Some(path) => service_kit::config::load_toml_file::<Config>(path)?,
-            None => Config::default(),
-        };
-        config.apply_env()?;
-        config.validate().map_err(|e| match path {
-            Some(path) => e.in_file(path),
-            None => e,
-        })?;
-        Ok(config)
-    }
-
-    /// Parses config text (used by the demo and tests), then validates it.
-    pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
-        let config: Config = service_kit::config::parse_toml(text)?;
-        config.validate()?;
-        Ok(config)
-    }
-
-    /// Applies the environment variables the spec and README document.
-    pub fn apply_env(&mut self) -> Result<(), ConfigError> {
-        if let Some(port) = env_parse::<u16>("DASHBOARD_PORT")? {
-            self.dashboard.port = port;
-        }
-        if let Some(secs) = env_parse::<u64>("HEALTHCHECK_INTERVAL_SECS")? {
-            self.checks.interval_secs = secs;
-        }
-        if let Some(url) = env_string("ALERT_WEBHOOK") {
-            self.alerts.webhook = url;
-            self.alerts.enabled = true;
-        }
-        if let Some(email) = env_string("ALERT_EMAIL") {
-            self.alerts.email = EmailRecipients::One(email);
-            self.alerts.enabled = true;
-        }
-        self.alerts.smtp.apply_env()?;
-        if let Some(token) = env_string("DASHBOARD_TOKEN") {
-            self.auth.token = Some(token);
-        }
-        Ok(())
-    }
-
-    /// Checks everything that serde cannot: names, URLs, types, ranges.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.checks.interval_secs == 0 {
-            return Err(ConfigError::new(
-                "checks.interval_secs",
-                "must be at least 1",
-            ));
-        }
-        if self.checks.timeout_ms == 0 {
-            return Err(ConfigError::new("checks.timeout_ms", "must be at least 1"));
-        }
-        if self.checks.max_concurrent == 0 {
-            return Err(ConfigError::new(
-                "checks.max_concurrent",
-                "must be at least 1",
-            ));
-        }
-        let mut seen = std::collections::HashSet::new();
-        for (index, endpoint) in self.checks.endpoints.iter().enumerate() {
-            let key =
-                |field: &str| format!("checks.endpoints[{index}] ({:?}).{field}", endpoint.name);
-            if endpoint.name.trim().is_empty() {
-                return Err(ConfigError::new(
-                    format!("checks.endpoints[{index}].name"),
-                    "must not be empty",
-                ));
-            }
-            if !seen.insert(endpoint.name.as_str()) {
-                return Err(ConfigError::new(key("name"), "is used by another endpoint"));
-            }
-            crate::check::Probe::from_config(endpoint, &self.checks)
-                .map_err(|(field, problem)| ConfigError::new(key(field), problem))?;
-            if endpoint.interval_secs == Some(0) {
-                return Err(ConfigError::new(key("interval_secs"), "must be at least 1"));
-            }
-            if endpoint.timeout_ms == Some(0) {
-                return Err(ConfigError::new(key("timeout_ms"), "must be at least 1"));
-            }
-            if endpoint.failure_threshold == Some(0) {
-                return Err(ConfigError::new(
-                    key("failure_threshold"),
-                    "must be at least 1",
-                ));
-            }
-            if endpoint.success_threshold == Some(0) {
-                return Err(ConfigError::new(
-                    key("success_threshold"),
-                    "must be at least 1",
-                ));
-            }
-        }
-        self.validate_alerts()?;
-        Ok(())
-    }
-
-    fn validate_alerts(&self) -> Result<(), ConfigError> {
-        // Sinks are built (and so checked) even when alerts are off, so a typo is caught
-        // before the day someone turns them on.
-        crate::alerting::build_sinks(&self.alerts)?;
-        Ok(())
-    }
-
-    /// The interval of `endpoint`, falling back to `[checks] interval_secs`.
-    pub fn interval_of(&self, endpoint: &EndpointConfig) -> Duration {
-        Duration::from_secs(endpoint.interval_secs.unwrap_or(self.checks.interval_secs))
-    }
 }

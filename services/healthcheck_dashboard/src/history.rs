@@ -15,8 +15,7 @@ use service_kit::storage::{StorageError, Store};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::check::Status;
-use crate::state::{HourBucket, Sample, RECENT_SAMPLES, UPTIME_HOURS};
+use crate::check::{HourBucket, Sample, Status, RECENT_SAMPLES, UPTIME_HOURS};
 
 /// The SQLite file name inside the data directory.
 pub const DB_FILE: &str = "healthcheck.sqlite";

@@ -1,19 +1,21 @@
-//! Runs every check on its own interval, concurrently: one task per check, a semaphore bounding
-//! how many probes run at once, a little jitter so checks do not fire in lockstep. A slow or
-//! hung target only ever holds its own task (and one permit, for at most its timeout).
+//! Runs every check on its own schedule, concurrently, and takes each outcome the rest of the
+//! way: into the check's state, the history, a log line when the status changes, and the
+//! alerter. One task per check, a semaphore bounding how many probes run at once, a little
+//! jitter so checks do not fire in lockstep ([`Schedule::ticks`]). A slow or hung target only
+//! ever holds its own task (and one permit, for at most its timeout).
+//!
+//! [`Schedule::ticks`]: crate::check::Schedule::ticks
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::Utc;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
-use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
 use crate::alerting::Alerter;
-use crate::check::Probe;
+use crate::check::{HttpClients, Outcome, Status};
 use crate::history::{HistoryRecord, HistoryWriter};
 use crate::state::HealthState;
 
@@ -26,31 +28,25 @@ pub struct SchedulerStats {
     pub probes_run: AtomicU64,
 }
 
-/// Everything the check tasks share.
+/// Everything the check tasks share (one `Arc` for all of them, so that a sleeping task
+/// holds little more than its timer).
 pub struct Scheduler {
-    /// The probes, in the same order as the state's checks.
-    pub probes: Vec<Probe>,
-    /// Interval of each check.
-    pub intervals: Vec<Duration>,
-    /// Where outcomes go.
+    /// The checks, and where outcomes go.
     pub state: Arc<HealthState>,
     /// Where history goes.
     pub history: HistoryWriter,
     /// Where transitions go.
     pub alerter: Arc<Alerter>,
     /// Bounds concurrently running probes.
-    pub permits: Arc<Semaphore>,
-    /// Verifying HTTP client, shared by all HTTP checks (connection pooling).
-    pub http: reqwest::Client,
-    /// Client for checks with `tls_verify = false`.
-    pub insecure_http: reqwest::Client,
+    pub permits: Semaphore,
+    /// Pooled clients shared by all HTTP checks.
+    pub clients: HttpClients,
     /// Scheduler counters.
     pub stats: Arc<SchedulerStats>,
 }
 
 /// One log line per status change, so `docker logs` tells the story without the dashboard.
-fn log_status_change(name: &str, previous: crate::check::Status, outcome: &crate::check::Outcome) {
-    use crate::check::Status;
+fn log_status_change(name: &str, previous: Status, outcome: &Outcome) {
     let ms = outcome.elapsed.as_millis() as u64;
     match outcome.status {
         Status::Down => tracing::warn!(
@@ -76,27 +72,12 @@ fn log_status_change(name: &str, previous: crate::check::Status, outcome: &crate
     }
 }
 
-/// Builds the shared HTTP client.
-pub fn http_client(verify_tls: bool) -> reqwest::Client {
-    reqwest::Client::builder()
-        .user_agent(concat!(
-            "compose-sidecars-healthcheck/",
-            env!("CARGO_PKG_VERSION")
-        ))
-        .tls_info(true)
-        .danger_accept_invalid_certs(!verify_tls)
-        .redirect(reqwest::redirect::Policy::limited(5))
-        .pool_idle_timeout(Duration::from_secs(60))
-        .build()
-        .expect("the TLS backend is compiled in")
-}
-
 impl Scheduler {
     /// Starts one task per check; they stop when `shutdown` is cancelled.
     pub fn spawn(self, shutdown: CancellationToken) -> JoinSet<()> {
         let shared = Arc::new(self);
         let mut tasks = JoinSet::new();
-        for index in 0..shared.probes.len() {
+        for index in 0..shared.state.checks().len() {
             let shared = shared.clone();
             let shutdown = shutdown.clone();
             tasks.spawn(async move { shared.run_check(index, shutdown).await });
@@ -105,22 +86,15 @@ impl Scheduler {
     }
 
     async fn run_check(&self, index: usize, shutdown: CancellationToken) {
-        let interval = self.intervals[index];
-        let probe = &self.probes[index];
-        let info = &self.state.infos()[index];
-        let name: Arc<str> = Arc::from(info.name.as_str());
-        // Spread first runs over up to a second so many checks do not start in one burst.
-        let jitter_cap = interval.min(Duration::from_secs(1)).as_millis() as u64;
-        let first = Instant::now() + Duration::from_millis(fastrand::u64(0..jitter_cap.max(1)));
-        let mut ticks = tokio::time::interval_at(first, interval);
-        ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let check = &self.state.checks()[index];
+        let mut ticks = check.schedule.ticks();
         let reminder = self.alerter.reminder();
         loop {
             let due = tokio::select! {
                 due = ticks.tick() => due,
                 _ = shutdown.cancelled() => return,
             };
-            if due.elapsed() > interval / 2 {
+            if check.schedule.is_late(due) {
                 self.stats.missed_rounds.fetch_add(1, Ordering::Relaxed);
             }
             // Boxed: the probe's future (an HTTP request in flight) is large, and held inline
@@ -131,7 +105,7 @@ impl Scheduler {
                     .acquire()
                     .await
                     .expect("semaphore is never closed");
-                probe.run(&self.http, &self.insecure_http).await
+                check.probe.run(&self.clients).await
             });
             let outcome = tokio::select! {
                 outcome = probing => outcome,
@@ -140,7 +114,7 @@ impl Scheduler {
             self.stats.probes_run.fetch_add(1, Ordering::Relaxed);
             let at = Utc::now();
             self.history.record(HistoryRecord {
-                name: name.clone(),
+                name: check.info.name.clone(),
                 at: at.timestamp(),
                 ok: outcome.status.is_ok(),
                 latency_ms: outcome.elapsed.as_millis() as u64,
@@ -148,9 +122,9 @@ impl Scheduler {
             });
             let (previous, transition) = self.state.record(index, outcome.clone(), at, reminder);
             if previous != outcome.status {
-                log_status_change(&info.name, previous, &outcome);
+                log_status_change(&check.info.name, previous, &outcome);
             }
-            self.alerter.handle(info, &transition, &outcome);
+            self.alerter.handle(&check.info, &transition, &outcome);
         }
     }
 }

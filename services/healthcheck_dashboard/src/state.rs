@@ -1,259 +1,23 @@
-//! The live state of every check: last outcome, counters, recent latencies, hourly uptime,
-//! and the alerting hysteresis. The scheduler writes it; `/health`, the dashboard and
-//! `/metrics` read it. Locks are per check and held only to copy a few fields.
+//! All checks of the service, shared by the scheduler (which records outcomes) and the HTTP
+//! handlers (which read them): lookup by name, whether the first round is done, and a
+//! notification on every outcome for the dashboard's event stream. Each check's own state
+//! sits behind its own lock ([`Check::lock`]), held only to copy or update a few fields.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 
-use crate::check::{Outcome, Status};
+use crate::check::{Check, Outcome, Status, Transition};
 
-/// Latencies kept per check for the dashboard's sparkline.
-pub const RECENT_SAMPLES: usize = 60;
-/// Hours of pass/fail counts kept per check for the uptime percentage.
-pub const UPTIME_HOURS: i64 = 24;
-
-/// What does not change about a check while the service runs.
-#[derive(Debug, Clone)]
-pub struct CheckInfo {
-    /// Unique name.
-    pub name: String,
-    /// Check type (`http`, `tcp`, ...).
-    pub kind: &'static str,
-    /// What is probed, credentials masked.
-    pub target: String,
-    /// Time between checks.
-    pub interval: Duration,
-    /// Consecutive failures before alerting down.
-    pub failure_threshold: u32,
-    /// Consecutive successes before alerting recovered.
-    pub success_threshold: u32,
-}
-
-/// One point of the response-time history. Kept small (12 bytes): every check keeps
-/// [`RECENT_SAMPLES`] of them, and a large stack has thousands of checks.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Sample {
-    /// Unix seconds (unsigned 32 bits last until 2106).
-    pub at: u32,
-    /// Response time in milliseconds (saturating at about 49 days).
-    pub ms: u32,
-    /// The status of that check.
-    pub status: Status,
-}
-
-/// Pass/fail counts of one hour.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HourBucket {
-    /// Hours since the unix epoch.
-    pub hour: i64,
-    /// Checks run.
-    pub total: u32,
-    /// Checks that were up or degraded.
-    pub ok: u32,
-}
-
-/// The changing state of one check.
-#[derive(Debug, Clone)]
-pub struct CheckState {
-    /// Current status.
-    pub status: Status,
-    /// The last outcome.
-    pub last: Option<Outcome>,
-    /// When it was last checked.
-    pub last_checked: Option<DateTime<Utc>>,
-    /// When the status last changed.
-    pub status_since: Option<DateTime<Utc>>,
-    /// Failures in a row (0 when the last check passed).
-    pub consecutive_failures: u32,
-    /// Successes in a row (0 when the last check failed).
-    pub consecutive_successes: u32,
-    /// The most recent error and when it happened, kept after recovery.
-    pub last_error: Option<(DateTime<Utc>, String)>,
-    /// Recent response times.
-    pub recent: VecDeque<Sample>,
-    /// Hourly counts for uptime.
-    pub hourly: VecDeque<HourBucket>,
-    /// Whether a down alert is active (hysteresis).
-    pub alerting: bool,
-    /// When the current failure streak began.
-    pub failing_since: Option<DateTime<Utc>>,
-    /// When the last down alert or reminder was sent.
-    pub last_alert: Option<DateTime<Utc>>,
-    /// When the announced outage began (set while `alerting`).
-    pub outage_start: Option<DateTime<Utc>>,
-    /// Checks run since start.
-    pub runs_total: u64,
-    /// Failed checks since start.
-    pub failures_total: u64,
-}
-
-impl Default for CheckState {
-    fn default() -> Self {
-        CheckState {
-            status: Status::Unknown,
-            last: None,
-            last_checked: None,
-            status_since: None,
-            consecutive_failures: 0,
-            consecutive_successes: 0,
-            last_error: None,
-            recent: VecDeque::with_capacity(RECENT_SAMPLES),
-            hourly: VecDeque::new(),
-            alerting: false,
-            failing_since: None,
-            last_alert: None,
-            outage_start: None,
-            runs_total: 0,
-            failures_total: 0,
-        }
-    }
-}
-
-/// What a new outcome means for alerting.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Transition {
-    /// Nothing to announce.
-    None,
-    /// Failed `failure_threshold` times in a row: announce down.
-    WentDown {
-        /// When the failure streak began.
-        since: DateTime<Utc>,
-        /// The latest error.
-        error: String,
-    },
-    /// Still down and the reminder interval passed: announce again.
-    StillDown {
-        /// When the failure streak began.
-        since: DateTime<Utc>,
-        /// The latest error.
-        error: String,
-    },
-    /// Passed `success_threshold` times in a row after an announced failure.
-    Recovered {
-        /// When the outage began.
-        down_since: DateTime<Utc>,
-    },
-}
-
-impl CheckState {
-    /// Uptime over the last [`UPTIME_HOURS`] hours, as a percentage; `None` before any check.
-    pub fn uptime_percent(&self, now: DateTime<Utc>) -> Option<f64> {
-        let current_hour = now.timestamp().div_euclid(3600);
-        let (total, ok) = self
-            .hourly
-            .iter()
-            .filter(|b| b.hour > current_hour - UPTIME_HOURS)
-            .fold((0u64, 0u64), |(t, o), b| {
-                (t + u64::from(b.total), o + u64::from(b.ok))
-            });
-        (total > 0).then(|| ok as f64 * 100.0 / total as f64)
-    }
-
-    fn count_hour(&mut self, at: DateTime<Utc>, ok: bool) {
-        let hour = at.timestamp().div_euclid(3600);
-        match self.hourly.back_mut() {
-            Some(bucket) if bucket.hour == hour => {
-                bucket.total += 1;
-                bucket.ok += u32::from(ok);
-            }
-            _ => {
-                self.hourly.push_back(HourBucket {
-                    hour,
-                    total: 1,
-                    ok: u32::from(ok),
-                });
-                while self
-                    .hourly
-                    .front()
-                    .is_some_and(|b| b.hour <= hour - UPTIME_HOURS)
-                {
-                    self.hourly.pop_front();
-                }
-            }
-        }
-    }
-
-    /// Applies an outcome and decides the alerting transition.
-    pub fn apply(
-        &mut self,
-        info: &CheckInfo,
-        outcome: Outcome,
-        at: DateTime<Utc>,
-        reminder: Option<Duration>,
-    ) -> Transition {
-        let ok = outcome.status.is_ok();
-        if self.status != outcome.status {
-            self.status_since = Some(at);
-        }
-        self.status = outcome.status;
-        self.last_checked = Some(at);
-        self.runs_total += 1;
-        self.count_hour(at, ok);
-        if self.recent.len() == RECENT_SAMPLES {
-            self.recent.pop_front();
-        }
-        self.recent.push_back(Sample {
-            at: u32::try_from(at.timestamp()).unwrap_or(0),
-            ms: u32::try_from(outcome.elapsed.as_millis()).unwrap_or(u32::MAX),
-            status: outcome.status,
-        });
-        let transition = if ok {
-            self.consecutive_failures = 0;
-            self.consecutive_successes += 1;
-            self.failing_since = None;
-            if self.alerting && self.consecutive_successes >= info.success_threshold {
-                self.alerting = false;
-                Transition::Recovered {
-                    down_since: self.outage_start.take().unwrap_or(at),
-                }
-            } else {
-                Transition::None
-            }
-        } else {
-            self.failures_total += 1;
-            self.consecutive_successes = 0;
-            self.consecutive_failures += 1;
-            let since = *self.failing_since.get_or_insert(at);
-            let error = outcome
-                .error
-                .clone()
-                .unwrap_or_else(|| "failed".to_string());
-            self.last_error = Some((at, error.clone()));
-            if !self.alerting && self.consecutive_failures >= info.failure_threshold {
-                self.alerting = true;
-                self.outage_start = Some(since);
-                self.last_alert = Some(at);
-                Transition::WentDown { since, error }
-            } else if self.alerting
-                && reminder.is_some_and(|every| {
-                    self.last_alert
-                        .is_some_and(|last| (at - last).to_std().unwrap_or_default() >= every)
-                })
-            {
-                self.last_alert = Some(at);
-                Transition::StillDown {
-                    since: self.outage_start.unwrap_or(since),
-                    error,
-                }
-            } else {
-                Transition::None
-            }
-        };
-        self.last = Some(outcome);
-        transition
-    }
-}
-
-/// All checks' state, shared by the scheduler and the HTTP handlers.
+/// Every check and what is known about them as a whole.
 pub struct HealthState {
-    infos: Vec<CheckInfo>,
-    states: Vec<Mutex<CheckState>>,
-    by_name: HashMap<String, usize>,
+    /// In config order.
+    checks: Vec<Check>,
+    /// Position of each check by name.
+    by_name: HashMap<Arc<str>, usize>,
     /// Checks that have no outcome yet; `/health` is 503 until this is zero.
     waiting_first: AtomicUsize,
     /// Bumped on every outcome; the dashboard's event stream waits on it.
@@ -263,21 +27,16 @@ pub struct HealthState {
 }
 
 impl HealthState {
-    /// State for `infos`, all unknown.
-    pub fn new(infos: Vec<CheckInfo>) -> HealthState {
-        let by_name = infos
+    /// State for `checks`, none run yet.
+    pub fn new(checks: Vec<Check>) -> HealthState {
+        let by_name = checks
             .iter()
             .enumerate()
-            .map(|(i, info)| (info.name.clone(), i))
-            .collect();
-        let states = infos
-            .iter()
-            .map(|_| Mutex::new(CheckState::default()))
+            .map(|(i, check)| (check.info.name.clone(), i))
             .collect();
         HealthState {
-            waiting_first: AtomicUsize::new(infos.len()),
-            infos,
-            states,
+            waiting_first: AtomicUsize::new(checks.len()),
+            checks,
             by_name,
             version: tokio::sync::watch::channel(0).0,
             started_at: Utc::now(),
@@ -285,13 +44,13 @@ impl HealthState {
     }
 
     /// The checks, in config order.
-    pub fn infos(&self) -> &[CheckInfo] {
-        &self.infos
+    pub fn checks(&self) -> &[Check] {
+        &self.checks
     }
 
-    /// The index of a check by name.
-    pub fn index_of(&self, name: &str) -> Option<usize> {
-        self.by_name.get(name).copied()
+    /// The check named `name`.
+    pub fn check_named(&self, name: &str) -> Option<&Check> {
+        self.by_name.get(name).map(|&i| &self.checks[i])
     }
 
     /// Whether every check has run at least once.
@@ -299,31 +58,8 @@ impl HealthState {
         self.waiting_first.load(Ordering::Acquire) == 0
     }
 
-    /// Runs `f` on one check's state under its lock (for cheap reads).
-    pub fn with_state<T>(&self, index: usize, f: impl FnOnce(&CheckState) -> T) -> T {
-        f(&self.lock(index))
-    }
-
-    /// Restores history loaded from storage (before the first check runs).
-    pub fn restore(
-        &self,
-        index: usize,
-        hourly: Vec<HourBucket>,
-        recent: Vec<Sample>,
-        last_error: Option<(DateTime<Utc>, String)>,
-    ) {
-        let mut state = self.lock(index);
-        state.hourly = hourly.into();
-        state.recent = recent
-            .into_iter()
-            .rev()
-            .take(RECENT_SAMPLES)
-            .rev()
-            .collect();
-        state.last_error = last_error;
-    }
-
-    /// Records an outcome; returns the status before it and the alerting transition.
+    /// Records an outcome of check number `index`; returns the status before it and the
+    /// alerting transition.
     pub fn record(
         &self,
         index: usize,
@@ -331,11 +67,12 @@ impl HealthState {
         at: DateTime<Utc>,
         reminder: Option<Duration>,
     ) -> (Status, Transition) {
+        let check = &self.checks[index];
         let recorded = {
-            let mut state = self.lock(index);
+            let mut state = check.lock();
             let first = state.last.is_none();
             let previous = state.status;
-            let transition = state.apply(&self.infos[index], outcome, at, reminder);
+            let transition = state.apply(&check.info, outcome, at, reminder);
             if first {
                 self.waiting_first.fetch_sub(1, Ordering::AcqRel);
             }
@@ -348,109 +85,5 @@ impl HealthState {
     /// A receiver that changes whenever any check records an outcome.
     pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
         self.version.subscribe()
-    }
-
-    fn lock(&self, index: usize) -> std::sync::MutexGuard<'_, CheckState> {
-        self.states[index]
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn info(failure_threshold: u32, success_threshold: u32) -> CheckInfo {
-        CheckInfo {
-            name: "api".to_string(),
-            kind: "http",
-            target: "http://api/".to_string(),
-            interval: Duration::from_secs(10),
-            failure_threshold,
-            success_threshold,
-        }
-    }
-
-    fn at(secs: i64) -> DateTime<Utc> {
-        DateTime::from_timestamp(1_700_000_000 + secs, 0).unwrap()
-    }
-
-    fn down() -> Outcome {
-        Outcome::down(Duration::from_millis(5), "boom")
-    }
-
-    fn up() -> Outcome {
-        Outcome::up(Duration::from_millis(5))
-    }
-
-    #[test]
-    fn down_is_announced_once_after_the_failure_threshold() {
-        let info = info(3, 1);
-        let mut state = CheckState::default();
-        assert_eq!(state.apply(&info, down(), at(0), None), Transition::None);
-        assert_eq!(state.apply(&info, down(), at(10), None), Transition::None);
-        assert_eq!(
-            state.apply(&info, down(), at(20), None),
-            Transition::WentDown {
-                since: at(0),
-                error: "boom".to_string()
-            }
-        );
-        assert_eq!(state.apply(&info, down(), at(30), None), Transition::None);
-        assert_eq!(state.status, Status::Down);
-        assert_eq!(state.consecutive_failures, 4);
-    }
-
-    #[test]
-    fn a_single_success_resets_the_failure_streak() {
-        let info = info(2, 1);
-        let mut state = CheckState::default();
-        state.apply(&info, down(), at(0), None);
-        state.apply(&info, up(), at(10), None);
-        assert_eq!(state.apply(&info, down(), at(20), None), Transition::None);
-    }
-
-    #[test]
-    fn recovery_needs_the_success_threshold_and_reports_the_outage_start() {
-        let info = info(1, 2);
-        let mut state = CheckState::default();
-        state.apply(&info, down(), at(0), None);
-        assert_eq!(state.apply(&info, up(), at(10), None), Transition::None);
-        assert_eq!(
-            state.apply(&info, up(), at(20), None),
-            Transition::Recovered { down_since: at(0) }
-        );
-        assert!(!state.alerting);
-    }
-
-    #[test]
-    fn reminders_repeat_while_down_at_their_interval() {
-        let info = info(1, 1);
-        let mut state = CheckState::default();
-        let every = Some(Duration::from_secs(60));
-        assert!(matches!(
-            state.apply(&info, down(), at(0), every),
-            Transition::WentDown { .. }
-        ));
-        assert_eq!(state.apply(&info, down(), at(30), every), Transition::None);
-        assert!(matches!(
-            state.apply(&info, down(), at(60), every),
-            Transition::StillDown { since, .. } if since == at(0)
-        ));
-        assert_eq!(state.apply(&info, down(), at(90), every), Transition::None);
-    }
-
-    #[test]
-    fn uptime_counts_the_last_24_hours_only() {
-        let info = info(1, 1);
-        let mut state = CheckState::default();
-        state.apply(&info, down(), at(0), None);
-        state.apply(&info, up(), at(3600 * 30), None);
-        state.apply(&info, up(), at(3600 * 30 + 10), None);
-        assert_eq!(state.uptime_percent(at(3600 * 30 + 20)), Some(100.0));
-        state.apply(&info, down(), at(3600 * 30 + 30), None);
-        let uptime = state.uptime_percent(at(3600 * 30 + 40)).unwrap();
-        assert!((uptime - 66.666).abs() < 0.01);
     }
 }

@@ -13,25 +13,56 @@ use chrono::{DateTime, Utc};
 use regex::Regex;
 use service_kit::alert::{Alert, AlertDispatcher, DeliveryPolicy, Severity, Sink};
 
-use crate::config::AlertsConfig;
 use crate::event::{format_time, LogEvent};
 use crate::parse::Level;
 
 /// The `source` of every alert this service sends.
 pub const SOURCE: &str = "log_watcher";
 
-/// One compiled rule.
-#[derive(Debug)]
-struct Rule {
-    name: String,
-    level: Option<Level>,
-    regex: Option<Regex>,
-    services: Vec<String>,
-    threshold: usize,
-    window: chrono::Duration,
+/// `[alerts]`, checked and built: what to alert on, where to, how often at most.
+#[derive(Debug, Clone)]
+pub struct AlertSettings {
+    /// The rules, in order ([`Rule::errors`] when none is configured).
+    pub rules: Vec<Rule>,
+    /// Where alerts go; none when alerts are off (`enabled = false`) or no target is named.
+    pub sinks: Vec<Sink>,
+    /// Minimum time between two messages of one rule for one service.
+    pub cooldown: Duration,
+    /// The address people reach this service at (`[api] public_url`): messages then link
+    /// to the dashboard filtered on the service.
+    pub link: Option<String>,
+}
+
+/// One compiled rule: which lines count, and how many within a window make an alert.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// Rule name, shown in the alert.
+    pub name: String,
+    /// Lines of this level or worse match (any level when `None`).
+    pub level: Option<Level>,
+    /// Lines matching this regex match.
+    pub regex: Option<Regex>,
+    /// Only lines of these services (all when empty).
+    pub services: Vec<String>,
+    /// Matches needed within `window` to alert (at least 1).
+    pub threshold: usize,
+    /// The window of `threshold`.
+    pub window: chrono::Duration,
 }
 
 impl Rule {
+    /// The rule when none is configured: every line of level error or worse alerts.
+    pub fn errors() -> Rule {
+        Rule {
+            name: "errors".to_string(),
+            level: Some(Level::Error),
+            regex: None,
+            services: Vec::new(),
+            threshold: 1,
+            window: chrono::Duration::seconds(60),
+        }
+    }
+
     fn matches(&self, event: &LogEvent) -> bool {
         self.level.is_none_or(|l| event.level >= l)
             && self
@@ -58,7 +89,9 @@ struct Cooling {
 
 /// Evaluates rules and sends alerts.
 pub struct Alerter {
+    /// Sends alerts (in the background, with retries); `None` without sinks.
     dispatcher: Option<AlertDispatcher>,
+    /// The rules, in order.
     rules: Vec<Rule>,
     /// Recent match times per (rule index, service), for thresholds.
     recent: Mutex<HashMap<RuleKey, VecDeque<DateTime<Utc>>>>,
@@ -72,35 +105,12 @@ pub struct Alerter {
 
 impl Alerter {
     /// Builds the alerter; without sinks it sends nothing.
-    pub fn new(config: &AlertsConfig, sinks: Vec<Sink>) -> Alerter {
-        let rules = if config.rules.is_empty() {
-            vec![Rule {
-                name: "errors".to_string(),
-                level: Some(Level::Error),
-                regex: None,
-                services: Vec::new(),
-                threshold: 1,
-                window: chrono::Duration::seconds(60),
-            }]
-        } else {
-            config
-                .rules
-                .iter()
-                .map(|r| Rule {
-                    name: r.name.clone(),
-                    level: r.level.as_deref().and_then(Level::parse),
-                    regex: r.regex.as_deref().and_then(|p| Regex::new(p).ok()),
-                    services: r.services.clone(),
-                    threshold: r.threshold as usize,
-                    window: chrono::Duration::seconds(r.window_secs as i64),
-                })
-                .collect()
-        };
+    pub fn new(settings: AlertSettings) -> Alerter {
         // The cooldown is kept here rather than in the dispatcher, so that the digest can
         // be sent when it ends even if no further line comes.
-        let dispatcher = (!sinks.is_empty()).then(|| {
+        let dispatcher = (!settings.sinks.is_empty()).then(|| {
             AlertDispatcher::new(
-                sinks,
+                settings.sinks,
                 DeliveryPolicy {
                     cooldown: Duration::ZERO,
                     ..DeliveryPolicy::default()
@@ -109,18 +119,12 @@ impl Alerter {
         });
         Alerter {
             dispatcher,
-            rules,
+            rules: settings.rules,
             recent: Mutex::new(HashMap::new()),
             cooling: Mutex::new(HashMap::new()),
-            cooldown: Duration::from_secs(config.cooldown_secs),
-            link: None,
+            cooldown: settings.cooldown,
+            link: settings.link.map(|u| u.trim_end_matches('/').to_string()),
         }
-    }
-
-    /// Adds a link to the dashboard (`public_url` + `/dashboard?service=NAME`) to messages.
-    pub fn with_link(mut self, public_url: Option<&str>) -> Alerter {
-        self.link = public_url.map(|u| u.trim_end_matches('/').to_string());
-        self
     }
 
     /// The dispatcher, for its counters.
@@ -285,7 +289,6 @@ fn query_escape(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{AlertRule, AlertsConfig};
     use std::sync::Arc;
 
     fn event(service: &str, level: Level, message: &str) -> LogEvent {
@@ -298,13 +301,21 @@ mod tests {
         }
     }
 
-    fn alerter(cooldown_secs: u64, rules: Vec<AlertRule>) -> Alerter {
-        let config = AlertsConfig {
-            cooldown_secs,
-            rules,
-            ..AlertsConfig::default()
-        };
-        Alerter::new(&config, Vec::new())
+    fn alerter(cooldown_secs: u64, rules: Vec<Rule>) -> Alerter {
+        with_link(cooldown_secs, rules, None)
+    }
+
+    fn with_link(cooldown_secs: u64, rules: Vec<Rule>, link: Option<&str>) -> Alerter {
+        Alerter::new(AlertSettings {
+            rules: if rules.is_empty() {
+                vec![Rule::errors()]
+            } else {
+                rules
+            },
+            sinks: Vec::new(),
+            cooldown: Duration::from_secs(cooldown_secs),
+            link: link.map(str::to_string),
+        })
     }
 
     #[test]
@@ -371,13 +382,13 @@ mod tests {
 
     #[test]
     fn thresholds_count_matches_per_service_within_the_window() {
-        let rule = AlertRule {
+        let rule = Rule {
             name: "auth".to_string(),
             level: None,
-            regex: Some("unauthorized".to_string()),
+            regex: Some(Regex::new("unauthorized").unwrap()),
             services: vec!["api".to_string()],
             threshold: 3,
-            window_secs: 60,
+            window: chrono::Duration::seconds(60),
         };
         let alerter = alerter(0, vec![rule]);
         let hit = || event("api", Level::Info, "401 unauthorized /admin");
@@ -400,7 +411,7 @@ mod tests {
 
     #[test]
     fn links_point_at_the_dashboard_filtered_on_the_service() {
-        let alerter = alerter(0, Vec::new()).with_link(Some("https://logs.example.com/"));
+        let alerter = with_link(0, Vec::new(), Some("https://logs.example.com/"));
         let alerts = alerter.evaluate(&event("my api", Level::Error, "x"));
         assert_eq!(
             alerts[0].link.as_deref(),

@@ -2,164 +2,187 @@
 //! level and regex, counts them, alerts, and serves recent events and summaries over HTTP.
 //!
 //! # Layout
-//! - [`config`]: the spec's `config.toml`, env vars, validation.
-//! - [`parse`]: turning raw lines into records: Docker json-file decoding, timestamps,
-//!   level normalisation, multiline joining.
-//! - [`source`]: following files by path across rotation, with checkpoints; containers
-//!   through the Docker Engine API ([`source::docker_api`]), with checkpoints too.
-//! - [`decode`]: one source's lines to counted lines and events (chunks merged, multiline
-//!   events joined), remembering where unfinished ones start.
-//! - [`pipeline`]: the reading loop over files: discovery, polling, batches with checkpoints.
-//! - [`wake`]: inotify wake-ups, so new lines are read at once.
-//! - [`filter`]: which records are events.
-//! - [`store`]: events, counts and checkpoints committed together in SQLite.
-//! - [`ring`]: the newest events in memory, bounded by count and bytes.
-//! - [`summary`]: per-second line counts behind `/summary` and the stdout summary line.
-//! - [`alerting`]: rules and thresholds over events, through the shared sinks.
-//! - [`event`]: the event type and its stdout line.
-//! - [`api`]: the HTTP routes.
-//! - [`series`]: lines per level over time in equal buckets (`/summary/series`, the chart).
-//! - [`dashboard`]: the HTML page `/dashboard`: live tail, filters, per-level chart.
+//! Start-up: [`config`] (the file as written, and the env vars on top) → [`settings`]
+//! (checked and built once: compiled regexes and globs, levels, filter, rules, sinks;
+//! `[log_sources]` in [`settings::sources`]) → [`run`] (below: starts each step and serves).
+//! Then a line's way, one module per step:
+//!
+//! 1. [`source`]: where lines come from.
+//!    - [`source::files`]: the file source's reading loop (discovery, passes, batches) over
+//!      `extra_files` and `docker_logs_dir`; in it [`patterns`](source::files::patterns)
+//!      (paths and globs), [`follower`](source::files::follower) (one path across rotation
+//!      and restarts), [`reader`](source::files::reader) (one open file, line by line),
+//!      [`rotation`](source::files::rotation), [`fingerprint`](source::files::fingerprint),
+//!      [`wake`](source::files::wake) (inotify).
+//!    - [`source::docker_dir`]: containers found in Docker's data directory.
+//!    - [`source::docker_api`]: containers followed through the Docker Engine API
+//!      (selection, positions, reconnecting with backoff).
+//! 2. [`decode`]: one source's lines to counted lines and events (Docker chunks merged,
+//!    multiline events joined, what is held back from the checkpoint); [`decode::filter`]
+//!    says which lines are events.
+//! 3. [`parse`]: one line to time, [`Level`](parse::Level) and message
+//!    ([`parse::level`]: level detection, by rule; [`parse::multiline`]: tracebacks and
+//!    continuation lines; [`parse::docker`], [`parse::timestamp`], [`parse::line`](mod@parse::line)).
+//! 4. [`batch`]: what a source hands on: events, line counts and [`checkpoint`]s, committed
+//!    together.
+//! 5. [`writer`]: commits each batch, then prints its events to stdout ([`event`] has the
+//!    line), counts its lines and hands its events to [`alerting`] (rules, thresholds,
+//!    cooldowns, digests, through the shared sinks).
+//! 6. [`store`]: SQLite (events, per-minute counts, checkpoints), the in-memory
+//!    [`ring`](store::ring) of recent events, the per-second [`counter`](store::counter),
+//!    [`query`](store::query) (what `/logs` asks for).
+//! 7. [`http`]: the routes: [`logs`](http::logs), [`summary`](http::summary),
+//!    [`series`](http::series), [`metrics`](http::metrics), `/livez`, and the
+//!    [`dashboard`](http::dashboard) page; durations in queries in [`http::duration`].
+//!
+//! Beside the way: [`housekeeping`] (the stdout summary line, alert digests, pruning) and
+//! [`status`] (what each source shows in `/livez` and `/metrics`).
+//!
+//! Dependencies point one way: a source drives its decoder, which uses the parser; the
+//! writer drives the store and the alerter; the HTTP side reads the store, the counter and
+//! the source list. No module imports one that uses it: what two steps share ([`event`],
+//! [`batch`], [`checkpoint`], [`status`], [`parse::Level`]) sits where both see it, and only
+//! [`settings`] and [`run`] know every step.
 
 pub mod alerting;
-pub mod api;
+pub mod batch;
+pub mod checkpoint;
 pub mod config;
-pub mod dashboard;
 pub mod decode;
 pub mod event;
-pub mod filter;
+pub mod housekeeping;
+pub mod http;
 pub mod parse;
-pub mod pipeline;
-pub mod ring;
-pub mod series;
+pub mod settings;
 pub mod source;
+pub mod status;
 pub mod store;
-pub mod summary;
-pub mod wake;
+pub mod writer;
 
-use std::io::Write;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
 use std::time::Duration;
 
-use service_kit::auth::AuthConfig;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::alerting::Alerter;
-use crate::config::Config;
-use crate::filter::EventFilter;
-use crate::pipeline::{FilePattern, SourceStatus};
-use crate::store::{Batch, EventStore, Uncommitted};
-use crate::summary::LineCounter;
+use crate::batch::Batch;
+use crate::settings::{Settings, SourceSettings};
+use crate::source::docker_api::DockerApiSource;
+use crate::source::files::wake::Wakeup;
+use crate::source::files::FileSource;
+use crate::status::SourceList;
+use crate::store::{EventStore, LineCounter};
+use crate::writer::Writer;
 
-pub use api::router;
+pub use http::{router, App};
 
 /// Why the service could not start or stopped with an error (shared by every service).
 pub use service_kit::serve::RunError;
 
-/// Everything the HTTP handlers need.
-pub struct App {
-    /// The loaded configuration.
-    pub config: Config,
-    /// Events, counts, checkpoints.
-    pub store: Arc<EventStore>,
-    /// Lines read per service and level.
-    pub counter: Arc<LineCounter>,
-    /// Alert rules and sinks.
-    pub alerter: Arc<Alerter>,
-    /// Route protection.
-    pub auth: Arc<AuthConfig>,
-    /// What the reading loop follows.
-    pub sources: Arc<Mutex<Vec<SourceStatus>>>,
-    /// Events kept since start.
-    pub events_total: Arc<AtomicU64>,
-}
-
-/// The file patterns the config names: `extra_files`, with `file_services` naming services.
-pub fn file_patterns(config: &Config) -> Vec<FilePattern> {
-    config
-        .log_sources
-        .extra_files
-        .iter()
-        .map(|pattern| FilePattern {
-            pattern: PathBuf::from(pattern),
-            service: config.log_sources.file_services.get(pattern).cloned(),
-        })
-        .collect()
-}
-
 /// Runs the service until `shutdown`: reading, storing, printing, alerting, serving.
 pub async fn run(
-    config: Config,
+    settings: Settings,
     listener: TcpListener,
     data_dir: PathBuf,
     shutdown: CancellationToken,
 ) -> Result<(), RunError> {
-    let store = Arc::new(EventStore::open(&data_dir, config.storage.ring_size)?);
-    let filter = EventFilter::new(&config.event_levels(), &config.event_regexes())
-        .map_err(|e| service_kit::config::ConfigError::new("filters.regexes", e.to_string()))?;
-    let sinks = config.sinks()?;
-    let alerter =
-        Arc::new(Alerter::new(&config.alerts, sinks).with_link(config.api.public_url.as_deref()));
+    let Settings {
+        sources: source_settings,
+        filter,
+        decode,
+        alerts,
+        api,
+        summary_every_secs,
+        storage,
+    } = settings;
+    let store = Arc::new(EventStore::open(&data_dir, storage.ring_size)?);
+    let alerter = Arc::new(Alerter::new(alerts));
     let counter = Arc::new(LineCounter::default());
-    let sources = Arc::new(Mutex::new(Vec::new()));
+    let sources = Arc::new(SourceList::default());
     let events_total = Arc::new(AtomicU64::new(0));
+    let file_checkpoints = store.checkpoints()?;
+    let container_checkpoints = store.container_checkpoints()?;
 
-    let reader = pipeline::Reader::new(
-        file_patterns(&config),
-        config.log_sources.docker_logs_dir.clone(),
-        store.checkpoints()?,
-        filter.clone(),
-        config.decode_settings(),
-        Duration::from_millis(config.log_sources.poll_interval_ms),
-        wake::Wakeup::start(shutdown.clone()),
-    );
-    // A few batches in flight at most: the reader waits for the writer instead of buffering.
+    // A few batches in flight at most: the sources wait for the writer instead of buffering.
     let (batches, received) = mpsc::channel::<Batch>(4);
-    let docker_api = start_docker_api(&config, &store, &filter, &batches, &sources, &shutdown)?;
-    let reader_shutdown = shutdown.clone();
-    let reader_sources = sources.clone();
-    let reader_thread = std::thread::Builder::new()
-        .name("log-reader".to_string())
-        .spawn(move || reader.run(batches, reader_sources, reader_shutdown))?;
-    let writer = tokio::spawn(write_batches(
-        received,
+    let SourceSettings {
+        files,
+        docker_logs_dir,
+        poll_interval,
+        docker_api,
+    } = source_settings;
+    let docker_api = match docker_api {
+        Some(docker_api) => {
+            if docker_logs_dir.is_some() {
+                tracing::info!(
+                    "Both docker_logs_dir and docker_api are configured: containers whose json-file log is \
+                     under docker_logs_dir are read from there, the others through the API."
+                );
+            }
+            let source = DockerApiSource::new(
+                docker_api,
+                docker_logs_dir.clone(),
+                container_checkpoints,
+                filter.clone(),
+                decode.clone(),
+                batches.clone(),
+                sources.clone(),
+            );
+            Some(tokio::spawn(source.run(shutdown.clone())))
+        }
+        None => None,
+    };
+    let file_source = FileSource::new(
+        files,
+        docker_logs_dir,
+        file_checkpoints,
+        filter,
+        decode,
+        poll_interval,
+        Wakeup::start(shutdown.clone()),
+    );
+    let reader_thread = {
+        let (sources, shutdown) = (sources.clone(), shutdown.clone());
+        std::thread::Builder::new()
+            .name("log-reader".to_string())
+            .spawn(move || file_source.run(batches, sources, shutdown))?
+    };
+    let writer = tokio::spawn(
+        Writer {
+            store: store.clone(),
+            counter: counter.clone(),
+            alerter: alerter.clone(),
+            events_total: events_total.clone(),
+        }
+        .run(received),
+    );
+    let housekeeping = tokio::spawn(housekeeping::run(
         store.clone(),
         counter.clone(),
         alerter.clone(),
-        events_total.clone(),
-    ));
-    let housekeeping = tokio::spawn(housekeeping(
-        store.clone(),
-        counter.clone(),
-        alerter.clone(),
-        config.summary.every_secs(),
-        config.storage.retention_days,
+        summary_every_secs,
+        storage.retention_days,
         shutdown.clone(),
     ));
 
     let app = Arc::new(App {
-        auth: Arc::new(config.auth.clone()),
-        config,
         store,
         counter,
         alerter: alerter.clone(),
+        auth: Arc::new(api.auth),
         sources,
         events_total,
+        dashboard: api.dashboard,
     });
     tracing::info!(address = %listener.local_addr()?, "Log watcher listening.");
     let served = service_kit::serve::serve(listener, router(app), shutdown.clone()).await;
     shutdown.cancel();
-    let _ = tokio::task::spawn_blocking(move || reader_thread.join()).await;
-    if let Some(docker_api) = docker_api {
-        // It sends its last batch (held lines let go) before it ends; the writer commits it.
-        let _ = docker_api.await;
-    }
-    let _ = writer.await;
-    let _ = housekeeping.await;
+    stop(reader_thread, docker_api, writer, housekeeping).await;
     if let Some(dispatcher) = alerter.dispatcher() {
         dispatcher.drain(Duration::from_secs(3)).await;
     }
@@ -167,129 +190,18 @@ pub async fn run(
     served.map_err(RunError::from)
 }
 
-/// Spawns the Docker Engine API source when `[log_sources.docker_api]` enables it.
-fn start_docker_api(
-    config: &Config,
-    store: &EventStore,
-    filter: &EventFilter,
-    batches: &mpsc::Sender<Batch>,
-    sources: &Arc<Mutex<Vec<SourceStatus>>>,
-    shutdown: &CancellationToken,
-) -> Result<Option<tokio::task::JoinHandle<()>>, RunError> {
-    let Some(docker_api) = config.log_sources.docker_api.as_ref().filter(|d| d.enabled) else {
-        return Ok(None);
-    };
-    let socket = docker_api.socket_path()?;
-    if config.log_sources.docker_logs_dir.is_some() {
-        tracing::info!(
-            "Both docker_logs_dir and docker_api are configured: containers whose json-file log is \
-             under docker_logs_dir are read from there, the others through the API."
-        );
-    }
-    let source = source::docker_api::DockerApiSource::new(
-        config,
-        socket,
-        store.container_checkpoints()?,
-        filter.clone(),
-        batches.clone(),
-        sources.clone(),
-    );
-    Ok(Some(tokio::spawn(source.run(shutdown.clone()))))
-}
-
-/// Commits batches; after each commit prints its events, counts its lines and alerts.
-async fn write_batches(
-    mut received: mpsc::Receiver<Batch>,
-    store: Arc<EventStore>,
-    counter: Arc<LineCounter>,
-    alerter: Arc<Alerter>,
-    events_total: Arc<AtomicU64>,
+/// Waits for every task after `shutdown`: the sources send their last batches (held lines
+/// let go), then the writer commits them and ends with the channel.
+async fn stop(
+    reader_thread: std::thread::JoinHandle<()>,
+    docker_api: Option<JoinHandle<()>>,
+    writer: JoinHandle<()>,
+    housekeeping: JoinHandle<()>,
 ) {
-    while let Some(mut batch) = received.recv().await {
-        let counts = batch.counts.clone();
-        let mut attempt = 0u32;
-        let events = loop {
-            match store.commit(batch).await {
-                Ok(events) => break Some(events),
-                Err(Uncommitted {
-                    error,
-                    batch: Some(back),
-                }) => {
-                    attempt += 1;
-                    tracing::error!(%error, attempt, "Could not store a batch of log lines; retrying.");
-                    tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt.min(25))))
-                        .await;
-                    batch = back;
-                }
-                Err(Uncommitted { error, batch: None }) => {
-                    tracing::error!(%error, "Could not store a batch of log lines; they will be read again after a restart.");
-                    break None;
-                }
-            }
-        };
-        let Some(events) = events else {
-            continue;
-        };
-        for entry in &counts {
-            counter.add(&entry.service, entry.second, &entry.counts, entry.bytes);
-        }
-        if !events.is_empty() {
-            let stdout = std::io::stdout();
-            let mut out = std::io::BufWriter::new(stdout.lock());
-            for event in &events {
-                let _ = writeln!(out, "{}", event.stdout_line());
-            }
-            let _ = out.flush();
-            drop(out);
-            events_total.fetch_add(events.len() as u64, Ordering::Relaxed);
-            for event in &events {
-                alerter.handle(event);
-            }
-        }
+    let _ = tokio::task::spawn_blocking(move || reader_thread.join()).await;
+    if let Some(docker_api) = docker_api {
+        let _ = docker_api.await;
     }
-}
-
-/// Prints the periodic summary line, sends alert digests when cooldowns end, and prunes old
-/// data.
-async fn housekeeping(
-    store: Arc<EventStore>,
-    counter: Arc<LineCounter>,
-    alerter: Arc<Alerter>,
-    summary_secs: u64,
-    retention_days: u64,
-    shutdown: CancellationToken,
-) {
-    let summary_every = Duration::from_secs(summary_secs.max(1));
-    let mut summary_tick =
-        tokio::time::interval_at(tokio::time::Instant::now() + summary_every, summary_every);
-    let mut prune_tick = tokio::time::interval(Duration::from_secs(3600));
-    let mut digest_tick = tokio::time::interval(Duration::from_secs(1));
-    // Each summary counts the whole seconds since the previous one, so consecutive lines
-    // neither overlap nor leave gaps; the current second is still filling and waits.
-    let mut summarised_until = chrono::Utc::now().timestamp() - 1;
-    loop {
-        tokio::select! {
-            _ = digest_tick.tick() => alerter.send_digests(),
-            _ = summary_tick.tick(), if summary_secs > 0 => {
-                let until = chrono::Utc::now().timestamp() - 1;
-                let window = counter.window(until, until - summarised_until);
-                summarised_until = until;
-                println!("{}", summary::summary_line(summary_secs, &window.totals));
-            }
-            _ = prune_tick.tick() => {
-                if let Err(err) = store.prune(retention_days).await {
-                    tracing::error!(%err, "Could not prune old events.");
-                }
-            }
-            _ = shutdown.cancelled() => return,
-        }
-    }
-}
-
-/// The address to listen on: `--listen` if given, else `[api] host` and `port`.
-pub fn listen_address(config: &Config, listen: Option<&str>) -> String {
-    match listen {
-        Some(listen) => listen.to_string(),
-        None => format!("{}:{}", config.api.host, config.api.port),
-    }
+    let _ = writer.await;
+    let _ = housekeeping.await;
 }

@@ -28,7 +28,8 @@
 //! - `cooldown`: the per-key suppression bookkeeping.
 //! - `retry`: [`DeliveryPolicy`] and the retry loop with backoff and `Retry-After`.
 //! - `sink`: [`Sink`] and its settings; flavour detection and log-safe names.
-//! - `settings`: the shared `[alerts]` fields ([`SmtpConfig`]) and [`build_sinks`].
+//! - `settings`: the `[alerts]` section every service shares ([`AlertsConfig`], [`SmtpConfig`])
+//!   and the sinks it names.
 //! - `message`: the alert as sent (timestamp, suppressed count, `(N more suppressed)` line).
 //! - [`webhook`], [`slack`], [`discord`], [`email`]: each flavour's exact payload, documented
 //!   in its module.
@@ -54,7 +55,7 @@ pub mod webhook;
 pub use dispatcher::{AlertDispatcher, AlertStats, Dispatch};
 pub use error::AlertError;
 pub use retry::{DeliveryPolicy, MAX_BACKOFF};
-pub use settings::{build_sinks, SinkTargets, SmtpConfig};
+pub use settings::{AlertsConfig, EmailRecipients, NoRules, SmtpConfig, DEFAULT_COOLDOWN_SECS};
 pub use sink::{Sink, SinkFlavour, SmtpSecurity, SmtpSettings};
 
 /// How bad an alert is; sinks use it for colour and wording.

@@ -39,13 +39,7 @@ impl DeliveryPolicy {
     /// 2^(attempt-1)`, capped at 30 s, plus up to 10 % jitter so that several sidecars
     /// hitting the same receiver do not retry in lockstep.
     pub fn backoff(&self, attempt: u32) -> Duration {
-        let exponent = attempt.saturating_sub(1).min(20);
-        let base = self
-            .initial_backoff
-            .saturating_mul(1 << exponent)
-            .min(MAX_BACKOFF);
-        let jitter = base.mul_f64(fastrand::f64() * 0.1);
-        (base + jitter).min(MAX_BACKOFF)
+        crate::backoff::exponential(self.initial_backoff, MAX_BACKOFF, attempt)
     }
 
     /// The wait after `error` on attempt `attempt`: the receiver's `Retry-After` when it

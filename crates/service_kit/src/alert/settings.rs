@@ -1,17 +1,212 @@
-//! The alert settings every service's `[alerts]` section shares: where messages go (webhook,
-//! Slack, Discord, email) and the SMTP relay, plus turning them into [`Sink`]s with errors
-//! that name the key. Each service embeds these fields in its own `[alerts]` table (serde's
-//! `flatten` cannot be combined with `deny_unknown_fields`), and calls [`build_sinks`].
+//! The `[alerts]` section every service shares, as written in its config file: where messages
+//! go (webhook, Slack, Discord, email and the SMTP relay), whether alerts are on, the
+//! cooldown, and the service's own rules; plus [`AlertsConfig::sinks`], which turns the
+//! targets into [`Sink`]s with errors that name the key.
+//!
+//! One struct serves every service as it is. What differs is the type of `rules`: a
+//! service with alert rules (log_watcher) names its raw rule type, the others keep the
+//! default [`NoRules`], which rejects any rule with a clear message.
 
+use std::fmt;
 use std::time::Duration;
 
+use serde::de::{DeserializeOwned, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
 
 use super::{Sink, SmtpSecurity, SmtpSettings};
-use crate::config::{env_parse, env_string, ConfigError};
+use crate::config::{env_parse, env_string, split_list, ConfigError};
+
+/// Default seconds between two messages about the same thing.
+pub const DEFAULT_COOLDOWN_SECS: u64 = 300;
+
+/// `[alerts]`: the same keys in every service. `R` is the service's raw alert rule type.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, bound(deserialize = "R: DeserializeOwned"))]
+pub struct AlertsConfig<R = NoRules> {
+    /// Send alerts at all. Unset means the service's default: healthcheck_dashboard's spec
+    /// has them off until `enabled = true` (or `ALERT_WEBHOOK`/`ALERT_EMAIL` is set), the
+    /// other services send as soon as a target is named.
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    /// A webhook URL (env `ALERT_WEBHOOK`): Slack and Discord URLs get their own format,
+    /// others generic JSON.
+    #[serde(default)]
+    pub webhook: String,
+    /// A Slack incoming-webhook URL (Slack format whatever the host).
+    #[serde(default)]
+    pub slack: String,
+    /// A Discord webhook URL (Discord format whatever the host).
+    #[serde(default)]
+    pub discord: String,
+    /// Email recipients (env `ALERT_EMAIL`): one address, a comma-separated list, or a list.
+    #[serde(default)]
+    pub email: EmailRecipients,
+    /// The SMTP relay for email.
+    #[serde(default)]
+    pub smtp: SmtpConfig,
+    /// Minimum seconds between two messages about the same thing (default 300).
+    #[serde(default = "default_cooldown_secs")]
+    pub cooldown_secs: u64,
+    /// Also announce recoveries (healthcheck_dashboard; default true).
+    #[serde(default)]
+    pub resolved: Option<bool>,
+    /// Repeat a down alert every this many minutes while it lasts (healthcheck_dashboard;
+    /// default 0 = never).
+    #[serde(default)]
+    pub reminder_mins: Option<u64>,
+    /// The service's alert rules (`[[alerts.rules]]`, log_watcher).
+    #[serde(default = "Vec::new")]
+    pub rules: Vec<R>,
+}
+
+impl<R> Default for AlertsConfig<R> {
+    fn default() -> Self {
+        AlertsConfig {
+            enabled: None,
+            webhook: String::new(),
+            slack: String::new(),
+            discord: String::new(),
+            email: EmailRecipients::default(),
+            smtp: SmtpConfig::default(),
+            cooldown_secs: DEFAULT_COOLDOWN_SECS,
+            resolved: None,
+            reminder_mins: None,
+            rules: Vec::new(),
+        }
+    }
+}
+
+fn default_cooldown_secs() -> u64 {
+    DEFAULT_COOLDOWN_SECS
+}
+
+impl<R> AlertsConfig<R> {
+    /// Applies `ALERT_WEBHOOK`, `ALERT_EMAIL` (each also turns alerts on) and the `SMTP_*`
+    /// variables.
+    pub fn apply_env(&mut self) -> Result<(), ConfigError> {
+        if let Some(url) = env_string("ALERT_WEBHOOK") {
+            self.webhook = url;
+            self.enabled = Some(true);
+        }
+        if let Some(email) = env_string("ALERT_EMAIL") {
+            self.email = EmailRecipients::One(email);
+            self.enabled = Some(true);
+        }
+        self.smtp.apply_env()
+    }
+
+    /// Whether alerts are on: `enabled` when set, else `default`.
+    pub fn is_enabled(&self, default: bool) -> bool {
+        self.enabled.unwrap_or(default)
+    }
+
+    /// The cooldown as a duration.
+    pub fn cooldown(&self) -> Duration {
+        Duration::from_secs(self.cooldown_secs)
+    }
+
+    /// Builds the sinks the targets name (checked even when alerts are off, so a typo is
+    /// caught before the day someone turns them on), naming the `alerts.*` key of the first
+    /// problem. `default_from` is the sender when `smtp.from` is not set.
+    pub fn sinks(&self, default_from: &str) -> Result<Vec<Sink>, ConfigError> {
+        type MakeSink = fn(&str) -> Result<Sink, super::AlertError>;
+        let mut sinks = Vec::new();
+        let url_sinks: [(&str, &str, MakeSink); 3] = [
+            ("alerts.webhook", &self.webhook, Sink::from_webhook_url),
+            ("alerts.slack", &self.slack, Sink::slack),
+            ("alerts.discord", &self.discord, Sink::discord),
+        ];
+        for (key, url, make) in url_sinks {
+            if !url.trim().is_empty() {
+                sinks.push(make(url.trim()).map_err(|e| ConfigError::new(key, e.to_string()))?);
+            }
+        }
+        let email = self.email.addresses();
+        if !email.is_empty() {
+            let from = self.smtp.from.as_deref().unwrap_or(default_from);
+            let sink = Sink::email(self.smtp.settings(), from, &email)
+                .map_err(|e| ConfigError::new("alerts.email", e.to_string()))?;
+            sinks.push(sink);
+        }
+        Ok(sinks)
+    }
+
+    /// Rejects the keys only healthcheck_dashboard reads (`resolved`, `reminder_mins`), for
+    /// a service named `service` that has no such thing, so that a setting never silently
+    /// does nothing.
+    pub fn reject_health_only_keys(&self, service: &str) -> Result<(), ConfigError> {
+        if self.resolved.is_some() {
+            return Err(ConfigError::new(
+                "alerts.resolved",
+                format!("{service} has no recoveries to announce; remove the key"),
+            ));
+        }
+        if self.reminder_mins.is_some() {
+            return Err(ConfigError::new(
+                "alerts.reminder_mins",
+                format!("{service} sends no reminders; remove the key"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The rule type of a service without alert rules: any `[[alerts.rules]]` entry is an error
+/// saying so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoRules {}
+
+impl<'de> Deserialize<'de> for NoRules {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Refuse;
+        impl<'de> Visitor<'de> for Refuse {
+            type Value = NoRules;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("no alert rules (this service alerts on its own conditions)")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<NoRules, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Err(serde::de::Error::custom(
+                    "this service takes no alert rules; remove [[alerts.rules]]",
+                ))
+            }
+        }
+        deserializer.deserialize_any(Refuse)
+    }
+}
+
+/// Email recipients: one address (or several separated by commas) or a list.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum EmailRecipients {
+    /// `email = "ops@example.com"` or `"a@example.com, b@example.com"` (empty means none).
+    One(String),
+    /// `email = ["a@example.com", "b@example.com"]`.
+    Many(Vec<String>),
+}
+
+impl Default for EmailRecipients {
+    fn default() -> Self {
+        EmailRecipients::One(String::new())
+    }
+}
+
+impl EmailRecipients {
+    /// The non-empty addresses, trimmed.
+    pub fn addresses(&self) -> Vec<String> {
+        match self {
+            EmailRecipients::One(one) => split_list(one),
+            EmailRecipients::Many(many) => many
+                .iter()
+                .map(|a| a.trim().to_string())
+                .filter(|a| !a.is_empty())
+                .collect(),
+        }
+    }
+}
 
 /// `[alerts.smtp]`: the mail relay.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SmtpConfig {
     /// Relay host (env `SMTP_HOST`; default `localhost`).
@@ -22,7 +217,7 @@ pub struct SmtpConfig {
     pub port: Option<u16>,
     /// `none` (plain, for local relays), `starttls` or `tls` (implicit TLS). Default `none`.
     #[serde(default = "default_smtp_security")]
-    pub security: String,
+    pub security: SmtpSecurity,
     /// Login user (env `SMTP_USERNAME`).
     #[serde(default)]
     pub username: Option<String>,
@@ -35,6 +230,21 @@ pub struct SmtpConfig {
     /// Accept self-signed relay certificates (default false).
     #[serde(default)]
     pub accept_invalid_certs: bool,
+}
+
+impl fmt::Debug for SmtpConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The password never reaches a log line, even through `{:?}`.
+        f.debug_struct("SmtpConfig")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("security", &self.security)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .field("from", &self.from)
+            .field("accept_invalid_certs", &self.accept_invalid_certs)
+            .finish()
+    }
 }
 
 impl Default for SmtpConfig {
@@ -55,8 +265,8 @@ fn default_smtp_host() -> String {
     "localhost".to_string()
 }
 
-fn default_smtp_security() -> String {
-    "none".to_string()
+fn default_smtp_security() -> SmtpSecurity {
+    SmtpSecurity::None
 }
 
 impl SmtpConfig {
@@ -80,118 +290,84 @@ impl SmtpConfig {
         Ok(())
     }
 
-    fn security(&self) -> Result<SmtpSecurity, ConfigError> {
-        match self.security.as_str() {
-            "none" => Ok(SmtpSecurity::None),
-            "starttls" => Ok(SmtpSecurity::StartTls),
-            "tls" => Ok(SmtpSecurity::Tls),
-            other => Err(ConfigError::new(
-                "alerts.smtp.security",
-                format!("unknown value {other:?}; expected \"none\", \"starttls\" or \"tls\""),
-            )),
-        }
-    }
-}
-
-/// Where a service's alerts go; empty strings and lists mean "not this one".
-#[derive(Debug, Clone, Copy)]
-pub struct SinkTargets<'a> {
-    /// Any webhook URL; Slack and Discord URLs are recognised and get their format.
-    pub webhook: &'a str,
-    /// A Slack incoming-webhook URL.
-    pub slack: &'a str,
-    /// A Discord webhook URL.
-    pub discord: &'a str,
-    /// Email recipients.
-    pub email: &'a [String],
-    /// The relay for email.
-    pub smtp: &'a SmtpConfig,
-    /// Sender address when `smtp.from` is not set.
-    pub default_from: &'a str,
-}
-
-/// Builds the sinks, naming the `alerts.*` key of the first problem.
-pub fn build_sinks(targets: SinkTargets<'_>) -> Result<Vec<Sink>, ConfigError> {
-    type MakeSink = fn(&str) -> Result<Sink, super::AlertError>;
-    let mut sinks = Vec::new();
-    let url_sinks: [(&str, &str, MakeSink); 3] = [
-        ("alerts.webhook", targets.webhook, Sink::from_webhook_url),
-        ("alerts.slack", targets.slack, Sink::slack),
-        ("alerts.discord", targets.discord, Sink::discord),
-    ];
-    for (key, url, make) in url_sinks {
-        if !url.trim().is_empty() {
-            sinks.push(make(url.trim()).map_err(|e| ConfigError::new(key, e.to_string()))?);
-        }
-    }
-    let smtp = targets.smtp;
-    let security = smtp.security()?;
-    if !targets.email.is_empty() {
-        let port = smtp.port.unwrap_or(match security {
+    /// The connection settings, with the port the security implies when none is set.
+    pub fn settings(&self) -> SmtpSettings {
+        let port = self.port.unwrap_or(match self.security {
             SmtpSecurity::None => 25,
             SmtpSecurity::StartTls => 587,
             SmtpSecurity::Tls => 465,
         });
-        let settings = SmtpSettings {
-            host: smtp.host.clone(),
+        SmtpSettings {
+            host: self.host.clone(),
             port,
-            security,
-            username: smtp.username.clone(),
-            password: smtp.password.clone(),
+            security: self.security,
+            username: self.username.clone(),
+            password: self.password.clone(),
             timeout: Duration::from_secs(10),
-            accept_invalid_certs: smtp.accept_invalid_certs,
-        };
-        let from = smtp.from.as_deref().unwrap_or(targets.default_from);
-        let sink = Sink::email(settings, from, targets.email)
-            .map_err(|e| ConfigError::new("alerts.email", e.to_string()))?;
-        sinks.push(sink);
+            accept_invalid_certs: self.accept_invalid_certs,
+        }
     }
-    Ok(sinks)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn targets<'a>(smtp: &'a SmtpConfig, email: &'a [String]) -> SinkTargets<'a> {
-        SinkTargets {
-            webhook: "",
-            slack: "",
-            discord: "",
-            email,
-            smtp,
-            default_from: "svc@localhost",
-        }
+    fn alerts(text: &str) -> Result<AlertsConfig, ConfigError> {
+        crate::config::parse_toml::<AlertsConfig>(text)
     }
 
     #[test]
     fn nothing_configured_means_no_sinks() {
-        let smtp = SmtpConfig::default();
-        assert!(build_sinks(targets(&smtp, &[])).unwrap().is_empty());
+        assert!(AlertsConfig::<NoRules>::default()
+            .sinks("svc@localhost")
+            .unwrap()
+            .is_empty());
     }
 
     #[test]
     fn bad_email_names_the_key() {
-        let smtp = SmtpConfig::default();
-        let err = build_sinks(targets(&smtp, &["not an address".to_string()])).unwrap_err();
-        assert_eq!(err.key, "alerts.email");
+        let config = alerts("email = \"not an address\"").unwrap();
+        assert_eq!(
+            config.sinks("svc@localhost").unwrap_err().key,
+            "alerts.email"
+        );
+    }
+
+    #[test]
+    fn email_is_one_address_a_comma_separated_list_or_a_list() {
+        let one = alerts("email = \"a@example.com, b@example.com\"").unwrap();
+        let many = alerts("email = [\"a@example.com\", \" b@example.com \"]").unwrap();
+        assert_eq!(one.email.addresses(), many.email.addresses());
+        assert_eq!(one.sinks("svc@localhost").unwrap().len(), 1);
     }
 
     #[test]
     fn bad_security_names_the_key() {
-        let smtp = SmtpConfig {
-            security: "ssl3".into(),
-            ..SmtpConfig::default()
-        };
-        let err = build_sinks(targets(&smtp, &[])).unwrap_err();
-        assert_eq!(err.key, "alerts.smtp.security");
+        let err = alerts("[smtp]\nsecurity = \"ssl3\"").unwrap_err();
+        assert_eq!(err.key, "smtp.security");
+        assert!(err.problem.contains("starttls"), "{err}");
     }
 
     #[test]
     fn bad_webhook_url_names_the_key() {
-        let smtp = SmtpConfig::default();
-        let mut t = targets(&smtp, &[]);
-        t.discord = "ftp://nope";
-        assert_eq!(build_sinks(t).unwrap_err().key, "alerts.discord");
+        let config = alerts("discord = \"ftp://nope\"").unwrap();
+        assert_eq!(
+            config.sinks("svc@localhost").unwrap_err().key,
+            "alerts.discord"
+        );
+    }
+
+    #[test]
+    fn a_service_without_rules_refuses_them_with_a_reason() {
+        let err = alerts("[[rules]]\nname = \"x\"").unwrap_err();
+        assert!(err.key.starts_with("rules[0]"), "{err}");
+        assert!(err.problem.contains("takes no alert rules"), "{err}");
+    }
+
+    #[test]
+    fn the_smtp_password_never_shows_in_debug() {
+        let config = alerts("[smtp]\npassword = \"hunter2\"").unwrap();
+        assert!(!format!("{config:?}").contains("hunter2"));
     }
 }

@@ -9,8 +9,9 @@ use reqwest::Url;
 use super::email::EmailSink;
 use super::error::AlertError;
 
-/// How an email sink talks to its SMTP relay.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// How an email sink talks to its SMTP relay; written `none`, `starttls` or `tls` in config.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum SmtpSecurity {
     /// Plain SMTP without TLS, for relays on the local host or network (port 25).
     None,

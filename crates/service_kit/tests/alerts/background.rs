@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use service_kit::alert::Sink;
-use service_kit::test_util::FakeReceiver;
+use service_kit_testing::FakeReceiver;
 
 use crate::support::{api_down, dispatcher, PATIENCE};
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 use service_kit::alert::{
     AlertDispatcher, AlertError, DeliveryPolicy, Dispatch, Sink, SmtpSecurity, SmtpSettings,
 };
-use service_kit::test_util::{ReceivedMail, SmtpMode, SmtpServer};
+use service_kit_testing::{ReceivedMail, SmtpMode, SmtpServer};
 
 use crate::support::{api_down, fast_policy, PATIENCE};
 

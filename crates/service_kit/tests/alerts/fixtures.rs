@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use service_kit::test_util::{require_component, FakeReceiver, FakeResponse};
+use service_kit_testing::{require_component, FakeReceiver, FakeResponse};
 
 #[tokio::test]
 async fn fake_receiver_records_requests_and_answers_with_the_programmed_sequence() {

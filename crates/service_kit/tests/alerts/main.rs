@@ -1,8 +1,7 @@
 //! Integration tests for alert delivery: exact payloads against fake receivers, retries,
 //! the per-key cooldown, and email through a real SMTP server.
 //!
-//! Run with `cargo test -p service_kit --features test-util`.
-#![cfg(feature = "test-util")]
+//! Run with `cargo test -p service_kit`.
 
 mod background;
 mod cooldown;

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 use service_kit::alert::{Dispatch, Severity, Sink, SinkFlavour};
-use service_kit::test_util::FakeReceiver;
+use service_kit_testing::FakeReceiver;
 
 use crate::support::{api_down, dispatcher, normalise_rfc3339, normalise_unix_seconds, PATIENCE};
 

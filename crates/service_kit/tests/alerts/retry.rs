@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use service_kit::alert::{AlertDispatcher, AlertStats, DeliveryPolicy, Dispatch, Sink};
-use service_kit::test_util::{free_port, FakeReceiver, FakeResponse};
+use service_kit_testing::{free_port, FakeReceiver, FakeResponse};
 
 use crate::support::{api_down, dispatcher, fast_policy, PATIENCE};
 

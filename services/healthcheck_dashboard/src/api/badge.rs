@@ -9,8 +9,8 @@ use axum::response::IntoResponse;
 use service_kit::html::escape;
 use service_kit::http_error::ApiError;
 
+use super::App;
 use crate::check::Status;
-use crate::App;
 
 /// Colour of a status: green, yellow, red, grey.
 pub fn colour(status: Status) -> &'static str {
@@ -44,11 +44,11 @@ pub async fn badge(
     Path(file): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
     let name = file.strip_suffix(".svg").unwrap_or(&file);
-    let index = app
+    let check = app
         .state
-        .index_of(name)
+        .check_named(name)
         .ok_or_else(|| ApiError::NotFound(format!("no service named {name:?}")))?;
-    let status = app.state.with_state(index, |s| s.status);
+    let status = check.lock().status;
     Ok((
         [
             (header::CONTENT_TYPE, "image/svg+xml"),

@@ -17,7 +17,7 @@ use axum::response::Response;
 use service_kit::page::{self, FormAction};
 
 use super::status::status_view;
-use crate::App;
+use super::App;
 
 /// `GET /dashboard`.
 pub async fn page(State(app): State<Arc<App>>) -> Response {

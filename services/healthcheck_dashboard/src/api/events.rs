@@ -10,7 +10,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::stream::Stream;
 
 use super::status::status_view;
-use crate::App;
+use super::App;
 
 /// Minimum time between two events to one client; bounds the cost of many fast checks.
 const MIN_GAP: Duration = Duration::from_millis(500);

@@ -13,8 +13,8 @@ use serde_json::{json, Map, Value};
 use service_kit::http_error::ApiError;
 
 use super::status::{overall, service_view, timestamp, Overall, ServiceView};
+use super::App;
 use crate::check::Status;
-use crate::App;
 
 /// The media type of the IETF health-check response format.
 pub const HEALTH_JSON: &str = "application/health+json";
@@ -95,8 +95,11 @@ fn respond(status: Overall, body: Value, health_json: bool) -> Response {
 /// `GET /health`.
 pub async fn aggregate(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     let now = Utc::now();
-    let views: Vec<ServiceView> = (0..app.state.infos().len())
-        .map(|i| service_view(&app, i, now, false))
+    let views: Vec<ServiceView> = app
+        .state
+        .checks()
+        .iter()
+        .map(|check| service_view(check, now, false))
         .collect();
     let status = overall(
         views.iter().map(|v| &v.status),
@@ -109,7 +112,7 @@ pub async fn aggregate(State(app): State<Arc<App>>, headers: HeaderMap) -> Respo
             .collect();
         let body = json!({
             "status": ietf_overall(status),
-            "description": app.config.dashboard.title,
+            "description": app.dashboard.title,
             "time": timestamp(now),
             "checks": checks,
         });
@@ -133,12 +136,12 @@ pub async fn one(
     Path(name): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let index = app
+    let check = app
         .state
-        .index_of(&name)
+        .check_named(&name)
         .ok_or_else(|| ApiError::NotFound(format!("no service named {name:?}")))?;
     let now = Utc::now();
-    let view = service_view(&app, index, now, false);
+    let view = service_view(check, now, false);
     let status = overall([&view.status], view.status != Status::Unknown);
     if wants_health_json(&headers) {
         let body = json!({

@@ -12,8 +12,8 @@ use chrono::Utc;
 use service_kit::metrics_text::{MetricKind, MetricsText, CONTENT_TYPE};
 
 use super::status::{overall, Overall};
+use super::App;
 use crate::check::Status;
-use crate::App;
 
 /// The few facts of one check that metrics need, copied under its lock (a full state copy
 /// would carry the response-time history, too costly with thousands of checks).
@@ -35,10 +35,12 @@ struct LastProbe {
 /// Renders every metric from the current state.
 pub fn render(app: &App) -> String {
     let now = Utc::now();
-    let infos = app.state.infos();
-    let states: Vec<Row> = (0..infos.len())
-        .map(|i| {
-            app.state.with_state(i, |s| Row {
+    let checks = app.state.checks();
+    let states: Vec<Row> = checks
+        .iter()
+        .map(|check| {
+            let s = check.lock();
+            Row {
                 status: s.status,
                 last: s.last.as_ref().map(|o| LastProbe {
                     elapsed: o.elapsed,
@@ -49,23 +51,23 @@ pub fn render(app: &App) -> String {
                 uptime_percent: s.uptime_percent(now),
                 runs_total: s.runs_total,
                 failures_total: s.failures_total,
-            })
+            }
         })
         .collect();
     // About 600 bytes per check: sized up front, as thousands of checks make megabytes.
-    let mut m = MetricsText::with_capacity(4096 + app.state.infos().len() * 640);
+    let mut m = MetricsText::with_capacity(4096 + checks.len() * 640);
 
     m.family(
         "probe_success",
         MetricKind::Gauge,
         "Whether the last check of the service succeeded (1) or failed (0).",
     );
-    for (info, state) in infos.iter().zip(&states) {
+    for (info, state) in checks.iter().map(|c| &c.info).zip(&states) {
         if state.last.is_some() {
             let v = if state.status.is_ok() { 1.0 } else { 0.0 };
             m.sample(
                 "probe_success",
-                &[("check", &info.name), ("type", info.kind)],
+                &[("check", &*info.name), ("type", info.kind)],
                 v,
             );
         }
@@ -75,11 +77,11 @@ pub fn render(app: &App) -> String {
         MetricKind::Gauge,
         "How long the last check took, in seconds.",
     );
-    for (info, state) in infos.iter().zip(&states) {
+    for (info, state) in checks.iter().map(|c| &c.info).zip(&states) {
         if let Some(last) = &state.last {
             m.sample(
                 "probe_duration_seconds",
-                &[("check", &info.name), ("type", info.kind)],
+                &[("check", &*info.name), ("type", info.kind)],
                 last.elapsed.as_secs_f64(),
             );
         }
@@ -89,11 +91,11 @@ pub fn render(app: &App) -> String {
         MetricKind::Gauge,
         "HTTP status code of the last answer.",
     );
-    for (info, state) in infos.iter().zip(&states) {
+    for (info, state) in checks.iter().map(|c| &c.info).zip(&states) {
         if let Some(code) = state.last.as_ref().and_then(|o| o.http_status) {
             m.sample(
                 "probe_http_status_code",
-                &[("check", &info.name)],
+                &[("check", &*info.name)],
                 f64::from(code),
             );
         }
@@ -103,11 +105,11 @@ pub fn render(app: &App) -> String {
         MetricKind::Gauge,
         "When the TLS certificate expires, in unix seconds.",
     );
-    for (info, state) in infos.iter().zip(&states) {
+    for (info, state) in checks.iter().map(|c| &c.info).zip(&states) {
         if let Some(at) = state.last.as_ref().and_then(|o| o.cert_not_after) {
             m.sample(
                 "probe_ssl_earliest_cert_expiry",
-                &[("check", &info.name)],
+                &[("check", &*info.name)],
                 at as f64,
             );
         }
@@ -117,12 +119,12 @@ pub fn render(app: &App) -> String {
         MetricKind::Gauge,
         "1 for the service's current status (up, degraded, down, unknown).",
     );
-    for (info, state) in infos.iter().zip(&states) {
+    for (info, state) in checks.iter().map(|c| &c.info).zip(&states) {
         for status in [Status::Up, Status::Degraded, Status::Down, Status::Unknown] {
             let v = if state.status == status { 1.0 } else { 0.0 };
             m.sample(
                 "healthcheck_service_status",
-                &[("check", &info.name), ("status", status.as_str())],
+                &[("check", &*info.name), ("status", status.as_str())],
                 v,
             );
         }
@@ -132,10 +134,10 @@ pub fn render(app: &App) -> String {
         MetricKind::Gauge,
         "Failed checks in a row.",
     );
-    for (info, state) in infos.iter().zip(&states) {
+    for (info, state) in checks.iter().map(|c| &c.info).zip(&states) {
         m.sample(
             "healthcheck_consecutive_failures",
-            &[("check", &info.name)],
+            &[("check", &*info.name)],
             f64::from(state.consecutive_failures),
         );
     }
@@ -144,11 +146,11 @@ pub fn render(app: &App) -> String {
         MetricKind::Gauge,
         "Share of passing checks over the last 24 hours (0 to 1).",
     );
-    for (info, state) in infos.iter().zip(&states) {
+    for (info, state) in checks.iter().map(|c| &c.info).zip(&states) {
         if let Some(percent) = state.uptime_percent {
             m.sample(
                 "healthcheck_uptime_ratio",
-                &[("check", &info.name)],
+                &[("check", &*info.name)],
                 percent / 100.0,
             );
         }
@@ -158,17 +160,17 @@ pub fn render(app: &App) -> String {
         MetricKind::Counter,
         "Checks run since start, by result.",
     );
-    for (info, state) in infos.iter().zip(&states) {
+    for (info, state) in checks.iter().map(|c| &c.info).zip(&states) {
         let failures = state.failures_total as f64;
         let successes = (state.runs_total - state.failures_total) as f64;
         m.sample(
             "healthcheck_checks_total",
-            &[("check", &info.name), ("result", "success")],
+            &[("check", &*info.name), ("result", "success")],
             successes,
         );
         m.sample(
             "healthcheck_checks_total",
-            &[("check", &info.name), ("result", "failure")],
+            &[("check", &*info.name), ("result", "failure")],
             failures,
         );
     }

@@ -1,14 +1,18 @@
-//! The HTTP routes. `router` is separate from serving so tests can drive it directly.
+//! The HTTP routes over [`App`], the state every handler shares. `router` is separate from
+//! serving so tests can drive it directly.
 //!
-//! | route | what | protected by `[auth]` |
-//! |---|---|---|
-//! | `GET /livez` | process alive | never |
-//! | `GET /health`, `GET /health/NAME` | aggregate and per-service health (JSON or `application/health+json`) | unless `public_health` |
-//! | `GET /badge/NAME.svg` | status badge | unless `public_health` |
-//! | `GET /metrics` | Prometheus text | yes |
-//! | `GET /api/status`, `GET /api/history/NAME` | dashboard data | yes |
-//! | `GET /events` | server-sent status updates | yes |
-//! | `GET /dashboard`, `GET /` | the status page (404 when disabled) | yes |
+//! | route | what | file | protected by `[auth]` |
+//! |---|---|---|---|
+//! | `GET /livez` | process alive | here | never |
+//! | `GET /health`, `GET /health/NAME` | aggregate and per-service health (JSON or `application/health+json`) | `health.rs` | unless `public_health` |
+//! | `GET /badge/NAME.svg` | status badge | `badge.rs` | unless `public_health` |
+//! | `GET /metrics` | Prometheus text | `metrics.rs` | yes |
+//! | `GET /api/status`, `GET /api/history/NAME` | dashboard data | `status.rs` | yes |
+//! | `GET /events` | server-sent status updates | `events.rs` | yes |
+//! | `GET /dashboard`, `GET /` | the status page (404 when disabled) | `dashboard.rs`, `dashboard/` | yes |
+//!
+//! `status.rs` also holds the status model all of them share: what "healthy", "degraded"
+//! and "unhealthy" mean, and the view of one service.
 
 mod badge;
 mod dashboard;
@@ -23,8 +27,31 @@ use axum::middleware::from_fn_with_state;
 use axum::response::Redirect;
 use axum::routing::get;
 use axum::{Json, Router};
+use service_kit::auth::AuthConfig;
+use service_kit::storage::Store;
 
-use crate::App;
+use crate::alerting::Alerter;
+use crate::config::DashboardConfig;
+use crate::scheduler::SchedulerStats;
+use crate::state::HealthState;
+
+/// Everything the HTTP handlers need.
+pub struct App {
+    /// `[dashboard]`: title, whether the page is served, whether health routes are public.
+    pub dashboard: DashboardConfig,
+    /// Days of history kept, which bounds `/api/history` queries.
+    pub retention_days: u64,
+    /// The checks and their live state.
+    pub state: Arc<HealthState>,
+    /// The history database.
+    pub store: Store,
+    /// Scheduler counters.
+    pub scheduler_stats: Arc<SchedulerStats>,
+    /// Alert sender (for its counters).
+    pub alerter: Arc<Alerter>,
+    /// Route protection.
+    pub auth: Arc<AuthConfig>,
+}
 
 /// Builds every route over the shared app state.
 pub fn router(app: Arc<App>) -> Router {
@@ -33,7 +60,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/health", get(health::aggregate))
         .route("/health/{name}", get(health::one))
         .route("/badge/{file}", get(badge::badge));
-    let health_routes = if app.config.dashboard.public_health {
+    let health_routes = if app.dashboard.public_health {
         health_routes
     } else {
         health_routes.layer(from_fn_with_state(
@@ -46,7 +73,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/status", get(status::status_json))
         .route("/api/history/{name}", get(status::history_json))
         .route("/events", get(events::stream));
-    if app.config.dashboard.enabled {
+    if app.dashboard.enabled {
         private = private
             .route("/dashboard", get(dashboard::page))
             .route("/", get(|| async { Redirect::temporary("/dashboard") }));

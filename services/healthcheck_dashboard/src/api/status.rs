@@ -10,9 +10,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use service_kit::http_error::ApiError;
 
-use crate::check::Status;
-use crate::state::{CheckState, Sample};
-use crate::App;
+use super::App;
+use crate::check::{Check, Sample, Status};
 
 /// The aggregate state of the stack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -128,55 +127,52 @@ pub fn overall<'a>(statuses: impl IntoIterator<Item = &'a Status>, ready: bool) 
 
 /// Builds the view of one service; `with_history` adds the response-time samples (the
 /// dashboard wants them, `/health` does not, and skipping them keeps `/health` cheap).
-pub fn service_view(
-    app: &App,
-    index: usize,
-    now: DateTime<Utc>,
-    with_history: bool,
-) -> ServiceView {
-    let info = &app.state.infos()[index];
-    app.state.with_state(index, |state: &CheckState| {
-        let last = state.last.as_ref();
-        ServiceView {
-            name: info.name.clone(),
-            kind: info.kind,
-            target: info.target.clone(),
-            status: state.status,
-            ok: state.status.is_ok(),
-            response_time_ms: last.map(|o| o.elapsed.as_millis() as u64),
-            error: last.and_then(|o| o.error.clone()),
-            detail: last.and_then(|o| o.detail.clone()),
-            last_checked: state.last_checked.map(timestamp),
-            status_since: state.status_since.map(timestamp),
-            consecutive_failures: state.consecutive_failures,
-            uptime_24h: state
-                .uptime_percent(now)
-                .map(|p| (p * 100.0).round() / 100.0),
-            last_error: state.last_error.as_ref().map(|(at, message)| LastError {
-                at: timestamp(*at),
-                message: message.clone(),
-            }),
-            history: if with_history {
-                state.recent.iter().copied().collect()
-            } else {
-                Vec::new()
-            },
-            http_status: last.and_then(|o| o.http_status),
-            cert_days_left: last.and_then(|o| o.cert_days_left),
-            interval_secs: info.interval.as_secs(),
-        }
-    })
+pub fn service_view(check: &Check, now: DateTime<Utc>, with_history: bool) -> ServiceView {
+    let info = &check.info;
+    let state = check.lock();
+    let last = state.last.as_ref();
+    ServiceView {
+        name: info.name.to_string(),
+        kind: info.kind,
+        target: info.target.clone(),
+        status: state.status,
+        ok: state.status.is_ok(),
+        response_time_ms: last.map(|o| o.elapsed.as_millis() as u64),
+        error: last.and_then(|o| o.error.clone()),
+        detail: last.and_then(|o| o.detail.clone()),
+        last_checked: state.last_checked.map(timestamp),
+        status_since: state.status_since.map(timestamp),
+        consecutive_failures: state.consecutive_failures,
+        uptime_24h: state
+            .uptime_percent(now)
+            .map(|p| (p * 100.0).round() / 100.0),
+        last_error: state.last_error.as_ref().map(|(at, message)| LastError {
+            at: timestamp(*at),
+            message: message.clone(),
+        }),
+        history: if with_history {
+            state.recent.iter().copied().collect()
+        } else {
+            Vec::new()
+        },
+        http_status: last.and_then(|o| o.http_status),
+        cert_days_left: last.and_then(|o| o.cert_days_left),
+        interval_secs: check.schedule.interval.as_secs(),
+    }
 }
 
 /// Builds the whole status document.
 pub fn status_view(app: &App) -> StatusView {
     let now = Utc::now();
-    let services: Vec<ServiceView> = (0..app.state.infos().len())
-        .map(|i| service_view(app, i, now, true))
+    let services: Vec<ServiceView> = app
+        .state
+        .checks()
+        .iter()
+        .map(|check| service_view(check, now, true))
         .collect();
     let ready = app.state.first_round_done();
     StatusView {
-        title: app.config.dashboard.title.clone(),
+        title: app.dashboard.title.clone(),
         timestamp: timestamp(now),
         status: overall(services.iter().map(|s| &s.status), ready),
         ready,
@@ -204,10 +200,10 @@ pub async fn history_json(
     query: Result<Query<HistoryQuery>, QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    if app.state.index_of(&name).is_none() {
+    if app.state.check_named(&name).is_none() {
         return Err(ApiError::NotFound(format!("no service named {name:?}")));
     }
-    let max_hours = (app.config.storage.retention_days * 24).min(u64::from(u32::MAX)) as u32;
+    let max_hours = (app.retention_days * 24).min(u64::from(u32::MAX)) as u32;
     let hours = query.hours.unwrap_or(24);
     if hours == 0 || hours > max_hours {
         return Err(ApiError::BadRequest(format!(

@@ -1,10 +1,13 @@
 //! Command checks: run a program without a shell; exit 0 is up, anything else is down, and
-//! the first line of its output is the detail. A command that outlives its time limit is
-//! killed (its whole process group), so it can never pile up.
+//! the first line of its output is the detail. A command given as one string is split into
+//! words as a POSIX shell would (quotes, backslashes) by [`shlex`], but nothing is expanded.
+//! A command that outlives its time limit is killed with its whole process group
+//! ([`service_kit::process`]), children included, so it can never pile up.
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use service_kit::process::{in_own_group, kill_group};
 use tokio::io::AsyncReadExt;
 
 use super::{one_line, FieldProblem, Outcome};
@@ -18,12 +21,12 @@ const MAX_OUTPUT_BYTES: u64 = 16 * 1024;
 pub struct CommandProbe {
     /// Program and arguments.
     pub argv: Vec<String>,
-    /// Time limit; the process is killed when it passes.
+    /// Time limit; the process group is killed when it passes.
     pub timeout: Duration,
 }
 
 impl CommandProbe {
-    /// Reads `command` (a string split into words, or a list).
+    /// Reads `command` (a string split into words, or a list), or else `url`.
     pub fn new(endpoint: &EndpointConfig, timeout: Duration) -> Result<CommandProbe, FieldProblem> {
         let argv = match &endpoint.command {
             Some(CommandSpec::Argv(argv)) => argv.clone(),
@@ -52,9 +55,8 @@ impl CommandProbe {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
-        #[cfg(unix)]
-        command.process_group(0);
-        let mut child = match command.spawn() {
+        // Its own group, so that a timeout also ends what it started (`sh -c "a & b"`).
+        let mut child = match in_own_group(&mut command).spawn() {
             Ok(child) => child,
             Err(err) => {
                 return Outcome::down(
@@ -94,7 +96,11 @@ impl CommandProbe {
             }
             Ok((Err(err), _, _)) => Outcome::down(started.elapsed(), format!("wait failed: {err}")),
             Err(_) => {
-                kill_group(&mut child).await;
+                if let Some(pid) = child.id() {
+                    // Failing means the group is gone already; the kill below reaps the child.
+                    let _ = kill_group(pid);
+                }
+                let _ = child.kill().await;
                 Outcome::down(
                     started.elapsed(),
                     format!("timed out after {} ms; killed", self.timeout.as_millis()),
@@ -102,18 +108,6 @@ impl CommandProbe {
             }
         }
     }
-}
-
-async fn kill_group(child: &mut tokio::process::Child) {
-    #[cfg(unix)]
-    if let Some(pid) = child.id() {
-        // The command may have started children of its own (sh -c "..."): kill the group.
-        let _ = std::process::Command::new("kill")
-            .args(["-KILL", "--", &format!("-{pid}")])
-            .stderr(Stdio::null())
-            .status();
-    }
-    let _ = child.kill().await;
 }
 
 async fn read_limited<R: tokio::io::AsyncRead + Unpin>(reader: Option<R>) -> String {
@@ -134,52 +128,13 @@ fn first_non_empty_line(text: &str) -> Option<String> {
     (!line.is_empty()).then_some(line)
 }
 
-/// Splits a command line into words like a shell would for plain words and quotes, without
-/// expanding anything: `pg_isready -h "db host"` -> `["pg_isready", "-h", "db host"]`.
+/// Splits a command line into words like a POSIX shell would for plain words, quotes and
+/// backslashes, without expanding anything: `pg_isready -h "db host"` ->
+/// `["pg_isready", "-h", "db host"]`.
 pub fn split_words(line: &str) -> Result<Vec<String>, String> {
-    let mut words = Vec::new();
-    let mut current = String::new();
-    let mut in_word = false;
-    let mut quote: Option<char> = None;
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        match (quote, c) {
-            (Some(q), c) if c == q => quote = None,
-            (Some('"'), '\\') => match chars.next() {
-                Some(next) => current.push(next),
-                None => return Err("ends with a backslash".to_string()),
-            },
-            (Some(_), c) => current.push(c),
-            (None, '"' | '\'') => {
-                quote = Some(c);
-                in_word = true;
-            }
-            (None, '\\') => match chars.next() {
-                Some(next) => {
-                    current.push(next);
-                    in_word = true;
-                }
-                None => return Err("ends with a backslash".to_string()),
-            },
-            (None, c) if c.is_whitespace() => {
-                if in_word {
-                    words.push(std::mem::take(&mut current));
-                    in_word = false;
-                }
-            }
-            (None, c) => {
-                current.push(c);
-                in_word = true;
-            }
-        }
-    }
-    if quote.is_some() {
-        return Err(format!("unclosed quote in {line:?}"));
-    }
-    if in_word {
-        words.push(current);
-    }
-    Ok(words)
+    shlex::split(line).ok_or_else(|| {
+        format!("cannot split {line:?} into words: unclosed quote or trailing backslash")
+    })
 }
 
 #[cfg(test)]
@@ -194,5 +149,42 @@ mod tests {
         );
         assert!(split_words("echo \"open").is_err());
         assert_eq!(split_words("  ").unwrap(), Vec::<String>::new());
+    }
+
+    #[tokio::test]
+    async fn a_timed_out_command_leaves_no_process_behind() {
+        // One sleep in the background and one in the foreground of the shell; a length unique
+        // to this run finds them in `ps`.
+        let seconds = 4000 + std::process::id() % 1000;
+        let probe = CommandProbe {
+            argv: vec![
+                "sh".to_string(),
+                "-c".to_string(),
+                format!("sleep {seconds} & sleep {seconds}"),
+            ],
+            timeout: Duration::from_millis(300),
+        };
+        let outcome = probe.run().await;
+        assert_eq!(
+            outcome.error.as_deref(),
+            Some("timed out after 300 ms; killed")
+        );
+        let marker = format!("sleep {seconds}");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let ps = std::process::Command::new("ps")
+                .args(["-eo", "args"])
+                .output()
+                .unwrap();
+            // A killed process waiting to be reaped shows as `[sleep] <defunct>`: gone too.
+            let left = String::from_utf8_lossy(&ps.stdout)
+                .lines()
+                .any(|line| line.contains(&marker));
+            if !left {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{marker} still runs");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 }

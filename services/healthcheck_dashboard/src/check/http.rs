@@ -1,4 +1,5 @@
-//! HTTP(S) checks: status code, body text, JSON fields, latency, and certificate expiry.
+//! HTTP(S) checks: status code, body text, JSON fields, latency, and certificate expiry; and
+//! the two pooled clients every HTTP check shares ([`HttpClients`]).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -12,6 +13,57 @@ use crate::config::{EndpointConfig, StatusSpec};
 /// How much of a response body is read for `body_contains` and `json` expectations; a health
 /// endpoint that answers more than this is misconfigured, and we must not buffer it all.
 const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// The HTTP clients shared by every HTTP check, so connections are pooled per target rather
+/// than opened for each request: one that verifies certificates, one for checks with
+/// `tls_verify = false`.
+#[derive(Debug, Clone)]
+pub struct HttpClients {
+    /// Verifies certificates (the default).
+    verified: reqwest::Client,
+    /// Accepts any certificate.
+    insecure: reqwest::Client,
+}
+
+impl HttpClients {
+    /// Builds both clients.
+    pub fn new() -> HttpClients {
+        HttpClients {
+            verified: client(true),
+            insecure: client(false),
+        }
+    }
+
+    /// The client `probe` asks for.
+    pub fn for_probe(&self, probe: &HttpProbe) -> &reqwest::Client {
+        if probe.tls_verify {
+            &self.verified
+        } else {
+            &self.insecure
+        }
+    }
+}
+
+impl Default for HttpClients {
+    fn default() -> Self {
+        HttpClients::new()
+    }
+}
+
+fn client(verify_tls: bool) -> reqwest::Client {
+    reqwest::Client::builder()
+        .user_agent(concat!(
+            "compose-sidecars-healthcheck/",
+            env!("CARGO_PKG_VERSION")
+        ))
+        // The certificate's expiry is read from the connection's TLS info.
+        .tls_info(true)
+        .danger_accept_invalid_certs(!verify_tls)
+        .redirect(reqwest::redirect::Policy::limited(5))
+        .pool_idle_timeout(Duration::from_secs(60))
+        .build()
+        .expect("the TLS backend is compiled in")
+}
 
 /// A configured HTTP check.
 #[derive(Debug, Clone)]

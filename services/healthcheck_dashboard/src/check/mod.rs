@@ -1,216 +1,110 @@
-//! The probes: what one check of one endpoint does, and what it found.
+//! One endpoint's check: what it is ([`CheckInfo`]), when it runs ([`Schedule`]), how it is
+//! probed ([`Probe`], one file per check type) and what it last found ([`CheckState`]),
+//! together in one [`Check`].
 //!
-//! [`Probe`] is built once from an endpoint's config (so bad config is caught at start-up)
-//! and then run on every tick by the scheduler. Running never panics and never hangs: every
-//! failure, timeout included, becomes an [`Outcome`] with `Status::Down` and an error text.
+//! The settings build every `Check` once from the config (so bad config is caught at
+//! start-up); the scheduler runs its probe on every tick and records the [`Outcome`] in its
+//! state; the API reads the state.
+//!
+//! - `probe`: [`Probe`], building a check type's probe from its config entry and running it.
+//! - `http`, `tcp`, `postgres`, `command`: each check type, what counts as up, degraded,
+//!   down, and the error texts.
+//! - `outcome`: [`Outcome`] and [`Status`].
+//! - `state`: [`CheckState`] (last outcome, counters, uptime, latencies) and the alerting
+//!   hysteresis ([`Transition`]).
 
 mod command;
 mod http;
+mod outcome;
 mod postgres;
+mod probe;
+mod state;
 mod tcp;
 
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use serde::Serialize;
-
-use crate::config::{ChecksConfig, EndpointConfig};
+use tokio::time::{Instant, Interval, MissedTickBehavior};
 
 pub use command::CommandProbe;
-pub use http::HttpProbe;
+pub use http::{HttpClients, HttpProbe};
+use outcome::one_line;
+pub use outcome::{Outcome, Status};
 pub use postgres::PostgresProbe;
+pub use probe::{FieldProblem, Probe};
+pub use state::{CheckState, HourBucket, Sample, Transition, RECENT_SAMPLES, UPTIME_HOURS};
 pub use tcp::TcpProbe;
 
-/// The state of an endpoint, as `/health` and the dashboard show it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    /// Not checked yet.
-    Unknown,
-    /// Reachable and correct.
-    Up,
-    /// Reachable and correct, but slow or warning (certificate expiring soon).
-    Degraded,
-    /// Failing.
-    Down,
+/// One endpoint, from its settings to its live state.
+#[derive(Debug)]
+pub struct Check {
+    /// What the check is: name, type, target, alert thresholds.
+    pub info: CheckInfo,
+    /// When it runs.
+    pub schedule: Schedule,
+    /// What one run does.
+    pub probe: Probe,
+    /// What it found so far; locked only to copy or update a few fields.
+    pub state: Mutex<CheckState>,
 }
 
-impl Status {
-    /// Whether the service counts as working (`ok` in `/health`).
-    pub fn is_ok(self) -> bool {
-        matches!(self, Status::Up | Status::Degraded)
-    }
-
-    /// The lower-case name used in JSON and metrics.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Unknown => "unknown",
-            Status::Up => "up",
-            Status::Degraded => "degraded",
-            Status::Down => "down",
-        }
-    }
-}
-
-/// What one run of a probe found.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Outcome {
-    /// Up, degraded or down.
-    pub status: Status,
-    /// How long the check took.
-    pub elapsed: Duration,
-    /// Why it failed or is degraded (already free of credentials).
-    pub error: Option<String>,
-    /// A short fact worth showing, such as `HTTP 200` or a command's first output line.
-    pub detail: Option<String>,
-    /// HTTP status code, for HTTP checks that got an answer.
-    pub http_status: Option<u16>,
-    /// Days until the TLS certificate expires, for HTTPS checks.
-    pub cert_days_left: Option<i64>,
-    /// When the certificate expires (unix seconds), for HTTPS checks.
-    pub cert_not_after: Option<i64>,
-}
-
-impl Outcome {
-    /// A successful outcome.
-    pub fn up(elapsed: Duration) -> Outcome {
-        Outcome {
-            status: Status::Up,
-            elapsed,
-            error: None,
-            detail: None,
-            http_status: None,
-            cert_days_left: None,
-            cert_not_after: None,
+impl Check {
+    /// A check that has not run yet (status unknown).
+    pub fn new(info: CheckInfo, schedule: Schedule, probe: Probe) -> Check {
+        Check {
+            info,
+            schedule,
+            probe,
+            state: Mutex::new(CheckState::default()),
         }
     }
 
-    /// A failed outcome with its reason.
-    pub fn down(elapsed: Duration, error: impl Into<String>) -> Outcome {
-        Outcome {
-            status: Status::Down,
-            error: Some(error.into()),
-            ..Outcome::up(elapsed)
-        }
-    }
-
-    /// Adds a detail line.
-    pub fn with_detail(mut self, detail: impl Into<String>) -> Outcome {
-        self.detail = Some(detail.into());
-        self
+    /// Its state, locked. A panic elsewhere while it was held leaves plain data behind, so
+    /// a poisoned lock is used as is.
+    pub fn lock(&self) -> MutexGuard<'_, CheckState> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
-/// A configured check, ready to run.
+/// What does not change about a check while the service runs.
 #[derive(Debug, Clone)]
-pub enum Probe {
-    /// HTTP(S) request with status/body/JSON expectations.
-    Http(HttpProbe),
-    /// TCP connect.
-    Tcp(TcpProbe),
-    /// Postgres connect + `SELECT 1`.
-    Postgres(PostgresProbe),
-    /// A local command; exit 0 is up.
-    Command(CommandProbe),
+pub struct CheckInfo {
+    /// Unique name (shared with history records without copying).
+    pub name: Arc<str>,
+    /// Check type as shown (`http`, `tcp`, `postgres`, `command`).
+    pub kind: &'static str,
+    /// What is probed, credentials masked.
+    pub target: String,
+    /// Consecutive failures before alerting down.
+    pub failure_threshold: u32,
+    /// Consecutive successes before alerting recovered.
+    pub success_threshold: u32,
 }
 
-/// A config problem: the endpoint field and what is wrong with it.
-pub type FieldProblem = (&'static str, String);
-
-/// Every check type the `type` key accepts.
-pub const CHECK_TYPES: &str = "\"http\", \"https\", \"tcp\", \"postgres\", \"command\"";
-
-impl Probe {
-    /// Builds the probe for `endpoint`, or names the field that is wrong.
-    pub fn from_config(
-        endpoint: &EndpointConfig,
-        checks: &ChecksConfig,
-    ) -> Result<Probe, FieldProblem> {
-        let timeout = Duration::from_millis(endpoint.timeout_ms.unwrap_or(checks.timeout_ms));
-        let url = || {
-            endpoint
-                .url
-                .as_deref()
-                .map(str::trim)
-                .filter(|u| !u.is_empty())
-                .ok_or(("url", "is required for this type".to_string()))
-        };
-        match endpoint.kind.as_str() {
-            "http" | "https" => Ok(Probe::Http(HttpProbe::new(endpoint, url()?, timeout)?)),
-            "tcp" => Ok(Probe::Tcp(TcpProbe::new(url()?, timeout)?)),
-            "postgres" | "postgresql" => Ok(Probe::Postgres(PostgresProbe::new(url()?, timeout)?)),
-            "command" => Ok(Probe::Command(CommandProbe::new(endpoint, timeout)?)),
-            other => Err((
-                "type",
-                format!("unknown check type {other:?}; expected one of {CHECK_TYPES}"),
-            )),
-        }
-    }
-
-    /// Runs the check once. Never panics, never outlives its timeout by more than a moment.
-    pub async fn run(&self, http: &reqwest::Client, insecure_http: &reqwest::Client) -> Outcome {
-        let limit = self.timeout() + Duration::from_millis(500);
-        let started = std::time::Instant::now();
-        let run = async {
-            match self {
-                Probe::Http(p) => p.run(if p.tls_verify { http } else { insecure_http }).await,
-                Probe::Tcp(p) => p.run().await,
-                Probe::Postgres(p) => p.run().await,
-                Probe::Command(p) => p.run().await,
-            }
-        };
-        // Each probe enforces its own timeout; this outer one is the guarantee that a probe
-        // with a bug cannot hold a scheduler slot forever.
-        match tokio::time::timeout(limit, run).await {
-            Ok(outcome) => outcome,
-            Err(_) => Outcome::down(
-                started.elapsed(),
-                format!("timed out after {} ms", self.timeout().as_millis()),
-            ),
-        }
-    }
-
-    /// The configured time limit.
-    pub fn timeout(&self) -> Duration {
-        match self {
-            Probe::Http(p) => p.timeout,
-            Probe::Tcp(p) => p.timeout,
-            Probe::Postgres(p) => p.timeout,
-            Probe::Command(p) => p.timeout,
-        }
-    }
-
-    /// The check type name as in config (`http`, `tcp`, ...).
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Probe::Http(_) => "http",
-            Probe::Tcp(_) => "tcp",
-            Probe::Postgres(_) => "postgres",
-            Probe::Command(_) => "command",
-        }
-    }
-
-    /// What is probed, safe to show (credentials masked).
-    pub fn target(&self) -> String {
-        match self {
-            Probe::Http(p) => service_kit::redact::redact_url(p.url.as_str()),
-            Probe::Tcp(p) => p.address.clone(),
-            Probe::Postgres(p) => p.display.clone(),
-            Probe::Command(p) => p.argv.join(" "),
-        }
-    }
+/// When a check runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Schedule {
+    /// Time between two runs.
+    pub interval: Duration,
 }
 
-/// Makes an error text fit for display: one line, bounded length.
-pub fn one_line(text: &str, max_chars: usize) -> String {
-    let line = text
-        .lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .unwrap_or("");
-    if line.chars().count() > max_chars {
-        let cut: String = line.chars().take(max_chars).collect();
-        format!("{cut}…")
-    } else {
-        line.to_string()
+impl Schedule {
+    /// The ticks of the check: the first within a second from now, at random, so that many
+    /// checks do not start in one burst; then one every interval. A tick that could not run
+    /// on time is delayed rather than made up for by a burst.
+    pub fn ticks(&self) -> Interval {
+        let jitter_cap = self.interval.min(Duration::from_secs(1)).as_millis() as u64;
+        let first = Instant::now() + Duration::from_millis(fastrand::u64(0..jitter_cap.max(1)));
+        let mut ticks = tokio::time::interval_at(first, self.interval);
+        ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        ticks
+    }
+
+    /// Whether a run due at `due` starts so late (more than half an interval) that a round
+    /// counts as missed.
+    pub fn is_late(&self, due: Instant) -> bool {
+        due.elapsed() > self.interval / 2
     }
 }

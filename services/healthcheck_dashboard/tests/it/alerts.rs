@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use service_kit::test_util::{FakeReceiver, SmtpMode, SmtpServer};
+use service_kit_testing::{FakeReceiver, SmtpMode, SmtpServer};
 
 use crate::support::{spawn_app, start_target};
 

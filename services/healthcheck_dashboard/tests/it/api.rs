@@ -200,7 +200,7 @@ endpoints = [ {{ name = "web", url = "{0}/ok" }}, {{ name = "api", url = "{0}/er
     assert!(text.contains("# TYPE healthcheck_checks_total counter"));
     assert!(text.contains("probe_duration_seconds{check=\"web\",type=\"http\"} "));
 
-    service_kit::test_util::assert_promtool_accepts(&text);
+    service_kit_testing::assert_promtool_accepts(&text);
 }
 
 #[tokio::test]

@@ -4,7 +4,7 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use service_kit::test_util::binary::{self, free_port, wait_until_answers, write_config};
+use service_kit_testing::binary::{self, free_port, wait_until_answers, write_config};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_healthcheck_dashboard");
 

@@ -20,7 +20,7 @@ use std::fs;
 use std::net::{Ipv4Addr, TcpListener};
 
 use serde_json::Value;
-use service_kit::test_util::docker::{
+use service_kit_testing::docker::{
     docker, eventually, published_get, HttpResponse, ImageTestRun, ImageUnderTest,
 };
 

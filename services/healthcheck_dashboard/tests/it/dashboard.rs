@@ -9,8 +9,8 @@ use serde_json::{json, Value};
 
 use crate::support::{service, spawn_app, start_target, TestApp};
 
-use service_kit::test_util::browser::Browser;
-use service_kit::test_util::page::{assert_markup_escaped, assert_strict_page_at};
+use service_kit_testing::browser::Browser;
+use service_kit_testing::page::{assert_markup_escaped, assert_strict_page_at};
 
 /// How long checks get to reach the state a test needs.
 const WAIT: Duration = Duration::from_secs(20);

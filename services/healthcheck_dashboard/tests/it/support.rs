@@ -13,9 +13,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
-use healthcheck_dashboard::config::Config;
+use healthcheck_dashboard::settings::Settings;
 use serde_json::Value;
-use service_kit::test_util::RunningService;
+use service_kit_testing::RunningService;
 
 /// A running healthcheck_dashboard.
 pub struct TestApp {
@@ -36,8 +36,8 @@ pub async fn spawn_app(config_toml: &str) -> TestApp {
 
 /// Starts the service with `config_toml` over an existing data directory.
 pub async fn spawn_app_in(config_toml: &str, data_dir: PathBuf) -> TestApp {
-    let config = Config::from_toml(config_toml).expect("test config must be valid");
-    let service = RunningService::start(healthcheck_dashboard::run, config, data_dir).await;
+    let settings = Settings::from_toml(config_toml).expect("test config must be valid");
+    let service = RunningService::start(healthcheck_dashboard::run, settings, data_dir).await;
     TestApp {
         base: service.base.clone(),
         service,
@@ -300,7 +300,7 @@ impl PostgresServer {
     /// `require_component`) when PostgreSQL is not installed.
     pub fn start() -> Option<PostgresServer> {
         let bin = postgres_bin_dir();
-        if !service_kit::test_util::require_component(
+        if !service_kit_testing::require_component(
             "PostgreSQL server",
             bin.is_some(),
             "install Debian's postgresql package (scripts/test does)",

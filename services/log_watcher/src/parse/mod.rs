@@ -3,17 +3,18 @@
 //! regex for levels, borrowed text wherever possible).
 //!
 //! # Layout
-//! - [`line`]: the line-length limit, the truncation marker, CR/ANSI stripping, lossy
+//! - [`line`](mod@line): the line-length limit, the truncation marker, CR/ANSI stripping, lossy
 //!   UTF-8 decoding.
 //! - [`docker`]: one Docker json-file line → [`DockerLine`]; [`PartialMerger`] joins the
 //!   16 KiB chunks of long lines.
 //! - [`timestamp`]: [`leading_timestamp`] (RFC 3339 / ISO 8601 at the start of a line).
-//! - [`level`]: [`Level`] and [`detect_level`] (what is recognised is listed there).
+//! - [`level`]: [`Level`] and [`detect_level`] (what is recognised is listed there),
+//!   by rule: JSON, whole-line signatures, tokens.
 //! - [`multiline`]: [`MultilineJoiner`], continuation lines and tracebacks → one event.
 //!
 //! # Pipeline
 //! Docker source: `DockerLine::parse` → `PartialMerger::push` → [`parse_line`] with the
-//! Docker time. File source (framed into lines by `source::file`) → [`parse_line`] without
+//! Docker time. File source (framed into lines by `source::files`) → [`parse_line`] without
 //! one. Either way, optionally `MultilineJoiner::push` per source and stream (see
 //! `crate::decode`). Every stage borrows from the previous one when it can.
 //!
@@ -37,7 +38,7 @@ use std::borrow::Cow;
 use chrono::{DateTime, Utc};
 
 pub use docker::{DockerLine, DockerLineError, PartialMerger, Stream};
-pub use level::{detect_level, level_prefix_len, Level, UnknownLevel};
+pub use level::{detect_level, level_prefix_len, Level, LevelCounts, UnknownLevel};
 pub use line::{strip_ansi, DEFAULT_MAX_LINE_BYTES, TRUNCATION_MARKER};
 pub use multiline::{JoinedEvent, MultilineConfig, MultilineJoiner};
 pub use timestamp::{leading_timestamp, parse_timestamp};

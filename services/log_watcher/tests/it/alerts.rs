@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use service_kit::test_util::{FakeReceiver, SmtpMode, SmtpServer};
+use service_kit_testing::{FakeReceiver, SmtpMode, SmtpServer};
 
 use crate::support::{append, files_config, spawn_app, temp_dir};
 

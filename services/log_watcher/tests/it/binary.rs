@@ -7,8 +7,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use service_kit::test_util::binary::{self, free_port, wait_until_answers, write_config};
-use service_kit::test_util::{SmtpMode, SmtpServer};
+use service_kit_testing::binary::{self, free_port, wait_until_answers, write_config};
+use service_kit_testing::{SmtpMode, SmtpServer};
 
 use crate::support::{append, temp_dir};
 

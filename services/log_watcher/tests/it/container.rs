@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use service_kit::test_util::docker::{
+use service_kit_testing::docker::{
     docker, eventually, published_get, run, ImageTestRun, ImageUnderTest, RUN_LABEL,
 };
 

@@ -11,10 +11,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use service_kit::test_util::docker::{
+use service_kit_testing::docker::{
     docker, docker_root_dir, take_image_test_turn, BusyboxImage, RUN_LABEL,
 };
-use service_kit::test_util::require_component;
+use service_kit_testing::require_component;
 use tokio::net::{UnixListener, UnixStream};
 use tokio::task::JoinSet;
 

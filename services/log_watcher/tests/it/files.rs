@@ -125,3 +125,33 @@ async fn a_restart_neither_repeats_nor_loses_lines() {
         .collect();
     assert_eq!(messages, vec!["one", "two", "three", "four"], "{events:?}");
 }
+
+#[tokio::test]
+async fn a_glob_over_folders_follows_every_match_and_finds_folders_made_later() {
+    let (_guard, dir) = temp_dir();
+    let logs = dir.join("logs");
+    std::fs::create_dir_all(logs.join("api")).unwrap();
+    append(&logs.join("api/app.log"), "ERROR api down\n");
+    append(&logs.join("api/other.log"), "ERROR not matched\n");
+    let config = format!(
+        "[log_sources]\nextra_files = [{:?}]\npoll_interval_ms = 20\n[log_sources.file_services]\n{:?} = \"stack\"\n",
+        logs.join("*/app.log").display().to_string(),
+        logs.join("*/app.log").display().to_string(),
+    );
+    let app = spawn_app(&config, &dir.join("data")).await;
+    app.wait_for_events("limit=10", WAIT, |e| e.len() == 1)
+        .await;
+    // A folder and its log that appear while the service runs.
+    std::fs::create_dir_all(logs.join("web")).unwrap();
+    append(&logs.join("web/app.log"), "WARNING web slow\n");
+    let events = app
+        .wait_for_events("limit=10", WAIT, |e| e.len() >= 2)
+        .await;
+    let messages: Vec<&str> = events
+        .iter()
+        .map(|e| e["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(messages, ["api down", "web slow"]);
+    assert!(events.iter().all(|e| e["service"] == "stack"));
+    app.stop().await;
+}

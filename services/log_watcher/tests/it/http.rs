@@ -47,7 +47,7 @@ async fn metrics_count_lines_bytes_events_and_lag_and_pass_promtool() {
     ] {
         assert!(text.contains(line), "{line:?} missing from:\n{text}");
     }
-    service_kit::test_util::assert_promtool_accepts(&text);
+    service_kit_testing::assert_promtool_accepts(&text);
 }
 
 #[tokio::test]

@@ -61,7 +61,7 @@ async fn write_lines(log: PathBuf, from: u32, to: u32) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_line_is_read_exactly_once_across_logrotate_and_a_restart() {
     let Some(logrotate) = logrotate() else {
-        service_kit::test_util::require_component(
+        service_kit_testing::require_component(
             "logrotate",
             false,
             "install Debian's logrotate package (scripts/test does)",

@@ -5,9 +5,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use log_watcher::config::Config;
+use log_watcher::settings::Settings;
 use serde_json::Value;
-use service_kit::test_util::RunningService;
+use service_kit_testing::RunningService;
 
 /// A running log_watcher.
 pub struct TestApp {
@@ -18,8 +18,8 @@ pub struct TestApp {
 
 /// Starts the service with `config_toml` and `data_dir`.
 pub async fn spawn_app(config_toml: &str, data_dir: &Path) -> TestApp {
-    let config = Config::from_toml(config_toml).expect("test config must be valid");
-    let service = RunningService::start(log_watcher::run, config, data_dir.to_path_buf()).await;
+    let settings = Settings::from_toml(config_toml).expect("test config must be valid");
+    let service = RunningService::start(log_watcher::run, settings, data_dir.to_path_buf()).await;
     TestApp {
         base: service.base.clone(),
         service,

@@ -12,7 +12,7 @@
   const { SVG_NS, el, svgEl, plural, span, fetchJson } = pagePrelude;
   const POLL_MS = 5000;
   const SSE_RETRY_MS = 15000;
-  const SLOTS = 60; // state::RECENT_SAMPLES
+  const SLOTS = 60; // check::RECENT_SAMPLES (check/state.rs)
   const W = 300;
   const H = 56;
   const PAD = 4;

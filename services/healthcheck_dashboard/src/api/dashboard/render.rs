@@ -12,7 +12,7 @@ use service_kit::page::{self, Head};
 
 use crate::api::status::{Overall, ServiceView, StatusView};
 use crate::check::Status;
-use crate::state::RECENT_SAMPLES;
+use crate::check::RECENT_SAMPLES;
 
 /// The page's stylesheet, inlined under the response's CSP nonce.
 const CSS: &str = include_str!("dashboard.css");
@@ -432,7 +432,7 @@ fn sparkline(out: &mut String, s: &ServiceView) {
 mod tests {
     use super::*;
     use crate::api::status::LastError;
-    use crate::state::Sample;
+    use crate::check::Sample;
 
     fn service(name: &str, status: Status) -> ServiceView {
         ServiceView {

@@ -19,13 +19,14 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::frame::{Frame, Utf8Carry};
-use super::position::{ContainerCheckpoint, FramePos, PositionTracker};
-use super::selector::ContainerInfo;
-use crate::decode::{DecodeSettings, Decoded, Decoder, ReadAt};
-use crate::filter::EventFilter;
+use crate::batch::{Batch, CountEntry};
+use crate::checkpoint::ContainerCheckpoint;
+use crate::decode::{DecodeSettings, Decoded, Decoder, EventFilter, ReadAt};
 use crate::parse::{DockerLine, Stream};
-use crate::store::{Batch, CountEntry};
+
+use super::frame::{Frame, Utf8Carry};
+use super::position::{FramePos, PositionTracker};
+use super::selector::ContainerInfo;
 
 /// Frames decoded at most before a batch is sent, so a flood is committed in pieces.
 const MAX_BATCH_FRAMES: usize = 2_000;

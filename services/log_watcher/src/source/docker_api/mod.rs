@@ -9,10 +9,10 @@
 //! container dies), and forgotten when it is removed. When the connection fails (the
 //! daemon restarts, the socket is missing) it says so once in the log, shows it in
 //! `/livez` and `/metrics`, and tries again with exponential backoff (0.5 s doubling to
-//! 30 s); the other sources never wait for it.
+//! 30 s, [`Backoff`]); the other sources never wait for it.
 //!
 //! # Resuming
-//! Each container's position is a [`ContainerCheckpoint`] (see [`position`]) committed in
+//! Each container's position is a [`ContainerCheckpoint`] (chosen by [`position`]) committed in
 //! the same transaction as the lines it covers, so neither a restart of log_watcher nor a
 //! reconnect loses or repeats a line. A container never seen before is read from its
 //! start, as the file source reads a new file from its start. On connecting, running
@@ -27,7 +27,8 @@
 //! directory that is not mounted).
 //!
 //! # Layout
-//! - [`selector`]: which containers, their service names, our own container.
+//! - [`selector`]: which containers (project, `include`/`exclude` globs), their service
+//!   names, our own container.
 //! - [`position`]: `(since, skip)` positions that survive reordered timestamps.
 //! - [`frame`]: one log frame: time, text, partial chunk; UTF-8 across chunks.
 //! - [`follower`]: one container's follow request, decoding and batches.
@@ -40,25 +41,35 @@ mod session;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bollard::Docker;
+use service_kit::backoff::Backoff;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 pub use follower::{FollowEnd, FollowOutcome, FollowRequest};
-pub use position::{ContainerCheckpoint, FramePos};
-pub use selector::{ContainerInfo, Selector};
+pub use position::FramePos;
+pub use selector::{ContainerChoice, ContainerInfo, Selector};
 
-use crate::config::Config;
-use crate::decode::DecodeSettings;
-use crate::filter::EventFilter;
-use crate::pipeline::SourceStatus;
-use crate::store::Batch;
+use crate::batch::Batch;
+use crate::checkpoint::ContainerCheckpoint;
+use crate::decode::{DecodeSettings, EventFilter};
+use crate::status::{SourceKind, SourceList, SourceStatus};
 
-/// The `kind` of this source's entries in `/livez`.
-pub const KIND: &str = "docker_api";
+/// The Docker socket used when neither `socket` nor `DOCKER_HOST` names one.
+pub const DEFAULT_DOCKER_SOCKET: &str = "/var/run/docker.sock";
+
+/// `[log_sources.docker_api]`, checked: the socket to connect to and which containers.
+#[derive(Debug, Clone)]
+pub struct DockerApiSettings {
+    /// The engine's unix socket (resolved: `socket`, else `DOCKER_HOST`, else
+    /// [`DEFAULT_DOCKER_SOCKET`]).
+    pub socket: PathBuf,
+    /// Which containers are followed.
+    pub choice: ContainerChoice,
+}
 
 /// First wait after a failed connection; it doubles up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);
@@ -87,7 +98,7 @@ pub struct DockerApiSource {
     /// The writer.
     batches: mpsc::Sender<Batch>,
     /// The list behind `/livez` and `/metrics`, shared with the file reader.
-    sources: Arc<Mutex<Vec<SourceStatus>>>,
+    sources: Arc<SourceList>,
     /// What this source shows there.
     status: Status,
 }
@@ -123,32 +134,29 @@ enum SessionEnd {
 }
 
 impl DockerApiSource {
-    /// The source `config.log_sources.docker_api` describes, reading through `socket`,
-    /// resuming from `saved`, sending batches to `batches` and publishing its status to
-    /// `sources`.
+    /// The source `settings` describe, leaving the containers under `docker_logs_dir` to
+    /// the file source, resuming from `saved`, decoding with `filter` and `decode`, sending
+    /// batches to `batches` and publishing its status to `sources`.
     pub fn new(
-        config: &Config,
-        socket: PathBuf,
+        settings: DockerApiSettings,
+        docker_logs_dir: Option<PathBuf>,
         saved: Vec<ContainerCheckpoint>,
         filter: EventFilter,
+        decode: DecodeSettings,
         batches: mpsc::Sender<Batch>,
-        sources: Arc<Mutex<Vec<SourceStatus>>>,
+        sources: Arc<SourceList>,
     ) -> DockerApiSource {
-        let own_id = crate::source::own_container::own_container_id();
-        let selector = match &config.log_sources.docker_api {
-            Some(docker_api) => Selector::new(docker_api, own_id),
-            None => Selector::default(),
-        };
+        let own_id = super::own_container::own_container_id();
         DockerApiSource {
-            socket,
-            selector,
-            docker_logs_dir: config.log_sources.docker_logs_dir.clone(),
+            socket: settings.socket,
+            selector: Selector::new(settings.choice, own_id),
+            docker_logs_dir,
             checkpoints: saved
                 .into_iter()
                 .map(|c| (c.container_id.clone(), c))
                 .collect(),
             filter,
-            settings: config.decode_settings(),
+            settings: decode,
             batches,
             sources,
             status: Status::default(),
@@ -159,7 +167,7 @@ impl DockerApiSource {
     /// engine goes away. Before returning, every follow request lets go of what it holds
     /// and sends it.
     pub async fn run(mut self, shutdown: CancellationToken) {
-        let mut backoff = FIRST_BACKOFF;
+        let mut backoff = Backoff::new(FIRST_BACKOFF, MAX_BACKOFF);
         let mut in_outage = false;
         self.publish();
         loop {
@@ -181,7 +189,7 @@ impl DockerApiSource {
                     let connected_at = tokio::time::Instant::now();
                     let end = self.session(docker, &shutdown).await;
                     if connected_at.elapsed() >= STABLE_CONNECTION {
-                        backoff = FIRST_BACKOFF;
+                        backoff.reset();
                     }
                     match end {
                         SessionEnd::Shutdown => break,
@@ -210,10 +218,9 @@ impl DockerApiSource {
             }
             self.publish();
             tokio::select! {
-                _ = tokio::time::sleep(backoff) => {}
+                _ = tokio::time::sleep(backoff.next_delay()) => {}
                 _ = shutdown.cancelled() => break,
             }
-            backoff = (backoff * 2).min(MAX_BACKOFF);
         }
         self.status.connected = false;
         self.publish();
@@ -245,7 +252,7 @@ impl DockerApiSource {
     /// Replaces this source's entries in the shared `/livez` list.
     fn publish(&self) {
         let mut entries = vec![SourceStatus {
-            kind: KIND,
+            kind: SourceKind::DockerApi,
             path: self.socket.clone(),
             service: Arc::from(""),
             open: self.status.connected,
@@ -255,7 +262,7 @@ impl DockerApiSource {
             connected: Some(self.status.connected),
         }];
         entries.extend(self.status.containers.values().map(|c| SourceStatus {
-            kind: KIND,
+            kind: SourceKind::DockerApi,
             path: self.socket.clone(),
             service: Arc::from(c.info.service.as_str()),
             open: c.following && self.status.connected,
@@ -264,53 +271,6 @@ impl DockerApiSource {
             container: Some(c.info.name.clone()),
             connected: Some(self.status.connected),
         }));
-        crate::pipeline::publish_sources(&self.sources, &[KIND], entries);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use crate::config::{Config, DEFAULT_DOCKER_SOCKET};
-
-    #[test]
-    fn the_docker_api_section_is_off_unless_present_and_enabled_by_default_when_present() {
-        assert!(Config::from_toml("")
-            .unwrap()
-            .log_sources
-            .docker_api
-            .is_none());
-        let config = Config::from_toml(
-            "[log_sources.docker_api]\nproject = \"stack\"\ninclude = [\"api\", \"web-*\"]\nexclude = [\"db\"]",
-        )
-        .unwrap();
-        let docker_api = config.log_sources.docker_api.unwrap();
-        assert!(docker_api.enabled);
-        assert_eq!(docker_api.project.as_deref(), Some("stack"));
-        assert_eq!(docker_api.include, vec!["api", "web-*"]);
-        let explicit =
-            Config::from_toml("[log_sources.docker_api]\nsocket = \"unix:///run/docker.sock\"")
-                .unwrap();
-        let socket = explicit
-            .log_sources
-            .docker_api
-            .unwrap()
-            .socket_path()
-            .unwrap();
-        assert_eq!(socket, std::path::Path::new("/run/docker.sock"));
-        assert_ne!(socket, std::path::Path::new(DEFAULT_DOCKER_SOCKET));
-    }
-
-    #[test]
-    fn bad_docker_api_settings_name_their_key() {
-        let error = |toml: &str| Config::from_toml(toml).unwrap_err().to_string();
-        assert!(error("[log_sources.docker_api]\nsokcet = \"/x\"").contains("sokcet"));
-        assert!(
-            error("[log_sources.docker_api]\nsocket = \"tcp://1.2.3.4:2375\"")
-                .contains("log_sources.docker_api.socket")
-        );
-        assert!(error("[log_sources.docker_api]\nexclude = [\"db\", \"\"]")
-            .contains("log_sources.docker_api.exclude[1]"));
-        assert!(error("[log_sources.docker_api]\nproject = \" \"")
-            .contains("log_sources.docker_api.project"));
+        self.sources.publish(&[SourceKind::DockerApi], entries);
     }
 }

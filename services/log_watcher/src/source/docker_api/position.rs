@@ -18,6 +18,8 @@ use std::collections::VecDeque;
 
 use chrono::{DateTime, Utc};
 
+use crate::checkpoint::ContainerCheckpoint;
+
 /// How far before the time of the frame at the position `since` is put, in seconds: more
 /// than any reordering between stdout and stderr (microseconds in practice).
 pub const ANCHOR_MARGIN_SECS: i64 = 2;
@@ -33,17 +35,6 @@ pub struct FramePos {
     pub seq: u64,
     /// Docker's timestamp of the frame.
     pub time: DateTime<Utc>,
-}
-
-/// Where reading of one container stands, persisted with the lines it covers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ContainerCheckpoint {
-    /// The full container id.
-    pub container_id: String,
-    /// Unix seconds: the `since` of the next logs request (0: from the start).
-    pub since: i64,
-    /// How many frames of that request's answer were read already.
-    pub skip: u64,
 }
 
 /// Consecutive frames whose times fall in the same whole second.

@@ -1,14 +1,13 @@
 //! Which containers the Engine API source follows, and the service their lines belong to:
 //! the Compose project filter (applied by the engine, through label filters), `include` and
-//! `exclude` by container or Compose service name, and never log_watcher's own container,
-//! whose stdout carries the events it prints (reading them back would print them again,
-//! forever).
+//! `exclude` by container or Compose service name (globs: `web-*`, `api-?`), and never
+//! log_watcher's own container, whose stdout carries the events it prints (reading them back
+//! would print them again, forever).
 
 use std::collections::HashMap;
 use std::path::Path;
 
-use crate::config::DockerApiConfig;
-use crate::pipeline::wildcard_match;
+use globset::{Glob, GlobSet, GlobSetBuilder};
 
 /// Label Compose puts on a container with its service name.
 pub const SERVICE_LABEL: &str = "com.docker.compose.service";
@@ -48,33 +47,64 @@ impl ContainerInfo {
     }
 }
 
-/// The configured choice of containers.
+/// The configured choice of containers (`project`, `include`, `exclude`).
+#[derive(Debug, Clone, Default)]
+pub struct ContainerChoice {
+    /// Only this Compose project.
+    pub project: Option<String>,
+    /// Only containers one of these names (all when `None`).
+    include: Option<GlobSet>,
+    /// Never containers one of these names.
+    exclude: GlobSet,
+}
+
+impl ContainerChoice {
+    /// Containers of `project` (any when `None`) named by one of `include` (any when empty)
+    /// and by none of `exclude`. On a bad glob, fails with the list (`"include"` or
+    /// `"exclude"`), its index and the error.
+    pub fn new(
+        project: Option<String>,
+        include: &[String],
+        exclude: &[String],
+    ) -> Result<ContainerChoice, (&'static str, usize, globset::Error)> {
+        let set = |list: &'static str, patterns: &[String]| {
+            let mut set = GlobSetBuilder::new();
+            for (index, pattern) in patterns.iter().enumerate() {
+                set.add(Glob::new(pattern).map_err(|e| (list, index, e))?);
+            }
+            set.build().map_err(|e| (list, 0, e))
+        };
+        Ok(ContainerChoice {
+            project,
+            include: if include.is_empty() {
+                None
+            } else {
+                Some(set("include", include)?)
+            },
+            exclude: set("exclude", exclude)?,
+        })
+    }
+}
+
+/// The choice of containers, and the container never to follow.
 #[derive(Debug, Clone, Default)]
 pub struct Selector {
-    /// Only this Compose project.
-    project: Option<String>,
-    /// Only these names (all when empty).
-    include: Vec<String>,
-    /// Never these names.
-    exclude: Vec<String>,
+    /// What the config chose.
+    choice: ContainerChoice,
     /// log_watcher's own container, when it runs in one.
     own_id: Option<String>,
 }
 
 impl Selector {
-    /// The choice `[log_sources.docker_api]` describes; `own_id` is never followed.
-    pub fn new(config: &DockerApiConfig, own_id: Option<String>) -> Selector {
-        Selector {
-            project: config.project.clone(),
-            include: config.include.clone(),
-            exclude: config.exclude.clone(),
-            own_id,
-        }
+    /// The configured `choice`; `own_id` is never followed.
+    pub fn new(choice: ContainerChoice, own_id: Option<String>) -> Selector {
+        Selector { choice, own_id }
     }
 
     /// Filters for the engine's container list and event stream (`label=...`).
     pub fn label_filters(&self) -> Vec<String> {
-        self.project
+        self.choice
+            .project
             .iter()
             .map(|p| format!("{PROJECT_LABEL}={p}"))
             .collect()
@@ -90,17 +120,14 @@ impl Selector {
         {
             return false;
         }
-        if let Some(project) = &self.project {
+        if let Some(project) = &self.choice.project {
             if labels.get(PROJECT_LABEL) != Some(project) {
                 return false;
             }
         }
-        let named = |patterns: &[String]| {
-            patterns.iter().any(|p| {
-                wildcard_match(p, &container.name) || wildcard_match(p, &container.service)
-            })
-        };
-        (self.include.is_empty() || named(&self.include)) && !named(&self.exclude)
+        let named =
+            |set: &GlobSet| set.is_match(&container.name) || set.is_match(&container.service);
+        self.choice.include.as_ref().is_none_or(named) && !named(&self.choice.exclude)
     }
 }
 
@@ -121,9 +148,13 @@ mod tests {
             .collect()
     }
 
-    fn selector(toml: &str) -> Selector {
-        let config: DockerApiConfig = service_kit::config::parse_toml(toml).unwrap();
-        Selector::new(&config, Some("f".repeat(64)))
+    /// The selector a `[log_sources.docker_api]` section makes.
+    fn selector(section: &str) -> Selector {
+        let settings =
+            crate::settings::Settings::from_toml(&format!("[log_sources.docker_api]\n{section}"))
+                .unwrap();
+        let choice = settings.sources.docker_api.unwrap().choice;
+        Selector::new(choice, Some("f".repeat(64)))
     }
 
     #[test]

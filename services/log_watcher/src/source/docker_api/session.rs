@@ -11,6 +11,7 @@ use bollard::models::{ContainerSummaryStateEnum, EventMessage};
 use bollard::query_parameters::{EventsOptions, InspectContainerOptions, ListContainersOptions};
 use bollard::Docker;
 use futures_util::StreamExt;
+use service_kit::backoff::Backoff;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -41,7 +42,7 @@ pub(super) struct Session<'a> {
     /// Containers with a follow request, and when it started (or will, after its delay).
     following: HashMap<String, Instant>,
     /// Failed or quickly ended requests in a row, per container, for the retry delay.
-    retries: HashMap<String, u32>,
+    retries: HashMap<String, Backoff>,
 }
 
 impl<'a> Session<'a> {
@@ -265,17 +266,19 @@ impl<'a> Session<'a> {
             return;
         }
         let quick = started.is_some_and(|at| at.elapsed() < QUICK_END);
-        let attempt = self.retries.entry(id).or_default();
+        let backoff = self
+            .retries
+            .entry(id)
+            .or_insert_with(|| Backoff::new(FIRST_BACKOFF, MAX_BACKOFF));
         if failure.is_none() && !quick {
-            *attempt = 0;
+            backoff.reset();
             self.start(outcome.container, Duration::ZERO);
             return;
         }
-        if let (Some(err), 0) = (&failure, *attempt) {
+        if let (Some(err), 0) = (&failure, backoff.failures()) {
             tracing::warn!(container = %outcome.container.name, error = %err, "Cannot read a container's log; retrying.");
         }
-        *attempt += 1;
-        let delay = (FIRST_BACKOFF * 2u32.pow((*attempt - 1).min(6))).min(MAX_BACKOFF);
+        let delay = backoff.next_delay();
         self.start(outcome.container, delay);
     }
 }

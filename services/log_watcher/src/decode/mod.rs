@@ -1,0 +1,415 @@
+//! Turning the raw lines of one source into counted lines and events: Docker's partial
+//! chunks merged, each line parsed (time, level, message), continuation lines joined to the
+//! event they belong to, every physical line counted by level, and the events kept.
+//!
+//! A [`Decoder`] holds what is not finished yet: a Docker line whose last chunk has not
+//! arrived, or an event that may still get continuation lines (a traceback). It remembers
+//! the position `P` where the oldest such unfinished line starts ([`Decoder::held_from`]),
+//! so the source's checkpoint never moves past a line that was read but not yet counted:
+//! after a crash it is read again and joined again, neither lost nor counted twice. An
+//! event is let go when the next event starts, when its lane was quiet for `flush_after`,
+//! or when its file is let go.
+//!
+//! `P` is the source's notion of position: a file and byte offset for files, a frame of
+//! the answer for the Docker Engine API.
+//!
+//! Which of the finished lines are events is the [`filter`]'s answer.
+
+pub mod filter;
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+
+use crate::event::LogEvent;
+use crate::parse::{
+    parse_line, DockerLine, Level, LevelCounts, MultilineConfig, MultilineJoiner, ParsedLine,
+    PartialMerger, Stream, TRUNCATION_MARKER,
+};
+
+pub use self::filter::EventFilter;
+
+/// How a source's lines are grouped into events.
+#[derive(Debug, Clone)]
+pub struct DecodeSettings {
+    /// Join continuation lines (tracebacks, indented lines); `None` makes every line an event.
+    pub multiline: Option<MultilineConfig>,
+    /// An event whose lane saw no line for this long is complete.
+    pub flush_after: Duration,
+    /// Longest line kept, in bytes.
+    pub max_line_bytes: usize,
+}
+
+/// When lines were read: the wall-clock time stands in for lines without a time of their
+/// own, the monotonic one starts the multiline quiet period. Taken once per read, not per
+/// line: reading the clock for every line costs measurably at hundreds of MiB/s.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadAt {
+    /// Wall-clock time.
+    pub wall: DateTime<Utc>,
+    /// Monotonic time.
+    pub instant: Instant,
+}
+
+impl ReadAt {
+    /// Now.
+    pub fn now() -> ReadAt {
+        ReadAt {
+            wall: Utc::now(),
+            instant: Instant::now(),
+        }
+    }
+}
+
+/// What decoding produced since it was last taken: events, and lines counted by level.
+#[derive(Debug, Default)]
+pub struct Decoded {
+    /// Lines that passed the filters, oldest first.
+    pub events: Vec<LogEvent>,
+    /// Every physical line, by the level of the event it belongs to.
+    pub counts: LevelCounts,
+}
+
+impl Decoded {
+    /// Whether nothing was produced.
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty() && self.counts.iter().all(|c| *c == 0)
+    }
+}
+
+/// One output stream's event assembly (plain files use only the first lane).
+#[derive(Debug)]
+struct Lane<P> {
+    /// Joins continuation lines; `None` when every line is its own event.
+    joiner: Option<MultilineJoiner>,
+    /// Where the pending event's first line starts.
+    held_from: Option<P>,
+    /// Physical lines of the pending event so far (blank ones included).
+    pending_lines: u64,
+    /// When the last line arrived.
+    last_line: Instant,
+}
+
+/// Decodes the lines of one source. See the module documentation.
+#[derive(Debug)]
+pub struct Decoder<P> {
+    /// The service the lines belong to.
+    service: Arc<str>,
+    /// Which lines are events.
+    filter: EventFilter,
+    /// A pending event whose lane was quiet this long is complete.
+    flush_after: Duration,
+    /// Docker's partial chunks (json-file logs and the Engine API), one line per stream.
+    merger: PartialMerger,
+    /// Where the line the merger holds for each stream started.
+    merge_from: [Option<P>; 2],
+    /// Event assembly per stream (stdout, stderr).
+    lanes: [Lane<P>; 2],
+}
+
+fn stream_index(stream: Stream) -> usize {
+    match stream {
+        Stream::Stdout => 0,
+        Stream::Stderr => 1,
+    }
+}
+
+impl<P: Copy> Decoder<P> {
+    /// A decoder for the lines of `service`.
+    pub fn new(service: Arc<str>, filter: EventFilter, settings: &DecodeSettings) -> Decoder<P> {
+        let lane = || Lane {
+            joiner: settings.multiline.clone().map(MultilineJoiner::new),
+            held_from: None,
+            pending_lines: 0,
+            last_line: Instant::now(),
+        };
+        Decoder {
+            service,
+            filter,
+            flush_after: settings.flush_after,
+            merger: PartialMerger::new(settings.max_line_bytes),
+            merge_from: [None, None],
+            lanes: [lane(), lane()],
+        }
+    }
+
+    /// The service the lines belong to.
+    pub fn service(&self) -> &Arc<str> {
+        &self.service
+    }
+
+    /// One line of a plain file (without its line ending), starting at `start`; `truncated`
+    /// when it was cut at the line limit.
+    pub fn plain_line(
+        &mut self,
+        raw: &[u8],
+        truncated: bool,
+        start: P,
+        read: ReadAt,
+        out: &mut Decoded,
+    ) {
+        // Valid UTF-8 is the rule: check it the fast way, decode lossily only when it is not.
+        let mut text = match std::str::from_utf8(raw) {
+            Ok(text) => Cow::Borrowed(text),
+            Err(_) => String::from_utf8_lossy(raw),
+        };
+        if truncated {
+            text.to_mut().push_str(TRUNCATION_MARKER);
+        }
+        let parsed = parse_line(&text, None, read.wall);
+        self.push(0, &parsed, start, read.instant, out);
+    }
+
+    /// One line (or chunk of a line) of Docker's json-file format or Engine API, starting
+    /// at `start`.
+    pub fn docker_line(&mut self, line: DockerLine<'_>, start: P, read: ReadAt, out: &mut Decoded) {
+        let lane = stream_index(line.stream);
+        if line.partial {
+            self.merge_from[lane].get_or_insert(start);
+        }
+        let Some(whole) = self.merger.push(line) else {
+            return;
+        };
+        let start = self.merge_from[lane].take().unwrap_or(start);
+        let parsed = parse_line(&whole.log, whole.time, read.wall);
+        self.push(lane, &parsed, start, read.instant, out);
+    }
+
+    /// Feeds a parsed line to its lane.
+    fn push(
+        &mut self,
+        lane: usize,
+        line: &ParsedLine<'_>,
+        start: P,
+        at: Instant,
+        out: &mut Decoded,
+    ) {
+        let filter = &self.filter;
+        let service = &self.service;
+        let lane = &mut self.lanes[lane];
+        lane.last_line = at;
+        let Some(joiner) = lane.joiner.as_mut() else {
+            let level = line.level.unwrap_or(Level::Info);
+            out.counts[level as usize] += 1;
+            if filter.is_event(level, line.message()) {
+                out.events.push(LogEvent {
+                    id: 0,
+                    timestamp: line.timestamp,
+                    service: service.clone(),
+                    level,
+                    message: line.message().to_string(),
+                });
+            }
+            return;
+        };
+        let had_pending = joiner.has_pending();
+        let started = match joiner.push(line) {
+            Some(event) => {
+                keep(
+                    filter,
+                    service,
+                    event.timestamp,
+                    event.level,
+                    &event.message,
+                    lane.pending_lines,
+                    out,
+                );
+                true
+            }
+            None => !had_pending && joiner.has_pending(),
+        };
+        if started {
+            lane.held_from = Some(start);
+            lane.pending_lines = 1;
+        } else if had_pending {
+            lane.pending_lines += 1;
+        } else {
+            // A blank line outside any event: counted now, nothing is held.
+            out.counts[Level::Info as usize] += 1;
+        }
+    }
+
+    /// Completes events whose lane was quiet for `flush_after`.
+    pub fn flush_idle(&mut self, out: &mut Decoded) {
+        for index in 0..self.lanes.len() {
+            let lane = &self.lanes[index];
+            if lane.held_from.is_some() && lane.last_line.elapsed() >= self.flush_after {
+                self.flush_lane(index, out);
+            }
+        }
+    }
+
+    /// Completes everything held: the source is let go, or the service stops.
+    pub fn flush_all(&mut self, out: &mut Decoded) {
+        let read = ReadAt::now();
+        for whole in self.merger.flush() {
+            let lane = stream_index(whole.stream);
+            if let Some(start) = self.merge_from[lane].take() {
+                let parsed = parse_line(&whole.log, whole.time, read.wall);
+                self.push(lane, &parsed, start, read.instant, out);
+            }
+        }
+        for index in 0..self.lanes.len() {
+            self.flush_lane(index, out);
+        }
+    }
+
+    fn flush_lane(&mut self, index: usize, out: &mut Decoded) {
+        let lane = &mut self.lanes[index];
+        lane.held_from = None;
+        let lines = std::mem::take(&mut lane.pending_lines);
+        if let Some(event) = lane.joiner.as_mut().and_then(|j| j.flush()) {
+            keep(
+                &self.filter,
+                &self.service,
+                event.timestamp,
+                event.level,
+                &event.message,
+                lines,
+                out,
+            );
+        }
+    }
+
+    /// Where the oldest line read but not yet counted starts, if any line is held.
+    pub fn held_from(&self) -> impl Iterator<Item = P> + '_ {
+        self.merge_from
+            .iter()
+            .flatten()
+            .chain(self.lanes.iter().filter_map(|l| l.held_from.as_ref()))
+            .copied()
+    }
+
+    /// When [`flush_idle`](Self::flush_idle) will next have work, if an event is held.
+    pub fn next_flush(&self) -> Option<Instant> {
+        self.lanes
+            .iter()
+            .filter(|l| l.held_from.is_some())
+            .map(|l| l.last_line + self.flush_after)
+            .min()
+    }
+}
+
+/// Counts a finished event's lines and keeps it when it passes the filter.
+fn keep(
+    filter: &EventFilter,
+    service: &Arc<str>,
+    timestamp: DateTime<Utc>,
+    level: Option<Level>,
+    message: &str,
+    lines: u64,
+    out: &mut Decoded,
+) {
+    let level = level.unwrap_or(Level::Info);
+    out.counts[level as usize] += lines.max(1);
+    if filter.is_event(level, message) {
+        out.events.push(LogEvent {
+            id: 0,
+            timestamp,
+            service: service.clone(),
+            level,
+            message: message.to_string(),
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decoder(multiline: bool) -> Decoder<u64> {
+        let filter = EventFilter::new(
+            &[Level::Error, Level::Warning],
+            &[regex::Regex::new("panic").unwrap()],
+        )
+        .unwrap();
+        Decoder::new(
+            Arc::from("api"),
+            filter,
+            &DecodeSettings {
+                multiline: multiline.then(MultilineConfig::default),
+                flush_after: Duration::from_millis(50),
+                max_line_bytes: 1024,
+            },
+        )
+    }
+
+    fn feed(decoder: &mut Decoder<u64>, lines: &[&str], out: &mut Decoded) {
+        for (i, line) in lines.iter().enumerate() {
+            decoder.plain_line(line.as_bytes(), false, i as u64 * 100, ReadAt::now(), out);
+        }
+    }
+
+    #[test]
+    fn a_traceback_is_one_event_and_every_line_is_counted() {
+        let mut decoder = decoder(true);
+        let mut out = Decoded::default();
+        feed(
+            &mut decoder,
+            &[
+                "ERROR:    Exception in ASGI application",
+                "Traceback (most recent call last):",
+                "  File \"app.py\", line 1, in <module>",
+                "ValueError: bad",
+                "INFO:     127.0.0.1 - \"GET / HTTP/1.1\" 200",
+            ],
+            &mut out,
+        );
+        assert_eq!(out.events.len(), 1);
+        assert_eq!(out.events[0].message.lines().count(), 4);
+        assert_eq!(out.counts[Level::Error as usize], 4);
+        // The INFO line is held (it may still get continuation lines) from its start.
+        assert_eq!(decoder.held_from().collect::<Vec<_>>(), vec![400]);
+        assert_eq!(out.counts[Level::Info as usize], 0);
+        decoder.flush_all(&mut out);
+        assert_eq!(out.counts[Level::Info as usize], 1);
+        assert_eq!(decoder.held_from().count(), 0);
+    }
+
+    #[test]
+    fn a_quiet_lane_lets_its_event_go() {
+        let mut decoder = decoder(true);
+        let mut out = Decoded::default();
+        feed(&mut decoder, &["WARN disk at 91%"], &mut out);
+        decoder.flush_idle(&mut out);
+        assert!(out.events.is_empty(), "too early");
+        std::thread::sleep(Duration::from_millis(60));
+        decoder.flush_idle(&mut out);
+        assert_eq!(out.events.len(), 1);
+        assert_eq!(out.events[0].level, Level::Warning);
+    }
+
+    #[test]
+    fn without_multiline_every_line_stands_alone() {
+        let mut decoder = decoder(false);
+        let mut out = Decoded::default();
+        feed(
+            &mut decoder,
+            &["ERROR one", "  indented", "thread panicked"],
+            &mut out,
+        );
+        assert_eq!(out.events.len(), 2);
+        assert_eq!(out.counts.iter().sum::<u64>(), 3);
+        assert_eq!(decoder.held_from().count(), 0);
+    }
+
+    #[test]
+    fn docker_chunks_are_held_from_the_first_chunk() {
+        let mut decoder = decoder(false);
+        let mut out = Decoded::default();
+        let chunk = |log: &'static str, partial: bool| DockerLine {
+            log: log.into(),
+            stream: Stream::Stderr,
+            time: None,
+            partial,
+        };
+        decoder.docker_line(chunk("ERROR a ", true), 10, ReadAt::now(), &mut out);
+        decoder.docker_line(chunk("long line", true), 20, ReadAt::now(), &mut out);
+        assert_eq!(decoder.held_from().collect::<Vec<_>>(), vec![10]);
+        decoder.docker_line(chunk(" end", false), 30, ReadAt::now(), &mut out);
+        assert_eq!(out.events[0].message, "a long line end");
+        assert_eq!(decoder.held_from().count(), 0);
+    }
+}

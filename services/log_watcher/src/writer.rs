@@ -1,0 +1,93 @@
+//! The writer: the one task that commits what the sources read. Each [`Batch`] is committed
+//! in one transaction (events, counts and checkpoints together); then, and only then, its
+//! events are printed to stdout (`[2024-06-12T01:23:45Z][api][ERROR] message`), its lines
+//! counted for `/summary` and `/metrics`, and its events handed to the alerter. A batch
+//! that cannot be stored is tried again with backoff, holding up the sources (the channel
+//! is bounded) rather than losing lines.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use service_kit::backoff::Backoff;
+use tokio::sync::mpsc;
+
+use crate::alerting::Alerter;
+use crate::batch::Batch;
+use crate::store::{EventStore, LineCounter, Uncommitted};
+
+/// First wait before storing a batch again; it doubles up to [`RETRY_MAX`].
+const RETRY_FIRST: Duration = Duration::from_millis(200);
+/// Longest wait between two attempts to store a batch.
+const RETRY_MAX: Duration = Duration::from_secs(5);
+
+/// What the writer commits to and reports to.
+pub struct Writer {
+    /// Where batches are committed.
+    pub store: Arc<EventStore>,
+    /// Lines read per service and level.
+    pub counter: Arc<LineCounter>,
+    /// Rules and sinks.
+    pub alerter: Arc<Alerter>,
+    /// Events kept since start (`/metrics`).
+    pub events_total: Arc<AtomicU64>,
+}
+
+impl Writer {
+    /// Commits batches until every sender is gone; after each commit prints its events,
+    /// counts its lines and alerts.
+    pub async fn run(self, mut received: mpsc::Receiver<Batch>) {
+        while let Some(batch) = received.recv().await {
+            let counts = batch.counts.clone();
+            let Some(events) = self.commit(batch).await else {
+                continue;
+            };
+            for entry in &counts {
+                self.counter
+                    .add(&entry.service, entry.second, &entry.counts, entry.bytes);
+            }
+            if events.is_empty() {
+                continue;
+            }
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            for event in &events {
+                let _ = writeln!(out, "{}", event.stdout_line());
+            }
+            let _ = out.flush();
+            drop(out);
+            self.events_total
+                .fetch_add(events.len() as u64, Ordering::Relaxed);
+            for event in &events {
+                self.alerter.handle(event);
+            }
+        }
+    }
+
+    /// Commits `batch`, trying again with backoff while the database refuses it; `None`
+    /// when the database task itself is gone (its lines are read again after a restart,
+    /// since their checkpoints were not stored either).
+    async fn commit(&self, mut batch: Batch) -> Option<Vec<Arc<crate::event::LogEvent>>> {
+        let mut backoff = Backoff::new(RETRY_FIRST, RETRY_MAX);
+        loop {
+            match self.store.commit(batch).await {
+                Ok(events) => return Some(events),
+                Err(Uncommitted {
+                    error,
+                    batch: Some(back),
+                }) => {
+                    let delay = backoff.next_delay();
+                    let attempt = backoff.failures();
+                    tracing::error!(%error, attempt, "Could not store a batch of log lines; retrying.");
+                    tokio::time::sleep(delay).await;
+                    batch = back;
+                }
+                Err(Uncommitted { error, batch: None }) => {
+                    tracing::error!(%error, "Could not store a batch of log lines; they will be read again after a restart.");
+                    return None;
+                }
+            }
+        }
+    }
+}
