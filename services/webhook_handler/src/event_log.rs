@@ -55,11 +55,50 @@ pub fn format_line(level: Level, message: &str) -> String {
 
 /// Prints one line on stdout.
 pub fn say(level: Level, message: &str) {
-    let line = format_line(level, message);
+    write_out(&format_line(level, message));
+}
+
+/// Writes finished lines (each ending in `\n`) to stdout in one go.
+fn write_out(text: &str) {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    let _ = writeln!(out, "{line}");
+    let _ = writeln!(out, "{text}");
     let _ = out.flush();
+}
+
+/// The lines one request says, printed together when it is dropped (one write instead of
+/// one per line, and never interleaved with another request's lines).
+#[derive(Debug, Default)]
+pub struct Lines {
+    text: String,
+}
+
+impl Lines {
+    /// Adds an `Info` line.
+    pub fn info(&mut self, message: &str) {
+        self.push(Level::Info, message);
+    }
+
+    /// Prints the lines so far now.
+    pub fn flush(&mut self) {
+        if !self.text.is_empty() {
+            write_out(&self.text);
+            self.text.clear();
+        }
+    }
+
+    fn push(&mut self, level: Level, message: &str) {
+        if !self.text.is_empty() {
+            self.text.push('\n');
+        }
+        self.text.push_str(&format_line(level, message));
+    }
+}
+
+impl Drop for Lines {
+    fn drop(&mut self) {
+        self.flush();
+    }
 }
 
 /// An `Info` line.

@@ -141,7 +141,14 @@ pub async fn run(
         notifier: notifier.clone(),
         metrics: metrics.clone(),
     };
-    let jobs = Jobs::start(&settings.hooks, context, shutdown.clone())?;
+    // New jobs are stored until the last request is answered; running jobs stop at once.
+    let stop_accepting = CancellationToken::new();
+    let jobs = Jobs::start(
+        &settings.hooks,
+        context,
+        shutdown.clone(),
+        stop_accepting.clone(),
+    )?;
     let (audit, audit_writer) = AuditTrail::start(store.clone(), shutdown.clone());
     let housekeeping = tokio::spawn(prune_regularly(
         store.clone(),
@@ -168,6 +175,7 @@ pub async fn run(
     );
     let served = service_kit::serve::serve(listener, router(app), shutdown.clone()).await;
     shutdown.cancel();
+    stop_accepting.cancel();
     jobs.stopped().await;
     notifier.drain(Duration::from_secs(3)).await;
     let _ = audit_writer.await;

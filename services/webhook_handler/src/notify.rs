@@ -139,7 +139,7 @@ impl Notifier {
         );
         fields.push(("state".to_string(), job.state.as_str().to_string()));
         if let Some(ms) = job.duration_ms {
-            fields.push(("duration".to_string(), format_duration(ms)));
+            fields.push(("duration".to_string(), service_kit::html::duration_ms(ms)));
         }
         fields.push(("job".to_string(), job.id.to_string()));
         Alert {
@@ -196,25 +196,31 @@ fn label(dispatcher: &AlertDispatcher, described: &str) -> String {
     }
 }
 
-/// `850 ms`, `12.3 s`, `4 min 5 s`.
-pub fn format_duration(ms: u64) -> String {
-    if ms < 1000 {
-        format!("{ms} ms")
-    } else if ms < 60_000 {
-        format!("{:.1} s", ms as f64 / 1000.0)
-    } else {
-        format!("{} min {} s", ms / 60_000, (ms % 60_000) / 1000)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn durations_read_naturally() {
-        assert_eq!(format_duration(850), "850 ms");
-        assert_eq!(format_duration(12_340), "12.3 s");
-        assert_eq!(format_duration(245_000), "4 min 5 s");
+    fn log_lines_name_chat_services_by_name_and_other_sinks_by_their_safe_description() {
+        use service_kit::alert::{Sink, SmtpSettings};
+        let sinks = vec![
+            Sink::discord("http://127.0.0.1:1/api/webhooks/1/tok").unwrap(),
+            Sink::slack("http://127.0.0.1:1/services/T/B/secret").unwrap(),
+            Sink::webhook("https://hooks.example.com/deploys?token=abc").unwrap(),
+            Sink::email(
+                SmtpSettings::default(),
+                "from@example.com",
+                &["ops@example.com".to_string()],
+            )
+            .unwrap(),
+        ];
+        let dispatcher = AlertDispatcher::new(sinks.clone(), DeliveryPolicy::default());
+        let labels: Vec<String> = sinks
+            .iter()
+            .map(|s| label(&dispatcher, s.describe()))
+            .collect();
+        assert_eq!(labels[..2], ["Discord", "Slack"]);
+        assert_eq!(labels[2], "https://hooks.example.com/deploys");
+        assert_eq!(labels[3], "ops@example.com");
     }
 }

@@ -97,6 +97,17 @@ pub enum Enqueued {
     Duplicate,
 }
 
+/// What became of a batch of jobs ([`JobStore::enqueue_batch`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnqueuedBatch {
+    /// Per job, in order.
+    pub results: Vec<Enqueued>,
+    /// The hook's waiting job after the batch.
+    pub waiting: Option<i64>,
+    /// Jobs superseded by the batch (the one waiting before it included).
+    pub superseded: u64,
+}
+
 /// How a job ended.
 #[derive(Debug, Clone)]
 pub struct Finish {
@@ -161,66 +172,86 @@ impl JobStore {
         Ok((JobStore { store }, interrupted))
     }
 
-    /// Inserts a job (and its delivery id, when it has one and came from a delivery),
-    /// superseding `supersede` (the hook's waiting job) in the same transaction.
-    pub async fn enqueue(
+    /// Inserts `jobs` of one hook in one transaction (a burst of deliveries costs one
+    /// commit), in order: each job whose delivery id was seen in the last 7 days is a
+    /// `Duplicate` and inserts nothing; each other one is queued and supersedes the job
+    /// waiting before it (`waiting` at first). Returns what became of each job, the job
+    /// waiting at the end, and how many jobs were superseded. Runs on the calling thread.
+    pub fn enqueue_batch(
         &self,
-        job: NewJob,
-        supersede: Option<i64>,
-    ) -> Result<Enqueued, StorageError> {
-        self.store
-            .run(move |c| {
-                let tx = c.transaction()?;
-                let now = now_ms();
+        jobs: Vec<NewJob>,
+        waiting: Option<i64>,
+    ) -> Result<EnqueuedBatch, StorageError> {
+        self.store.run_blocking(move |c| {
+            let tx = c.transaction()?;
+            let now = now_ms();
+            let mut batch = EnqueuedBatch {
+                results: Vec::with_capacity(jobs.len()),
+                waiting,
+                superseded: 0,
+            };
+            // Of a burst, only the job left waiting at the end needs its payload kept: the
+            // others are superseded before this transaction ends and never run.
+            let mut newest: Option<(i64, Option<String>, Vec<u8>)> = None;
+            for job in jobs {
                 if let (Trigger::Webhook, Some(delivery)) = (job.trigger, &job.facts.delivery) {
-                    let inserted = tx.execute(
-                        "INSERT OR IGNORE INTO seen_deliveries (hook, delivery, seen_ms) VALUES (?1, ?2, ?3)",
-                        params![job.hook, delivery, now],
-                    )?;
+                    let inserted = tx
+                        .prepare_cached(
+                            "INSERT OR IGNORE INTO seen_deliveries (hook, delivery, seen_ms) VALUES (?1, ?2, ?3)",
+                        )?
+                        .execute(params![job.hook, delivery, now])?;
                     if inserted == 0 {
-                        return Ok(Enqueued::Duplicate);
+                        batch.results.push(Enqueued::Duplicate);
+                        continue;
                     }
                 }
                 let f = &job.facts;
-                tx.execute(
+                tx.prepare_cached(
                     "INSERT INTO jobs (hook, trigger, retry_of, event, action, repo, git_ref, branch, tag,
                        commit_sha, pusher, delivery, state, attempts, created_ms)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 'queued', 0, ?13)",
-                    params![
-                        job.hook,
-                        job.trigger.as_str(),
-                        job.retry_of,
-                        f.event,
-                        f.action,
-                        f.repo,
-                        f.git_ref,
-                        f.branch,
-                        f.tag,
-                        f.commit,
-                        f.pusher,
-                        f.delivery,
-                        now
-                    ],
-                )?;
+                )?
+                .execute(params![
+                    job.hook,
+                    job.trigger.as_str(),
+                    job.retry_of,
+                    f.event,
+                    f.action,
+                    f.repo,
+                    f.git_ref,
+                    f.branch,
+                    f.tag,
+                    f.commit,
+                    f.pusher,
+                    f.delivery,
+                    now
+                ])?;
                 let id = tx.last_insert_rowid();
-                tx.execute(
-                    "INSERT INTO payloads (job_id, content_type, body) VALUES (?1, ?2, ?3)",
-                    params![id, job.content_type, job.payload],
-                )?;
-                if let Some(old) = supersede {
-                    tx.execute(
+                if let Some(old) = batch.waiting.replace(id) {
+                    tx.prepare_cached(
                         "UPDATE jobs SET state = 'superseded', finished_ms = ?2,
                            reason = 'job ' || ?3 || ' replaced it while it waited'
                          WHERE id = ?1 AND state = 'queued'",
-                        params![old, now, id],
-                    )?;
-                    // A superseded job never runs; its payload is not kept.
-                    tx.execute("DELETE FROM payloads WHERE job_id = ?1", params![old])?;
+                    )?
+                    .execute(params![old, now, id])?;
+                    batch.superseded += 1;
                 }
-                tx.commit()?;
-                Ok(Enqueued::Queued(id))
-            })
-            .await
+                newest = Some((id, job.content_type, job.payload));
+                batch.results.push(Enqueued::Queued(id));
+            }
+            if let Some((id, content_type, body)) = newest {
+                if let Some(old) = waiting {
+                    tx.prepare_cached("DELETE FROM payloads WHERE job_id = ?1")?
+                        .execute(params![old])?;
+                }
+                tx.prepare_cached(
+                    "INSERT INTO payloads (job_id, content_type, body) VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![id, content_type, body])?;
+            }
+            tx.commit()?;
+            Ok(batch)
+        })
     }
 
     /// Marks a job running (attempt count 0 so far).
@@ -506,37 +537,30 @@ mod tests {
         }
     }
 
+    /// Enqueues one job alone.
+    fn enqueue(store: &JobStore, job: NewJob, waiting: Option<i64>) -> Enqueued {
+        store.enqueue_batch(vec![job], waiting).unwrap().results[0]
+    }
+
     #[tokio::test]
     async fn a_delivery_id_is_queued_once_even_across_a_reopen() {
         let dir = tempfile::tempdir().unwrap();
         let (store, _) = JobStore::open(dir.path()).unwrap();
-        let first = store
-            .enqueue(new_job("app", Some("d1")), None)
-            .await
-            .unwrap();
+        let first = enqueue(&store, new_job("app", Some("d1")), None);
         assert!(matches!(first, Enqueued::Queued(_)));
         assert_eq!(
-            store
-                .enqueue(new_job("app", Some("d1")), None)
-                .await
-                .unwrap(),
+            enqueue(&store, new_job("app", Some("d1")), None),
             Enqueued::Duplicate
         );
         // The same id for another hook is another delivery.
         assert!(matches!(
-            store
-                .enqueue(new_job("other", Some("d1")), None)
-                .await
-                .unwrap(),
+            enqueue(&store, new_job("other", Some("d1")), None),
             Enqueued::Queued(_)
         ));
         drop(store);
         let (store, _) = JobStore::open(dir.path()).unwrap();
         assert_eq!(
-            store
-                .enqueue(new_job("app", Some("d1")), None)
-                .await
-                .unwrap(),
+            enqueue(&store, new_job("app", Some("d1")), None),
             Enqueued::Duplicate
         );
     }
@@ -545,14 +569,10 @@ mod tests {
     async fn a_superseded_job_says_which_one_replaced_it_and_loses_its_payload() {
         let dir = tempfile::tempdir().unwrap();
         let (store, _) = JobStore::open(dir.path()).unwrap();
-        let Enqueued::Queued(old) = store.enqueue(new_job("app", None), None).await.unwrap() else {
+        let Enqueued::Queued(old) = enqueue(&store, new_job("app", None), None) else {
             panic!("not queued")
         };
-        let Enqueued::Queued(new) = store
-            .enqueue(new_job("app", None), Some(old))
-            .await
-            .unwrap()
-        else {
+        let Enqueued::Queued(new) = enqueue(&store, new_job("app", None), Some(old)) else {
             panic!("not queued")
         };
         let old_job = store.job(old).await.unwrap().unwrap();
@@ -569,7 +589,7 @@ mod tests {
     async fn a_job_running_when_the_process_died_is_interrupted_after_reopening() {
         let dir = tempfile::tempdir().unwrap();
         let (store, _) = JobStore::open(dir.path()).unwrap();
-        let Enqueued::Queued(id) = store.enqueue(new_job("app", None), None).await.unwrap() else {
+        let Enqueued::Queued(id) = enqueue(&store, new_job("app", None), None) else {
             panic!("not queued")
         };
         store.mark_running(id).await.unwrap();
@@ -584,11 +604,40 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_burst_in_one_batch_keeps_only_its_newest_job_waiting() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = JobStore::open(dir.path()).unwrap();
+        let Enqueued::Queued(before) = enqueue(&store, new_job("app", Some("d0")), None) else {
+            panic!("not queued")
+        };
+        let burst = vec![
+            new_job("app", Some("d1")),
+            new_job("app", Some("d0")),
+            new_job("app", Some("d2")),
+        ];
+        let batch = store.enqueue_batch(burst, Some(before)).unwrap();
+        assert_eq!(batch.results[1], Enqueued::Duplicate);
+        let Enqueued::Queued(newest) = batch.results[2] else {
+            panic!("not queued")
+        };
+        assert_eq!((batch.waiting, batch.superseded), (Some(newest), 2));
+        let waiting = store
+            .jobs(JobQuery {
+                hook: None,
+                state: Some(JobState::Queued),
+                limit: 10,
+            })
+            .await
+            .unwrap();
+        assert_eq!(waiting.iter().map(|j| j.id).collect::<Vec<_>>(), [newest]);
+    }
+
+    #[tokio::test]
     async fn jobs_list_newest_first_filtered_by_hook_and_state() {
         let dir = tempfile::tempdir().unwrap();
         let (store, _) = JobStore::open(dir.path()).unwrap();
         for hook in ["a", "b", "a"] {
-            store.enqueue(new_job(hook, None), None).await.unwrap();
+            enqueue(&store, new_job(hook, None), None);
         }
         let query = JobQuery {
             hook: Some("a".to_string()),

@@ -95,7 +95,8 @@ pub async fn trigger(
         payload: serde_json::to_vec(&payload).unwrap_or_default(),
         content_type: Some("application/json".to_string()),
     };
-    queue(&app, &hook.id, job, "Triggered").await
+    let what = format!("Manual trigger of hook {}.", hook.id);
+    queue(&app, &hook.id, job, &what).await
 }
 
 /// `POST /jobs/ID/retry`.
@@ -140,21 +141,19 @@ pub async fn retry(
         payload,
         content_type,
     };
-    queue(&app, &job.hook, new, "Retry of job").await
+    let what = format!("Retry of job {} of hook {}.", job.id, job.hook);
+    queue(&app, &job.hook, new, &what).await
 }
 
+/// Says `what` happens, queues `job` (the queue says `Queued job N`), and answers 202.
 async fn queue(app: &App, hook: &str, job: NewJob, what: &str) -> Result<Response, ApiError> {
-    let retry_of = job.retry_of;
+    event_log::info(what);
     match app.jobs.submit(hook, job).await {
-        Ok(Enqueued::Queued(id)) => {
-            let from = retry_of.map(|r| format!(" {r}")).unwrap_or_default();
-            event_log::info(&format!("{what}{from} queued as job {id} for hook {hook}."));
-            Ok((
-                StatusCode::ACCEPTED,
-                Json(json!({ "status": "queued", "job_id": id, "hook": hook })),
-            )
-                .into_response())
-        }
+        Ok(Enqueued::Queued(id)) => Ok((
+            StatusCode::ACCEPTED,
+            Json(json!({ "status": "queued", "job_id": id, "hook": hook })),
+        )
+            .into_response()),
         Ok(Enqueued::Duplicate) => Err(ApiError::Conflict("duplicate".to_string())),
         Err(err) => Err(ApiError::Internal(format!("cannot queue the job: {err}"))),
     }

@@ -163,7 +163,8 @@ async fn receive(app: &App, hook: Arc<Hook>, request: Request) -> Response {
         }
     };
     let facts = payload::facts(hook.provider, &parts.headers, &payload);
-    announce_received(&hook, &facts);
+    let mut lines = event_log::Lines::default();
+    announce_received(&mut lines, &hook, &facts);
     delivery.facts = Some(facts.clone());
 
     if facts.event == "ping" {
@@ -175,7 +176,7 @@ async fn receive(app: &App, hook: Arc<Hook>, request: Request) -> Response {
             .into_response();
     }
     if let Err(reason) = hook.filter.check(&facts) {
-        event_log::info(&format!("Ignored {} event: {reason}.", facts.event));
+        lines.info(&format!("Ignored {} event: {reason}.", facts.event));
         delivery.record(Outcome::Ignored, Some(reason.clone()), None);
         return (
             StatusCode::OK,
@@ -183,6 +184,8 @@ async fn receive(app: &App, hook: Arc<Hook>, request: Request) -> Response {
         )
             .into_response();
     }
+    // Said before the job can start, so the lines come in the order things happen.
+    lines.flush();
     let job = NewJob {
         hook: hook.id.clone(),
         trigger: Trigger::Webhook,
@@ -193,7 +196,6 @@ async fn receive(app: &App, hook: Arc<Hook>, request: Request) -> Response {
     };
     match app.jobs.submit(&hook.id, job).await {
         Ok(Enqueued::Queued(id)) => {
-            event_log::info(&format!("Queued job {id} for hook {}.", hook.id));
             delivery.record(Outcome::Accepted, None, Some(id));
             (
                 StatusCode::ACCEPTED,
@@ -203,7 +205,7 @@ async fn receive(app: &App, hook: Arc<Hook>, request: Request) -> Response {
         }
         Ok(Enqueued::Duplicate) => {
             let id = facts.delivery.clone().unwrap_or_default();
-            event_log::info(&format!(
+            lines.info(&format!(
                 "Delivery {id} to hook {} was received before; nothing runs again.",
                 hook.id
             ));
@@ -223,13 +225,13 @@ async fn receive(app: &App, hook: Arc<Hook>, request: Request) -> Response {
 }
 
 /// The spec's first two lines of a delivery.
-fn announce_received(hook: &Hook, facts: &Facts) {
+fn announce_received(lines: &mut event_log::Lines, hook: &Hook, facts: &Facts) {
     match &facts.repo {
-        Some(repo) => event_log::info(&format!("Received {} event for repo {repo}.", facts.event)),
-        None => event_log::info(&format!("Received {} event.", facts.event)),
+        Some(repo) => lines.info(&format!("Received {} event for repo {repo}.", facts.event)),
+        None => lines.info(&format!("Received {} event.", facts.event)),
     }
     if !matches!(hook.verifier, crate::verify::Verifier::None) {
-        event_log::info("Signature validated.");
+        lines.info("Signature validated.");
     }
 }
 

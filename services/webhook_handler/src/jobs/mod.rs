@@ -11,7 +11,8 @@
 //!
 //! # Layout
 //! - [`record`]: the job as stored and served, its states.
-//! - `queue`: one hook's waiting and running slots, and the worker that empties them.
+//! - `queue`: one hook's waiting and running slots, the committer that stores new jobs in
+//!   bursts, and the worker that runs them.
 //! - `runner`: one job from start to end: payload file, environment, attempts, outcome,
 //!   notification.
 //! - [`program`]: one program run in its own process group with a time limit.
@@ -84,21 +85,29 @@ pub struct QueueDepth {
 }
 
 impl Jobs {
-    /// Starts one worker per hook, resuming the newest queued job of each hook (older
-    /// queued ones are superseded by it).
+    /// Starts one committer and one worker per hook, resuming the newest queued job of each
+    /// hook (older queued ones are superseded by it). `shutdown` interrupts running jobs;
+    /// `stop_accepting`, cancelled once no request can submit any more, ends the committers
+    /// after they stored what was submitted.
     pub fn start(
         hooks: &[Arc<Hook>],
         context: JobContext,
         shutdown: CancellationToken,
+        stop_accepting: CancellationToken,
     ) -> Result<Arc<Jobs>, StorageError> {
         let permits = Arc::new(Semaphore::new(context.limits.max_parallel));
         let mut queued: HashMap<String, Vec<i64>> = HashMap::new();
         for (hook, id) in context.store.queued()? {
             queued.entry(hook).or_default().push(id);
         }
+        let mut receivers = HashMap::new();
         let queues: HashMap<String, Arc<HookQueue>> = hooks
             .iter()
-            .map(|hook| (hook.id.clone(), Arc::new(HookQueue::default())))
+            .map(|hook| {
+                let (queue, received) = HookQueue::new();
+                receivers.insert(hook.id.clone(), received);
+                (hook.id.clone(), Arc::new(queue))
+            })
             .collect();
         for (hook, mut ids) in queued {
             let Some(newest) = ids.pop() else { continue };
@@ -126,6 +135,14 @@ impl Jobs {
         });
         for hook in hooks {
             let queue = jobs.queues[&hook.id].clone();
+            let committer = queue::Committer {
+                hook: hook.id.clone(),
+                queue: queue.clone(),
+                received: receivers.remove(&hook.id).expect("one receiver per hook"),
+                context: jobs.context.clone(),
+                stop: stop_accepting.clone(),
+            };
+            jobs.tasks.spawn(committer.run());
             let worker = queue::Worker {
                 hook: hook.clone(),
                 queue,
@@ -147,7 +164,7 @@ impl Jobs {
             .queues
             .get(hook)
             .ok_or_else(|| StorageError::Task(format!("no queue for hook {hook}")))?;
-        queue.submit(&self.context.store, job).await
+        queue.submit(job).await
     }
 
     /// The live output of a running job.
@@ -162,11 +179,11 @@ impl Jobs {
             .queues
             .iter()
             .map(|(hook, queue)| {
-                let (running, waiting) = queue.slots();
+                let slots = queue.slots();
                 QueueDepth {
                     hook: hook.clone(),
-                    running,
-                    waiting,
+                    running: slots.running,
+                    waiting: slots.waiting,
                 }
             })
             .collect();
@@ -174,8 +191,9 @@ impl Jobs {
         depths
     }
 
-    /// Waits for the workers to end (after shutdown): running jobs are stopped and recorded
-    /// `interrupted`; waiting ones stay queued for the next start.
+    /// Waits for the committers and workers to end (after both tokens are cancelled):
+    /// running jobs are stopped and recorded `interrupted`; waiting ones stay queued for the
+    /// next start.
     pub async fn stopped(&self) {
         self.tasks.wait().await;
     }

@@ -4,7 +4,6 @@
 
 use axum::http::HeaderMap;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 /// What a delivery is about.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,20 +81,6 @@ impl Facts {
         }
         out
     }
-}
-
-/// The text at JSON pointer `pointer`, if it is a non-empty string (or a number).
-pub fn text(payload: &Value, pointer: &str) -> Option<String> {
-    match payload.pointer(pointer)? {
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
-/// The first of `pointers` that holds text.
-pub fn first_text(payload: &Value, pointers: &[&str]) -> Option<String> {
-    pointers.iter().find_map(|p| text(payload, p))
 }
 
 /// A header's value as text, if present, visible ASCII and not empty.

@@ -3,12 +3,12 @@
 //! `X-GitHub-Delivery` (`X-Gitea-Delivery`, `X-Forgejo-Delivery`), the rest from the payload.
 
 use axum::http::HeaderMap;
-use serde_json::Value;
 
-use super::facts::{first_text, header, text, Facts};
+use super::facts::{header, Facts};
+use super::sparse::{Payload, Person};
 
 /// Facts of a GitHub, Gitea or Forgejo delivery.
-pub fn facts(headers: &HeaderMap, payload: &Value) -> Facts {
+pub fn facts(headers: &HeaderMap, payload: &Payload) -> Facts {
     let event = ["x-github-event", "x-gitea-event", "x-forgejo-event"]
         .iter()
         .find_map(|name| header(headers, name))
@@ -25,32 +25,38 @@ pub fn facts(headers: &HeaderMap, payload: &Value) -> Facts {
 }
 
 /// Fills repository, ref, commit, pusher and action from a GitHub-shaped payload.
-pub fn payload_facts(mut facts: Facts, payload: &Value) -> Facts {
-    facts.repo = first_text(payload, &["/repository/full_name"]);
-    facts.action = text(payload, "/action");
-    facts.pusher = first_text(
-        payload,
-        &[
-            "/pusher/name",
-            "/pusher/login",
-            "/pusher/username",
-            "/sender/login",
-            "/sender/username",
-        ],
-    );
+pub fn payload_facts(mut facts: Facts, payload: &Payload) -> Facts {
+    facts.repo = payload
+        .repository
+        .as_ref()
+        .and_then(|r| r.full_name.clone());
+    facts.action = payload.action.clone();
+    let pusher = |person: &Option<Person>| {
+        person.as_ref().and_then(|p| {
+            (p.name.clone())
+                .or_else(|| p.login.clone())
+                .or_else(|| p.username.clone())
+        })
+    };
+    facts.pusher = pusher(&payload.pusher).or_else(|| pusher(&payload.sender));
     match facts.event.as_str() {
         "pull_request" => {
             // Filters name the branch a pull request goes into, as CI `branches:` do.
-            facts.branch = text(payload, "/pull_request/base/ref");
-            facts.commit = text(payload, "/pull_request/head/sha");
+            let pull = payload.pull_request.as_ref();
+            facts.branch = pull
+                .and_then(|p| p.base.as_ref())
+                .and_then(|b| b.name.clone());
+            facts.commit = pull
+                .and_then(|p| p.head.as_ref())
+                .and_then(|h| h.sha.clone());
         }
         "release" => {
-            facts.tag = text(payload, "/release/tag_name");
+            facts.tag = payload.release.as_ref().and_then(|r| r.tag_name.clone());
             facts.git_ref = facts.tag.as_ref().map(|t| format!("refs/tags/{t}"));
         }
         "create" | "delete" => {
-            let name = text(payload, "/ref");
-            let full = match (text(payload, "/ref_type").as_deref(), name) {
+            let name = payload.git_ref.clone();
+            let full = match (payload.ref_type.as_deref(), name) {
                 (Some("tag"), Some(n)) => Some(format!("refs/tags/{n}")),
                 (Some("branch"), Some(n)) => Some(format!("refs/heads/{n}")),
                 (_, n) => n,
@@ -58,21 +64,18 @@ pub fn payload_facts(mut facts: Facts, payload: &Value) -> Facts {
             facts.set_ref(full);
         }
         _ => {
-            facts.set_ref(text(payload, "/ref"));
-            facts.commit = first_text(
-                payload,
-                &[
-                    "/after",
-                    "/head_commit/id",
-                    "/check_suite/head_sha",
-                    "/workflow_run/head_sha",
-                ],
-            );
+            facts.set_ref(payload.git_ref.clone());
+            let run = payload
+                .check_suite
+                .as_ref()
+                .or(payload.workflow_run.as_ref());
+            facts.commit = payload
+                .after
+                .clone()
+                .or_else(|| payload.head_commit.as_ref().and_then(|c| c.id.clone()))
+                .or_else(|| run.and_then(|r| r.head_sha.clone()));
             if facts.branch.is_none() {
-                facts.branch = first_text(
-                    payload,
-                    &["/workflow_run/head_branch", "/check_suite/head_branch"],
-                );
+                facts.branch = run.and_then(|r| r.head_branch.clone());
             }
         }
     }
@@ -82,6 +85,10 @@ pub fn payload_facts(mut facts: Facts, payload: &Value) -> Facts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parse(payload: serde_json::Value) -> Payload {
+        Payload::parse(payload.to_string().as_bytes()).unwrap()
+    }
 
     fn headers(event: &str) -> HeaderMap {
         let mut map = HeaderMap::new();
@@ -102,7 +109,7 @@ mod tests {
             "pusher": {"name": "octocat", "email": "octocat@github.com"},
             "sender": {"login": "octocat"}
         });
-        let facts = facts(&headers("push"), &payload);
+        let facts = facts(&headers("push"), &parse(payload));
         assert_eq!(facts.event, "push");
         assert_eq!(facts.repo.as_deref(), Some("yourorg/yourrepo"));
         assert_eq!(facts.branch.as_deref(), Some("main"));
@@ -124,7 +131,7 @@ mod tests {
             "repository": {"full_name": "o/r"},
             "pull_request": {"base": {"ref": "main"}, "head": {"ref": "feature", "sha": "abc"}}
         });
-        let facts = facts(&headers("pull_request"), &payload);
+        let facts = facts(&headers("pull_request"), &parse(payload));
         assert_eq!(facts.branch.as_deref(), Some("main"));
         assert_eq!(facts.commit.as_deref(), Some("abc"));
         assert_eq!(facts.action.as_deref(), Some("opened"));
@@ -137,7 +144,7 @@ mod tests {
             "repository": {"full_name": "o/r"},
             "release": {"tag_name": "v1.2.0"}
         });
-        let facts = facts(&headers("release"), &payload);
+        let facts = facts(&headers("release"), &parse(payload));
         assert_eq!(facts.tag.as_deref(), Some("v1.2.0"));
         assert_eq!(facts.branch, None);
     }
@@ -151,7 +158,7 @@ mod tests {
             "ref": "refs/heads/main", "after": "abc",
             "repository": {"full_name": "o/r"}, "pusher": {"login": "gitea-user"}
         });
-        let facts = facts(&map, &payload);
+        let facts = facts(&map, &parse(payload));
         assert_eq!(facts.event, "push");
         assert_eq!(facts.delivery.as_deref(), Some("d-1"));
         assert_eq!(facts.pusher.as_deref(), Some("gitea-user"));

@@ -3,9 +3,9 @@
 //! delivery id from `Idempotency-Key` or `X-Gitlab-Event-UUID`, the rest from the payload.
 
 use axum::http::HeaderMap;
-use serde_json::Value;
 
-use super::facts::{first_text, header, text, Facts};
+use super::facts::{header, Facts};
+use super::sparse::Payload;
 
 /// `Push Hook` → `push`, `Merge Request Hook` → `merge_request`: lower case, without the
 /// trailing `Hook`, words joined by `_`.
@@ -20,27 +20,36 @@ pub fn event_name(header: &str) -> String {
 }
 
 /// Facts of a GitLab delivery.
-pub fn facts(headers: &HeaderMap, payload: &Value) -> Facts {
+pub fn facts(headers: &HeaderMap, payload: &Payload) -> Facts {
     let event = header(headers, "x-gitlab-event")
         .map(|h| event_name(&h))
-        .or_else(|| text(payload, "/object_kind"))
+        .or_else(|| payload.object_kind.clone())
         .unwrap_or_else(|| "unknown".to_string());
     let mut facts = Facts::new(event);
-    facts.repo = first_text(payload, &["/project/path_with_namespace"]);
-    facts.pusher = first_text(payload, &["/user_username", "/user/username", "/user_name"]);
+    facts.repo = payload
+        .project
+        .as_ref()
+        .and_then(|p| p.path_with_namespace.clone());
+    facts.pusher = payload
+        .user_username
+        .clone()
+        .or_else(|| payload.user.as_ref().and_then(|u| u.username.clone()))
+        .or_else(|| payload.user_name.clone());
+    let attributes = payload.object_attributes.as_ref();
     match facts.event.as_str() {
         "merge_request" => {
-            facts.action = text(payload, "/object_attributes/action");
-            facts.branch = text(payload, "/object_attributes/target_branch");
-            facts.commit = text(payload, "/object_attributes/last_commit/id");
+            facts.action = attributes.and_then(|a| a.action.clone());
+            facts.branch = attributes.and_then(|a| a.target_branch.clone());
+            facts.commit = attributes
+                .and_then(|a| a.last_commit.as_ref())
+                .and_then(|c| c.id.clone());
         }
         "pipeline" | "job" => {
-            facts.action = text(payload, "/object_attributes/status");
-            let name = first_text(payload, &["/object_attributes/ref", "/ref"]);
-            let is_tag = payload
-                .pointer("/object_attributes/tag")
-                .and_then(Value::as_bool)
-                .unwrap_or(false);
+            facts.action = attributes.and_then(|a| a.status.clone());
+            let name = attributes
+                .and_then(|a| a.name.clone())
+                .or_else(|| payload.git_ref.clone());
+            let is_tag = attributes.and_then(|a| a.tag).unwrap_or(false);
             facts.set_ref(name.map(|n| {
                 if is_tag {
                     format!("refs/tags/{n}")
@@ -48,16 +57,21 @@ pub fn facts(headers: &HeaderMap, payload: &Value) -> Facts {
                     format!("refs/heads/{n}")
                 }
             }));
-            facts.commit = first_text(payload, &["/object_attributes/sha", "/sha"]);
+            facts.commit = attributes
+                .and_then(|a| a.sha.clone())
+                .or_else(|| payload.sha.clone());
         }
         "release" => {
-            facts.action = text(payload, "/action");
-            facts.tag = text(payload, "/tag");
-            facts.commit = text(payload, "/commit/id");
+            facts.action = payload.action.clone();
+            facts.tag = payload.tag.clone();
+            facts.commit = payload.commit.as_ref().and_then(|c| c.id.clone());
         }
         _ => {
-            facts.set_ref(text(payload, "/ref"));
-            facts.commit = first_text(payload, &["/checkout_sha", "/after"]);
+            facts.set_ref(payload.git_ref.clone());
+            facts.commit = payload
+                .checkout_sha
+                .clone()
+                .or_else(|| payload.after.clone());
         }
     }
     facts.delivery =
@@ -68,6 +82,10 @@ pub fn facts(headers: &HeaderMap, payload: &Value) -> Facts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parse(payload: serde_json::Value) -> Payload {
+        Payload::parse(payload.to_string().as_bytes()).unwrap()
+    }
 
     #[test]
     fn event_headers_become_short_names() {
@@ -89,7 +107,7 @@ mod tests {
             "user_username": "jsmith",
             "project": {"path_with_namespace": "mike/diaspora"}
         });
-        let facts = facts(&headers, &payload);
+        let facts = facts(&headers, &parse(payload));
         assert_eq!(facts.event, "push");
         assert_eq!(facts.repo.as_deref(), Some("mike/diaspora"));
         assert_eq!(facts.branch.as_deref(), Some("main"));
@@ -109,7 +127,7 @@ mod tests {
         headers.insert("x-gitlab-event-uuid", "uuid-1".parse().unwrap());
         let payload =
             serde_json::json!({"ref": "refs/tags/v1", "project": {"path_with_namespace": "a/b"}});
-        let facts = facts(&headers, &payload);
+        let facts = facts(&headers, &parse(payload));
         assert_eq!(facts.event, "tag_push");
         assert_eq!(facts.tag.as_deref(), Some("v1"));
         assert_eq!(facts.delivery.as_deref(), Some("key-1"));
@@ -123,7 +141,7 @@ mod tests {
             "project": {"path_with_namespace": "a/b"},
             "object_attributes": {"action": "merge", "target_branch": "main", "last_commit": {"id": "c1"}}
         });
-        let facts = facts(&headers, &payload);
+        let facts = facts(&headers, &parse(payload));
         assert_eq!(facts.branch.as_deref(), Some("main"));
         assert_eq!(facts.commit.as_deref(), Some("c1"));
         assert_eq!(facts.action.as_deref(), Some("merge"));

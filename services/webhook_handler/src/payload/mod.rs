@@ -6,11 +6,12 @@
 pub mod facts;
 mod github;
 mod gitlab;
+pub mod sparse;
 
 use axum::http::HeaderMap;
-use serde_json::Value;
 
 pub use facts::Facts;
+pub use sparse::Payload;
 
 use crate::config::Provider;
 
@@ -28,12 +29,12 @@ pub enum PayloadError {
 /// Decodes `body` by its `content_type`: JSON (`application/json`, `...+json`), or a form
 /// whose `payload` field holds the JSON (GitHub's `application/x-www-form-urlencoded`).
 /// Generic hooks take any content type: a body that is not JSON then says nothing but its
-/// headers (`Value::Null`).
+/// headers (an empty [`Payload`]).
 pub fn decode_body(
     provider: Provider,
     content_type: Option<&str>,
     body: &[u8],
-) -> Result<Value, PayloadError> {
+) -> Result<Payload, PayloadError> {
     let media_type = content_type
         .map(|t| {
             t.split(';')
@@ -59,9 +60,9 @@ pub fn decode_body(
     }
     if provider == Provider::Generic {
         return Ok(if looks_like_json(body) {
-            parse_json(body).unwrap_or(Value::Null)
+            parse_json(body).unwrap_or_default()
         } else {
-            Value::Null
+            Payload::default()
         });
     }
     Err(PayloadError::UnsupportedType(
@@ -75,15 +76,15 @@ fn looks_like_json(body: &[u8]) -> bool {
         .is_some_and(|b| *b == b'{' || *b == b'[')
 }
 
-fn parse_json(body: &[u8]) -> Result<Value, PayloadError> {
+fn parse_json(body: &[u8]) -> Result<Payload, PayloadError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(PayloadError::Malformed("the body is empty".to_string()));
     }
-    serde_json::from_slice(body).map_err(|e| PayloadError::Malformed(e.to_string()))
+    Payload::parse(body).map_err(|e| PayloadError::Malformed(e.to_string()))
 }
 
 /// The facts of a delivery from `provider`, out of its headers and decoded payload.
-pub fn facts(provider: Provider, headers: &HeaderMap, payload: &Value) -> Facts {
+pub fn facts(provider: Provider, headers: &HeaderMap, payload: &Payload) -> Facts {
     match provider {
         Provider::Github | Provider::Gitea => github::facts(headers, payload),
         Provider::Gitlab => gitlab::facts(headers, payload),
@@ -93,16 +94,20 @@ pub fn facts(provider: Provider, headers: &HeaderMap, payload: &Value) -> Facts 
 }
 
 /// Standard Webhooks: the event is the payload's `type`, the delivery its `webhook-id`.
-fn standard_facts(headers: &HeaderMap, payload: &Value) -> Facts {
-    let mut facts =
-        Facts::new(facts::text(payload, "/type").unwrap_or_else(|| "webhook".to_string()));
+fn standard_facts(headers: &HeaderMap, payload: &Payload) -> Facts {
+    let mut facts = Facts::new(
+        payload
+            .kind
+            .clone()
+            .unwrap_or_else(|| "webhook".to_string()),
+    );
     facts.delivery = facts::header(headers, "webhook-id");
     facts
 }
 
 /// A generic sender: the first event header of the kinds senders use, else the payload's
 /// `event` or `type`; the repository, ref and commit where GitHub-like payloads keep them.
-fn generic_facts(headers: &HeaderMap, payload: &Value) -> Facts {
+fn generic_facts(headers: &HeaderMap, payload: &Payload) -> Facts {
     let event = [
         "x-webhook-event",
         "x-event-key",
@@ -111,8 +116,8 @@ fn generic_facts(headers: &HeaderMap, payload: &Value) -> Facts {
     ]
     .iter()
     .find_map(|name| facts::header(headers, name))
-    .or_else(|| facts::text(payload, "/event"))
-    .or_else(|| facts::text(payload, "/type"))
+    .or_else(|| payload.event.clone())
+    .or_else(|| payload.kind.clone())
     .unwrap_or_else(|| "webhook".to_string());
     let mut facts = github::payload_facts(Facts::new(event), payload);
     facts.delivery = [
@@ -133,14 +138,18 @@ mod tests {
 
     #[test]
     fn json_and_form_bodies_decode_to_the_same_payload() {
-        let json = decode_body(Provider::Github, Some("application/json"), br#"{"a":1}"#);
+        let json = decode_body(
+            Provider::Github,
+            Some("application/json"),
+            br#"{"after":1}"#,
+        );
         let form = decode_body(
             Provider::Github,
             Some("application/x-www-form-urlencoded"),
-            b"payload=%7B%22a%22%3A1%7D",
+            b"payload=%7B%22after%22%3A1%7D",
         );
         assert_eq!(json, form);
-        assert_eq!(json.unwrap()["a"], 1);
+        assert_eq!(json.unwrap().after.as_deref(), Some("1"));
     }
 
     #[test]
@@ -165,7 +174,7 @@ mod tests {
         assert!(matches!(err, Err(PayloadError::UnsupportedType(_))));
         assert_eq!(
             decode_body(Provider::Generic, Some("text/plain"), b"hello"),
-            Ok(Value::Null)
+            Ok(Payload::default())
         );
     }
 
@@ -173,7 +182,7 @@ mod tests {
     fn standard_webhooks_events_are_the_payload_type() {
         let mut headers = HeaderMap::new();
         headers.insert("webhook-id", "msg_1".parse().unwrap());
-        let payload = serde_json::json!({"type": "invoice.paid", "data": {}});
+        let payload = Payload::parse(br#"{"type": "invoice.paid", "data": {}}"#).unwrap();
         let facts = facts(Provider::Standard, &headers, &payload);
         assert_eq!(facts.event, "invoice.paid");
         assert_eq!(facts.delivery.as_deref(), Some("msg_1"));

@@ -143,6 +143,55 @@ async fn fifty_concurrent_deliveries_run_one_process_at_a_time_and_only_the_newe
         "two processes ran at once:\n{runs}"
     );
     assert_eq!(runs.lines().count(), ran * 2, "{runs}");
+    let (_, metrics) = app.get_text("/metrics").await;
+    let superseded = format!(
+        "webhook_jobs_finished_total{{hook=\"app\",state=\"superseded\"}} {}",
+        count("superseded")
+    );
+    assert!(
+        metrics.contains(&superseded),
+        "{superseded} not in:\n{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn senders_that_hang_up_mid_request_never_strand_a_job() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_app(&hook_config("/bin/true", ""), &dir.path().join("data")).await;
+    let payload = body(&push_payload("org/app", "main", "abc"));
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_micros(1500))
+        .build()
+        .unwrap();
+    let sends = (0..200).map(|i| {
+        let request = impatient
+            .post(format!("{}/hooks/app", app.base))
+            .header("content-type", "application/json")
+            .header("x-github-event", "push")
+            .header("x-github-delivery", format!("gone-{i}"))
+            .header(
+                "x-hub-signature-256",
+                crate::support::github_signature(SECRET, &payload),
+            )
+            .body(payload.clone());
+        async move { request.send().await.is_ok() }
+    });
+    let answered = futures_util::future::join_all(sends).await;
+    let hung_up = answered.iter().filter(|ok| !**ok).count();
+    assert!(hung_up > 0, "no sender hung up; the test proves nothing");
+    // Every stored job either runs or is superseded: none stays queued for good.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, queued) = app.get_json("/jobs?state=queued").await;
+        let (_, running) = app.get_json("/jobs?state=running").await;
+        let idle = queued["jobs"].as_array().unwrap().is_empty()
+            && running["jobs"].as_array().unwrap().is_empty();
+        if idle {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "stranded: {queued}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 #[tokio::test]

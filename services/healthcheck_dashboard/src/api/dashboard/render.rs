@@ -7,7 +7,7 @@
 use std::fmt::Write;
 
 use chrono::{DateTime, Utc};
-use service_kit::html::{self, escape, span};
+use service_kit::html::{self, escape, relative_time, seconds_since};
 use service_kit::page::{self, Head};
 
 use crate::api::status::{Overall, ServiceView, StatusView};
@@ -133,26 +133,6 @@ fn favicon(class: &str) -> String {
 /// `1 service`, `2 services`.
 fn plural(n: usize, word: &str) -> String {
     html::plural(n as u64, word)
-}
-
-/// Seconds from the RFC 3339 time `at` to `now`.
-fn seconds_since(at: &str, now: DateTime<Utc>) -> Option<i64> {
-    let at = DateTime::parse_from_rfc3339(at).ok()?;
-    Some((now - at.with_timezone(&Utc)).num_seconds())
-}
-
-/// `<time>` that `dashboard.js` keeps current: `mode` is `ago` (`3 s ago`) or `for` (`3 s`).
-fn relative_time(out: &mut String, class: &str, at: &str, mode: &str, now: DateTime<Utc>) {
-    let seconds = seconds_since(at, now).unwrap_or(0);
-    let text = match mode {
-        "ago" => format!("{} ago", span(seconds)),
-        _ => span(seconds),
-    };
-    let at = escape(at);
-    let _ = write!(
-        out,
-        r#"<time class="{class}" datetime="{at}" title="{at}" data-rel="{mode}">{text}</time>"#
-    );
 }
 
 /// Whether a check is overdue: no result for two intervals and ten seconds.

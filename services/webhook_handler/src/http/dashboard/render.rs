@@ -10,7 +10,7 @@ use std::fmt::Write;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use service_kit::html::{escape, plural, span};
+use service_kit::html::{duration_ms, escape, plural, relative_time};
 use service_kit::page::{self, Head};
 
 use crate::deliveries::DeliveryRecord;
@@ -95,41 +95,6 @@ fn clock_time(out: &mut String, at: &str, now: DateTime<Utc>) {
     let text = escape(&clock(at, now));
     let at = escape(at);
     let _ = write!(out, r#"<time datetime="{at}" title="{at}">{text}</time>"#);
-}
-
-/// Seconds from the RFC 3339 time `at` to `now`.
-fn seconds_since(at: &str, now: DateTime<Utc>) -> i64 {
-    DateTime::parse_from_rfc3339(at)
-        .map(|t| (now - t.with_timezone(&Utc)).num_seconds())
-        .unwrap_or(0)
-}
-
-/// `<time>` that `dashboard.js` keeps current: `mode` is `ago` (`3 s ago`) or `for` (`3 s`).
-fn relative_time(out: &mut String, class: &str, at: &str, mode: &str, now: DateTime<Utc>) {
-    let seconds = seconds_since(at, now);
-    let text = match mode {
-        "ago" => format!("{} ago", span(seconds)),
-        _ => span(seconds),
-    };
-    let at = escape(at);
-    let _ = write!(
-        out,
-        r#"<time class="{class}" datetime="{at}" title="{at}" data-rel="{mode}">{text}</time>"#
-    );
-}
-
-/// How long a job ran: `340 ms`, `12.3 s`, `4 min 5 s`, `2 h 3 min` (integer arithmetic,
-/// so the script writes the very same).
-pub fn duration_text(ms: u64) -> String {
-    if ms < 1000 {
-        format!("{ms} ms")
-    } else if ms < 60_000 {
-        format!("{}.{} s", ms / 1000, (ms % 1000) / 100)
-    } else if ms < 3_600_000 {
-        format!("{} min {} s", ms / 60_000, (ms % 60_000) / 1000)
-    } else {
-        format!("{} h {} min", ms / 3_600_000, (ms % 3_600_000) / 60_000)
-    }
 }
 
 /// The first 7 characters of a commit, as people quote commits.
@@ -438,7 +403,7 @@ fn job_row(out: &mut String, job: &JobRecord, shown: bool, now: DateTime<Utc>) {
     clock_time(out, &job.created_at, now);
     out.push_str(r#"</td><td class="j-duration">"#);
     match (job.duration_ms, job.state, job.started_at.as_deref()) {
-        (Some(ms), _, _) => out.push_str(&duration_text(ms)),
+        (Some(ms), _, _) => out.push_str(&duration_ms(ms)),
         (None, JobState::Running, Some(started)) => {
             relative_time(out, "elapsed", started, "for", now);
         }
@@ -741,11 +706,7 @@ mod tests {
     }
 
     #[test]
-    fn durations_filters_and_labels_read_like_a_person_would_say_them() {
-        assert_eq!(duration_text(340), "340 ms");
-        assert_eq!(duration_text(12_399), "12.3 s");
-        assert_eq!(duration_text(245_000), "4 min 5 s");
-        assert_eq!(duration_text(7_380_000), "2 h 3 min");
+    fn filters_and_labels_read_like_a_person_would_say_them() {
         assert_eq!(label("rollback_failed"), "rollback failed");
         assert_eq!(
             filters_text(
