@@ -18,6 +18,8 @@
 //! - [`auth`]: optional bearer-token or basic-auth protection for routes.
 //! - [`cli`]: the command line every service binary has (`--config`/`--listen`/`--data-dir`,
 //!   `check-config`, `selfcheck`) and the skeleton of its `main`.
+//! - [`peers`]: the other sidecars as clients: log_watcher's error lines, webhook_handler's
+//!   deploys, healthcheck_dashboard's checks and maintenance windows (`[peers]`).
 //! - [`redact`]: strips credentials from URLs before they reach JSON, pages or logs.
 //! - [`storage`]: opening the embedded SQLite file the services keep their state in.
 //! - [`backoff`]: exponential backoff with jitter for every retry loop.
@@ -35,6 +37,7 @@ pub mod html;
 pub mod http_error;
 pub mod metrics_text;
 pub mod page;
+pub mod peers;
 pub mod process;
 pub mod redact;
 pub mod serve;

@@ -44,6 +44,7 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 CREATE INDEX IF NOT EXISTS jobs_by_hook ON jobs (hook, id);
 CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state, id);
+CREATE INDEX IF NOT EXISTS jobs_by_start ON jobs (started_ms);
 CREATE TABLE IF NOT EXISTS payloads (
     job_id INTEGER PRIMARY KEY,
     content_type TEXT,
@@ -338,6 +339,25 @@ impl JobStore {
                     ],
                     job_from_row,
                 )?;
+                rows.collect()
+            })
+            .await
+    }
+
+    /// Jobs that started at or after `since_ms`, oldest first, at most `limit` (the newest
+    /// of them when there are more), without their output.
+    pub async fn started_since(
+        &self,
+        since_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<JobRecord>, StorageError> {
+        self.store
+            .run(move |c| {
+                let mut statement = c.prepare_cached(&format!(
+                    "SELECT * FROM (SELECT {JOB_COLUMNS} FROM jobs WHERE started_ms >= ?1
+                       ORDER BY started_ms DESC LIMIT ?2) ORDER BY started_ms"
+                ))?;
+                let rows = statement.query_map(params![since_ms, limit as i64], job_from_row)?;
                 rows.collect()
             })
             .await

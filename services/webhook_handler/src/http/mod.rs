@@ -6,12 +6,14 @@
 //! | `GET /livez` | process alive, and the Compose program found | never |
 //! | `GET /jobs`, `GET /jobs/ID`, `GET /jobs/ID/log`, `GET /jobs/ID/stream` | jobs ([`jobs`]) | `[auth]`, else the local host only |
 //! | `GET /hooks`, `GET /deliveries` | hooks and the newest deliveries ([`hooks`]) | `[auth]`, else the local host only |
+//! | `GET /deploys` | the jobs that started lately, for the other sidecars' charts ([`deploys`]) | `[auth]`, else the local host only |
 //! | `GET /metrics` | Prometheus text ([`metrics`]) | `[auth]`, else the local host only |
 //! | `GET /dashboard`, `GET /` | the page ([`dashboard`]) | `[auth]`, else the local host only |
 //! | `POST /hooks/ID/trigger`, `POST /jobs/ID/retry` | start a job by hand ([`admin`]) | the admin bearer token |
 
 pub mod admin;
 pub mod dashboard;
+pub mod deploys;
 pub mod hooks;
 pub mod jobs;
 pub mod metrics;
@@ -38,6 +40,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/jobs/{id}/stream", get(jobs::stream))
         .route("/hooks", get(hooks::list))
         .route("/deliveries", get(hooks::deliveries))
+        .route("/deploys", get(deploys::list))
         .route("/metrics", get(metrics::metrics));
     if app.settings.dashboard {
         private = private.route("/dashboard", get(dashboard::page));

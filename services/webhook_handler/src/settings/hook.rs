@@ -81,6 +81,14 @@ impl Action {
         }
     }
 
+    /// The Compose services it touches (none for commands: what a script does is its own).
+    pub fn services(&self) -> &[String] {
+        match self {
+            Action::Compose(compose) => &compose.services,
+            _ => &[],
+        }
+    }
+
     /// The name the spec's log line gives it: `Running deploy.sh...`.
     pub fn program_name(&self) -> String {
         match self {

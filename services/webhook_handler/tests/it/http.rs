@@ -239,3 +239,29 @@ async fn with_auth_configured_reads_need_credentials_but_receiving_and_livez_do_
         .await;
     assert_eq!(status, StatusCode::ACCEPTED);
 }
+
+#[tokio::test]
+async fn deploys_list_the_jobs_that_started_for_the_other_sidecars_markers() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = spawn_app(&config(dir.path(), ""), &dir.path().join("data"))
+        .await
+        .with_read_token(ADMIN);
+    let payload = serde_json::to_vec(&push_payload("org/app", "main", "abc")).unwrap();
+    let (_, answer) = app
+        .send_github("/hooks/app", SECRET, "push", "d-1", &payload)
+        .await;
+    let id = answer["job_id"].as_i64().unwrap();
+    app.wait_for_job_end(id, Duration::from_secs(10)).await;
+    let (status, deploys) = app.get_json("/deploys").await;
+    assert_eq!(status, StatusCode::OK);
+    let deploy = &deploys["deploys"][0];
+    assert_eq!(deploy["job"], id);
+    assert_eq!(deploy["hook"], "app");
+    assert_eq!(deploy["state"], "succeeded");
+    assert!(deploy["started_at"].is_string() && deploy["finished_at"].is_string());
+    assert_eq!(deploy["services"], json!([]));
+    let (_, later) = app.get_json("/deploys?since=2999-01-01T00:00:00Z").await;
+    assert_eq!(later["deploys"], json!([]));
+    let (status, bad) = app.get_json("/deploys?since=yesterday").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+}
