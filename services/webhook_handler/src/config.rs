@@ -247,6 +247,9 @@ pub struct HookConfig {
     /// A Compose action: `pull` then `up -d` for these services.
     #[serde(default)]
     pub compose: Option<ComposeConfig>,
+    /// `[hooks.deploy]`: a health-gated Compose deploy that rolls back by itself.
+    #[serde(default)]
+    pub deploy: Option<DeployConfig>,
     /// Where job outcomes are announced: webhook, Slack or Discord URLs, email addresses.
     #[serde(default)]
     pub notify: Option<NotifyTargets>,
@@ -279,6 +282,65 @@ pub struct ComposeConfig {
     /// Pull the images first (default true); false for images built locally.
     #[serde(default = "default_true")]
     pub pull: bool,
+}
+
+/// `[hooks.deploy]`: update some Compose services, verify them with healthcheck_dashboard,
+/// roll them back to the images they ran before when they do not come up healthy.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeployConfig {
+    /// The Compose file of the stack.
+    pub compose_file: String,
+    /// The Compose project name (default: Compose's own rule, the file's folder name).
+    #[serde(default)]
+    pub project: Option<String>,
+    /// Only these services are touched (they must be in the Compose file).
+    pub services: Vec<String>,
+    /// How the new version is made: `"pull"` (default), `"build"`, or an argv list that
+    /// produces the new image (run without a shell, with the delivery's facts in its
+    /// environment).
+    #[serde(default)]
+    pub update: Option<UpdateConfig>,
+    /// healthcheck_dashboard's base URL; its checks are named like the services.
+    pub health_url: String,
+    /// Bearer token for it (default: env `DASHBOARD_TOKEN`).
+    #[serde(default)]
+    pub health_token: Option<String>,
+    /// Consecutive green rounds each service needs (default 2).
+    #[serde(default = "default_healthy_rounds")]
+    pub healthy_rounds: u32,
+    /// Seconds to reach them, counted from the new containers' start (default 60).
+    #[serde(default = "default_grace_secs")]
+    pub grace_secs: u64,
+    /// log_watcher's base URL: error lines for notifications, and the error budget.
+    #[serde(default)]
+    pub logs_url: Option<String>,
+    /// Bearer token for it (default: env `LOG_WATCHER_TOKEN`).
+    #[serde(default)]
+    pub logs_token: Option<String>,
+    /// More error events than this since the deploy started fail it (needs `logs_url`).
+    #[serde(default)]
+    pub max_error_events: Option<u64>,
+    /// Roll back a failed deploy (default true); false leaves it as it is, `failed`.
+    #[serde(default = "default_true")]
+    pub rollback: bool,
+}
+
+/// `update`: a word or an argv list.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum UpdateConfig {
+    /// `"pull"` or `"build"`.
+    Word(String),
+    /// A program and its arguments.
+    Argv(Vec<String>),
+}
+
+fn default_healthy_rounds() -> u32 {
+    2
+}
+fn default_grace_secs() -> u64 {
+    60
 }
 
 /// `[jobs]`.

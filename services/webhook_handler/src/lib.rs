@@ -114,12 +114,12 @@ pub async fn run(
     let compose = if settings
         .hooks
         .iter()
-        .any(|h| matches!(h.action, Action::Compose(_)))
+        .any(|h| matches!(h.action, Action::Compose(_) | Action::Deploy(_)))
     {
         let found = ComposeCli::detect().await;
         match &found {
             Some(cli) => tracing::info!(compose = %cli.describe(), "Compose program found."),
-            None => tracing::warn!("A hook has a Compose action but neither `docker compose` nor `docker-compose` answers; its jobs will fail until one is installed."),
+            None => tracing::warn!("A hook has a Compose action or deploy but neither `docker compose` nor `docker-compose` answers; its jobs will fail until one is installed."),
         }
         found
     } else {

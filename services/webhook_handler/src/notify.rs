@@ -72,10 +72,17 @@ impl Notifier {
         }
     }
 
-    /// Announces how `job` of `hook` ended, in the background.
-    pub fn announce(&self, hook: &Hook, job: &JobRecord, last_lines: String) {
+    /// Announces how `job` of `hook` ended, in the background; `evidence` is the failing
+    /// services' own error lines (deploys).
+    pub fn announce(
+        &self,
+        hook: &Hook,
+        job: &JobRecord,
+        last_lines: String,
+        evidence: Option<&str>,
+    ) {
         let succeeded = job.state == JobState::Succeeded;
-        let alert = self.alert(job, &last_lines);
+        let alert = self.alert(job, &last_lines, evidence);
         if notifies(&hook.notify_on, succeeded) {
             if let Some(dispatcher) = self.per_hook.get(&hook.id) {
                 self.spawn(dispatcher.clone(), alert.clone());
@@ -109,7 +116,7 @@ impl Notifier {
         });
     }
 
-    fn alert(&self, job: &JobRecord, last_lines: &str) -> Alert {
+    fn alert(&self, job: &JobRecord, last_lines: &str, evidence: Option<&str>) -> Alert {
         let facts = &job.facts;
         let (severity, verb) = match job.state {
             JobState::Succeeded => (Severity::Info, "succeeded"),
@@ -119,6 +126,13 @@ impl Notifier {
             _ => (Severity::Critical, "failed"),
         };
         let mut text = job.reason.clone().unwrap_or_default();
+        if let Some(lines) = evidence.filter(|l| !l.trim().is_empty()) {
+            if !text.is_empty() {
+                text.push_str("\n\n");
+            }
+            text.push_str("Error lines from log_watcher:\n");
+            text.push_str(lines);
+        }
         if !last_lines.trim().is_empty() {
             if !text.is_empty() {
                 text.push_str("\n\n");

@@ -282,6 +282,19 @@ impl JobStore {
             .await
     }
 
+    /// Saves the steps of a deploy (JSON).
+    pub async fn save_steps(&self, id: i64, steps: String) -> Result<(), StorageError> {
+        self.store
+            .run(move |c| {
+                c.execute(
+                    "UPDATE jobs SET steps = ?2 WHERE id = ?1",
+                    params![id, steps],
+                )
+                .map(|_| ())
+            })
+            .await
+    }
+
     /// Records how a job ended; its payload is no longer needed unless it may be retried.
     pub async fn finish(&self, id: i64, finish: Finish) -> Result<(), StorageError> {
         self.store

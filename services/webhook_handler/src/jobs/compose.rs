@@ -2,6 +2,7 @@
 //! (the CLI plugin) or, where only the standalone v1 program exists, `docker-compose`. Which
 //! one is found once at start-up ([`ComposeCli::detect`]) and shown on `/livez`.
 
+use std::path::Path;
 use std::time::Duration;
 
 use tokio::process::Command;
@@ -52,25 +53,33 @@ impl ComposeCli {
 
     /// The commands of `action`, in order: `pull` (unless turned off), then `up -d`.
     pub fn commands(&self, action: &ComposeAction) -> Vec<Vec<String>> {
-        let mut common = self.base();
-        common.push("-f".into());
-        common.push(action.file.to_string_lossy().into_owned());
-        if let Some(project) = &action.project {
-            common.push("-p".into());
-            common.push(project.clone());
-        }
-        let with = |verb: &[&str]| {
-            let mut argv = common.clone();
-            argv.extend(verb.iter().map(|s| s.to_string()));
-            argv.extend(action.services.iter().cloned());
-            argv
-        };
+        let project = action.project.as_deref();
         let mut commands = Vec::new();
         if action.pull {
-            commands.push(with(&["pull"]));
+            commands.push(self.invocation(&action.file, project, &["pull"], &action.services));
         }
-        commands.push(with(&["up", "-d"]));
+        commands.push(self.invocation(&action.file, project, &["up", "-d"], &action.services));
         commands
+    }
+
+    /// `compose -f FILE [-p PROJECT] VERB... SERVICES...`.
+    pub fn invocation(
+        &self,
+        file: &Path,
+        project: Option<&str>,
+        verb: &[&str],
+        services: &[String],
+    ) -> Vec<String> {
+        let mut argv = self.base();
+        argv.push("-f".into());
+        argv.push(file.to_string_lossy().into_owned());
+        if let Some(project) = project {
+            argv.push("-p".into());
+            argv.push(project.to_string());
+        }
+        argv.extend(verb.iter().map(|s| s.to_string()));
+        argv.extend(services.iter().cloned());
+        argv
     }
 }
 

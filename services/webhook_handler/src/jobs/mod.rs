@@ -17,9 +17,11 @@
 //!   notification.
 //! - [`program`]: one program run in its own process group with a time limit.
 //! - [`compose`]: which Compose program the machine has and the commands of an action.
+//! - [`deploy`]: health-gated Compose deploys with automatic rollback.
 //! - [`output`]: a running job's bounded output and its live feed.
 
 pub mod compose;
+pub mod deploy;
 pub mod output;
 pub mod program;
 mod queue;

@@ -64,6 +64,89 @@ pub async fn run_job(
     let env = job_env(hook, &record, payload_file.as_deref());
 
     let saver = spawn_saver(context, id, output.clone());
+    let end = match &hook.action {
+        Action::Deploy(deploy) => {
+            let end = super::deploy::run(context, hook, deploy, id, env, output, shutdown).await;
+            Outcome {
+                state: end.state,
+                reason: end.reason,
+                exit_code: None,
+                attempts: 1,
+                evidence: end.evidence,
+            }
+        }
+        _ => run_attempts(context, hook, env, output, shutdown).await,
+    };
+    saver.abort();
+    if let Some(path) = &payload_file {
+        let _ = tokio::fs::remove_file(path).await;
+    }
+    let Outcome {
+        state,
+        reason,
+        exit_code,
+        attempts,
+        evidence,
+    } = end;
+    let finish = Finish {
+        state,
+        reason: reason.clone(),
+        exit_code,
+        attempts,
+        output: output.snapshot(),
+    };
+    if let Err(err) = store.finish(id, finish).await {
+        tracing::error!(job = id, %err, "Cannot record how a job ended.");
+    }
+    output.end(state);
+    match state {
+        JobState::Succeeded => event_log::info("Deployment completed."),
+        JobState::RolledBack => event_log::warn(&format!(
+            "Deployment failed and was rolled back (job {id}, hook {}): {}.",
+            hook.id,
+            reason.as_deref().unwrap_or("failed")
+        )),
+        _ => event_log::error(&format!(
+            "Deployment failed (job {id}, hook {}): {}.",
+            hook.id,
+            reason.as_deref().unwrap_or("failed")
+        )),
+    }
+    context
+        .metrics
+        .job_finished(&hook.id, state, Some(started.elapsed().as_secs_f64()));
+    let ended = store.job(id).await.ok().flatten().unwrap_or(JobRecord {
+        state,
+        reason,
+        ..record
+    });
+    context.notifier.announce(
+        hook,
+        &ended,
+        output.last_lines(OUTPUT_LINES),
+        evidence.as_deref(),
+    );
+}
+
+/// How a job ended.
+struct Outcome {
+    state: JobState,
+    reason: Option<String>,
+    exit_code: Option<i32>,
+    attempts: u32,
+    /// The failing services' error lines (deploys).
+    evidence: Option<String>,
+}
+
+/// Runs a plain action (command, Compose, nothing), trying again after a failure as often as
+/// the hook allows, with backoff.
+async fn run_attempts(
+    context: &JobContext,
+    hook: &Hook,
+    env: Vec<(String, String)>,
+    output: &Arc<LiveOutput>,
+    shutdown: &CancellationToken,
+) -> Outcome {
     let attempts_allowed = 1 + hook.retries;
     let mut attempts = 0;
     let last = loop {
@@ -92,11 +175,6 @@ pub async fn run_job(
             _ = shutdown.cancelled() => break Attempt { cancelled: true, ..attempt },
         }
     };
-    saver.abort();
-    if let Some(path) = &payload_file {
-        let _ = tokio::fs::remove_file(path).await;
-    }
-
     let state = if last.cancelled {
         JobState::Interrupted
     } else if last.failure.is_none() {
@@ -104,41 +182,17 @@ pub async fn run_job(
     } else {
         JobState::Failed
     };
-    let reason = if last.cancelled {
-        Some("the webhook handler stopped while the job ran".to_string())
-    } else {
-        last.failure.clone()
-    };
-    let finish = Finish {
+    Outcome {
         state,
-        reason: reason.clone(),
+        reason: if last.cancelled {
+            Some("the webhook handler stopped while the job ran".to_string())
+        } else {
+            last.failure
+        },
         exit_code: last.exit_code,
         attempts,
-        output: output.snapshot(),
-    };
-    if let Err(err) = store.finish(id, finish).await {
-        tracing::error!(job = id, %err, "Cannot record how a job ended.");
+        evidence: None,
     }
-    output.end(state);
-    match state {
-        JobState::Succeeded => event_log::info("Deployment completed."),
-        _ => event_log::error(&format!(
-            "Deployment failed (job {id}, hook {}): {}.",
-            hook.id,
-            reason.as_deref().unwrap_or("failed")
-        )),
-    }
-    context
-        .metrics
-        .job_finished(&hook.id, state, Some(started.elapsed().as_secs_f64()));
-    let ended = store.job(id).await.ok().flatten().unwrap_or(JobRecord {
-        state,
-        reason,
-        ..record
-    });
-    context
-        .notifier
-        .announce(hook, &ended, output.last_lines(OUTPUT_LINES));
 }
 
 /// Runs the hook's action once.
@@ -150,7 +204,8 @@ async fn run_action(
     shutdown: &CancellationToken,
 ) -> Attempt {
     let commands = match &hook.action {
-        Action::None => {
+        // Deploys have their own way (`deploy::run`), never an attempt.
+        Action::None | Action::Deploy(_) => {
             return Attempt {
                 failure: None,
                 exit_code: None,

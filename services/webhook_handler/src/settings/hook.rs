@@ -11,6 +11,7 @@ use ipnet::IpNet;
 use service_kit::alert::Sink;
 use service_kit::config::{item_key, ConfigError};
 
+use super::deploy::DeployAction;
 use super::{notify_sinks, verify_mode};
 use crate::config::{Config, HookConfig, NotifyTargets, NotifyWhen, Provider, VerifyMode};
 use crate::filter::HookFilter;
@@ -53,7 +54,7 @@ pub struct Hook {
 }
 
 /// What an accepted delivery runs.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Action {
     /// Nothing: the delivery is recorded and notified.
     None,
@@ -61,6 +62,8 @@ pub enum Action {
     Command(Vec<String>),
     /// `pull` then `up -d` of some Compose services.
     Compose(ComposeAction),
+    /// A health-gated Compose deploy that rolls back by itself.
+    Deploy(Box<DeployAction>),
 }
 
 impl Action {
@@ -78,6 +81,14 @@ impl Action {
                     compose.services.join(", ")
                 }
             ),
+            Action::Deploy(deploy) => format!(
+                "deploy {} ({}) by {}, gated by {}{}",
+                deploy.services.join(", "),
+                deploy.file.display(),
+                deploy.update.describe(),
+                deploy.health.name(),
+                if deploy.rollback { ", rolls back" } else { "" }
+            ),
         }
     }
 
@@ -85,6 +96,7 @@ impl Action {
     pub fn services(&self) -> &[String] {
         match self {
             Action::Compose(compose) => &compose.services,
+            Action::Deploy(deploy) => &deploy.services,
             _ => &[],
         }
     }
@@ -97,6 +109,7 @@ impl Action {
                 .file_name()
                 .map_or_else(|| argv[0].clone(), |n| n.to_string_lossy().into_owned()),
             Action::Compose(_) => "docker compose".to_string(),
+            Action::Deploy(deploy) => format!("deploy of {}", deploy.services.join(", ")),
         }
     }
 }
@@ -357,6 +370,7 @@ fn action(raw: &HookConfig, key: &dyn Fn(&str) -> String) -> Result<Action, Conf
         raw.command.is_some(),
         raw.script.is_some(),
         raw.compose.is_some(),
+        raw.deploy.is_some(),
     ]
     .iter()
     .filter(|set| **set)
@@ -364,8 +378,11 @@ fn action(raw: &HookConfig, key: &dyn Fn(&str) -> String) -> Result<Action, Conf
     if given > 1 {
         return Err(ConfigError::new(
             key("command"),
-            "set only one of command, script and compose",
+            "set only one of command, script, compose and deploy",
         ));
+    }
+    if let Some(deploy) = &raw.deploy {
+        return Ok(Action::Deploy(Box::new(super::deploy::build(deploy, key)?)));
     }
     if let Some(argv) = &raw.command {
         let Some(program) = argv.first().filter(|p| !p.trim().is_empty()) else {

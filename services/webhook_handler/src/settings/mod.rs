@@ -3,6 +3,7 @@
 //! ([`hook`]); limits; the sinks of `[alerts]`. Every problem stops start-up with one line
 //! naming its key, such as `hooks[0] ("app").branches[1]: ...`.
 
+pub mod deploy;
 pub mod hook;
 
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use crate::config::{Config, NotifyTargets, NotifyWhen, Provider, VerifyMode};
 use crate::network::parse_networks;
 use crate::secret::Secret;
 
+pub use deploy::{DeployAction, Update};
 pub use hook::{Action, ComposeAction, Hook, DEFAULT_HOOK_ID};
 
 /// Sender address of email notifications when `[alerts.smtp] from` is not set.

@@ -59,6 +59,18 @@ fn bad_config_stops_start_up_with_one_line_naming_the_key() {
     let not_executable = dir.path().join("plain.sh");
     std::fs::write(&not_executable, "true").unwrap();
     let hook = |rest: &str| format!("[[hooks]]\nid = \"app\"\n{rest}\n");
+    let compose_file = dir.path().join("docker-compose.yml");
+    std::fs::write(
+        &compose_file,
+        "services:\n  api:\n    image: a\n  web:\n    image: b\n",
+    )
+    .unwrap();
+    let deploy = |rest: &str| {
+        hook(&format!(
+            "secret = \"s\"\n[hooks.deploy]\ncompose_file = \"{}\"\nhealth_url = \"http://127.0.0.1:9100\"\n{rest}",
+            compose_file.display()
+        ))
+    };
     let cases = [
         (hook("secret = \"s\"\ncomand = [\"x\"]"), "hooks[0] (\"app\").comand: unknown field `comand`".to_string()),
         (hook("command = [\"/bin/true\"]"), "hooks[0] (\"app\").secret: is required".to_string()),
@@ -71,7 +83,7 @@ fn bad_config_stops_start_up_with_one_line_naming_the_key() {
         (hook("secret = \"s\"\nverify = \"none\""), "hooks[0] (\"app\").verify:".to_string()),
         (hook("provider = \"bitbucket\"\nsecret = \"s\""), "hooks[0] (\"app\").provider: unknown variant `bitbucket`".to_string()),
         (hook("provider = \"standard\"\nsecret = \"not base64!\""), "a Standard Webhooks secret is whsec_".to_string()),
-        (hook(&format!("secret = \"s\"\ncommand = [\"{ok}\"]\nscript = \"{ok}\"")), "set only one of command, script and compose".to_string()),
+        (hook(&format!("secret = \"s\"\ncommand = [\"{ok}\"]\nscript = \"{ok}\"")), "set only one of command, script, compose and deploy".to_string()),
         (hook("secret = \"s\"\ncompose = { file = \"/nonexistent/compose.yml\" }"), "hooks[0] (\"app\").compose.file:".to_string()),
         (hook("secret = \"s\"\nnotify = \"not a target\""), "hooks[0] (\"app\").notify[0]:".to_string()),
         (format!("{}{}", hook("secret = \"s\""), hook("secret = \"t\"")), "hooks[1] (\"app\").id: is used by another hook".to_string()),
@@ -79,6 +91,17 @@ fn bad_config_stops_start_up_with_one_line_naming_the_key() {
         ("[server]\nport = 70000".to_string(), "server.port: invalid value".to_string()),
         ("[server]\ntrusted_proxies = [\"nope\"]".to_string(), "server.trusted_proxies[0]:".to_string()),
         ("[alerts]\nreminder_mins = 5".to_string(), "alerts.reminder_mins:".to_string()),
+        (deploy("services = [\"api\", \"wrker\"]"), "hooks[0] (\"app\").deploy.services[1]: ".to_string() + &format!("{} has no service \"wrker\" (it has: api, web)", compose_file.display())),
+        (deploy("services = []"), "hooks[0] (\"app\").deploy.services: must name at least one service".to_string()),
+        (deploy("services = [\"api\"]\nupdate = \"rebuild\""), "hooks[0] (\"app\").deploy.update:".to_string()),
+        (deploy("services = [\"api\"]\nmax_error_events = 0"), "hooks[0] (\"app\").deploy.max_error_events: needs logs_url".to_string()),
+        (
+            hook(&format!(
+                "secret = \"s\"\n[hooks.deploy]\ncompose_file = \"{}\"\nhealth_url = \"nope\"\nservices = [\"api\"]",
+                compose_file.display()
+            )),
+            "hooks[0] (\"app\").deploy.health_url: \"nope\" is not a URL".to_string(),
+        ),
     ];
     for (config, expected) in cases {
         binary::assert_config_rejected(

@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use service_kit_testing::docker::{docker, require_compose, BusyboxImage, RUN_LABEL};
+use service_kit_testing::docker::{
+    docker, require_compose, take_image_test_turn, BusyboxImage, RUN_LABEL,
+};
 
 use crate::support::{push_payload, spawn_app};
 
@@ -64,6 +66,8 @@ async fn a_compose_action_brings_up_only_its_services_and_a_failed_pull_fails_th
     if !require_compose("Compose actions run through docker-compose on this machine") {
         return;
     }
+    // Image tests read every container's logs: one test on the engine at a time.
+    let _turn = take_image_test_turn();
     let dir = tempfile::tempdir().unwrap();
     let file = write_compose_file(dir.path(), &image);
     let project = ComposeProject {

@@ -5,6 +5,7 @@ mod binary;
 mod compose;
 mod container;
 mod dashboard;
+mod deploy;
 mod http;
 mod jobs;
 mod notifications;
