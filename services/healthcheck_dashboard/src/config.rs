@@ -1,6 +1,6 @@
 //! The configuration file as written: the spec's `config.toml` (`[checks]` with its
-//! `endpoints`, `[dashboard]`, `[alerts]`) plus `[auth]`, `[storage]` and the optional
-//! per-endpoint keys, and the environment variables layered on top of it.
+//! `endpoints`, `[dashboard]`, `[alerts]`) plus `[auth]`, `[storage]`, `[peers]` and the
+//! optional per-endpoint keys, and the environment variables layered on top of it.
 //!
 //! This is only what the TOML says, with its defaults. The conversion in [`crate::settings`]
 //! turns it into the runtime `Settings` once, which is where every value is checked and every probe
@@ -13,6 +13,7 @@ use service_kit::alert::AlertsConfig;
 use service_kit::auth::AuthConfig;
 use service_kit::config::{default_host, default_true, env_parse, env_string};
 use service_kit::config::{ConfigError, ConfigFile};
+use service_kit::peers::PeersConfig;
 
 /// Default port of `/health` and the dashboard (the spec's `DASHBOARD_PORT=9100`).
 pub const DEFAULT_PORT: u16 = 9100;
@@ -38,13 +39,20 @@ pub struct Config {
     /// Where history is kept.
     #[serde(default)]
     pub storage: StorageConfig,
+    /// Where the other sidecars are: `log_watcher` (error lines carried by down alerts; env
+    /// `LOG_WATCHER_URL`, token `LOG_WATCHER_TOKEN`) and `webhook_handler` (deploy markers;
+    /// env `WEBHOOK_HANDLER_URL`, token `WEBHOOK_TOKEN`). Each is off without its URL;
+    /// `healthcheck_dashboard` (this service) is accepted and unused.
+    #[serde(default)]
+    pub peers: PeersConfig,
 }
 
 impl ConfigFile for Config {
     const PATH_ENV_VARS: &'static [&'static str] = &["HEALTHCHECK_CONFIG", "CONFIG_PATH"];
 
-    /// `DASHBOARD_PORT`, `HEALTHCHECK_INTERVAL_SECS`, `DASHBOARD_TOKEN`, and the shared
-    /// `ALERT_WEBHOOK`, `ALERT_EMAIL` (each turns alerts on) and `SMTP_*`.
+    /// `DASHBOARD_PORT`, `HEALTHCHECK_INTERVAL_SECS`, `DASHBOARD_TOKEN`, the shared
+    /// `ALERT_WEBHOOK`, `ALERT_EMAIL` (each turns alerts on) and `SMTP_*`, and the peers'
+    /// `LOG_WATCHER_URL`, `WEBHOOK_HANDLER_URL` with their tokens.
     fn apply_env(&mut self) -> Result<(), ConfigError> {
         if let Some(port) = env_parse::<u16>("DASHBOARD_PORT")? {
             self.dashboard.port = port;
@@ -56,6 +64,7 @@ impl ConfigFile for Config {
         if let Some(token) = env_string("DASHBOARD_TOKEN") {
             self.auth.token = Some(token);
         }
+        self.peers.apply_env();
         Ok(())
     }
 }

@@ -6,34 +6,45 @@
 //! only those above it (the scheduler, the loop that carries an outcome into state, history
 //! and alerts, comes after them).
 //! - [`config`]: the spec's `config.toml` as written (`[checks]`, `[dashboard]`, `[alerts]`,
-//!   `[auth]`, `[storage]`), its defaults and the env vars (`DASHBOARD_PORT`,
-//!   `HEALTHCHECK_INTERVAL_SECS`, `ALERT_*`, `SMTP_*`, `DASHBOARD_TOKEN`).
+//!   `[auth]`, `[storage]`, `[peers]`), its defaults and the env vars (`DASHBOARD_PORT`,
+//!   `HEALTHCHECK_INTERVAL_SECS`, `ALERT_*`, `SMTP_*`, `DASHBOARD_TOKEN`, `LOG_WATCHER_URL`,
+//!   `WEBHOOK_HANDLER_URL` and their tokens).
 //! - [`check`]: one endpoint's [`check::Check`]: its info, [`check::Schedule`],
 //!   [`check::Probe`] and live [`check::CheckState`].
 //!   - `check/probe.rs`: building a probe from its endpoint entry, running it with its timeout.
 //!   - `check/http.rs`, `tcp.rs`, `postgres.rs`, `command.rs`: what each check type does,
 //!     what counts as up, degraded, down, and each error text; the shared HTTP clients.
 //!   - `check/outcome.rs`: [`check::Outcome`] and [`check::Status`].
-//!   - `check/state.rs`: last outcome, counters, uptime, latencies, and the alerting
-//!     hysteresis (down after N failures, recovered after M successes, reminders).
+//!   - `check/state.rs`: last outcome, counters, uptime, latencies, the alerting
+//!     hysteresis (down after N failures, recovered after M successes, reminders) and the
+//!     gate that holds alerts back under a maintenance window.
 //! - [`settings`]: the one conversion from config to runtime [`settings::Settings`]: every
-//!   check, probe and alert sink built, every value checked, errors naming
-//!   `checks.endpoints[1] ("api").url`; `listen_address` and the `check-config` summary.
+//!   check, probe, alert sink and peer client built, every value checked, errors naming
+//!   `checks.endpoints[1] ("api").url` or `peers.log_watcher`; `listen_address` and the
+//!   `check-config` summary.
 //! - [`state`]: all checks together: lookup by name, readiness (first round done), change
 //!   notifications for the event stream.
 //! - [`history`]: per-minute history and errors in SQLite, restored at start-up.
-//! - [`alerting`]: transitions to alert messages through the shared sinks.
+//! - [`alerting`]: transitions to alert messages through the shared sinks; down alerts carry
+//!   the service's last error lines from log_watcher (`[peers] log_watcher`).
+//! - [`maintenance`]: maintenance windows (in memory) that hold a service's alerts back, and
+//!   the down alert sent when one ends over a service still down.
+//! - [`deploys`]: deploys polled from webhook_handler (`[peers] webhook_handler`), for the
+//!   markers on the dashboard's sparklines.
 //! - [`scheduler`]: runs each check on its schedule with bounded concurrency, then records
-//!   the outcome (state, history, status-change log line, alert).
+//!   the outcome (state, history, status-change log line, alert or held-back alert).
 //! - [`api`]: the HTTP routes (`/health` in the spec's and the IETF format, `/dashboard`,
-//!   `/metrics`, badges, `/api/*`, `/events`) over [`App`].
+//!   `/metrics`, badges, `/api/*` with `/api/maintenance` and `/api/deploys`, `/events`)
+//!   over [`App`].
 //! - [`run`] (here): wires it together and shuts down in order.
 
 pub mod alerting;
 pub mod api;
 pub mod check;
 pub mod config;
+pub mod deploys;
 pub mod history;
+pub mod maintenance;
 pub mod scheduler;
 pub mod settings;
 pub mod state;
@@ -48,6 +59,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::alerting::Alerter;
 use crate::check::HttpClients;
+use crate::deploys::DeployMarkers;
+use crate::maintenance::Maintenance;
 use crate::scheduler::{Scheduler, SchedulerStats};
 use crate::settings::Settings;
 use crate::state::HealthState;
@@ -72,6 +85,7 @@ pub async fn run(
         alerts,
         auth,
         retention_days,
+        peers,
     } = settings;
     let store = Store::open(&data_dir, history::DB_FILE, history::SCHEMA)?;
     let state = Arc::new(HealthState::new(checks));
@@ -88,7 +102,7 @@ pub async fn run(
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://localhost:{}/dashboard", local.port()));
-    let alerter = Arc::new(Alerter::new(alerts, Some(link)));
+    let alerter = Arc::new(Alerter::new(alerts, Some(link), peers.log_watcher));
     let retention = Duration::from_secs(retention_days.max(1) * 86_400);
     let (history_writer, writer_task) =
         history::spawn_writer(store.clone(), retention, shutdown.clone());
@@ -101,7 +115,14 @@ pub async fn run(
         clients: HttpClients::new(),
         stats: scheduler_stats.clone(),
     };
-    let tasks = scheduler.spawn(shutdown.clone());
+    let mut tasks = scheduler.spawn(shutdown.clone());
+    let maintenance = Arc::new(Maintenance::new(state.clone(), alerter.clone()));
+    tasks.spawn(maintenance.clone().run_expiry(shutdown.clone()));
+    let deploys = Arc::new(DeployMarkers::new(peers.webhook_handler));
+    let touched = state.clone();
+    let poller = deploys
+        .clone()
+        .spawn(move || touched.touch(), shutdown.clone());
 
     let app = Arc::new(App {
         dashboard,
@@ -111,20 +132,25 @@ pub async fn run(
         scheduler_stats,
         alerter,
         auth: Arc::new(auth),
+        maintenance,
+        deploys,
     });
     tracing::info!(
         address = %local,
         checks = app.state.checks().len(),
         dashboard = app.dashboard.enabled,
+        log_watcher = app.alerter.has_log_watcher(),
+        deploy_markers = poller.is_some(),
         "Healthcheck dashboard listening."
     );
     let served = service_kit::serve::serve(listener, router(app.clone()), shutdown.clone()).await;
     shutdown.cancel();
     tasks.join_all().await;
-    if let Some(dispatcher) = app.alerter.dispatcher() {
-        // An alert about the last transition should not be lost to the shutdown.
-        dispatcher.drain(Duration::from_secs(3)).await;
+    if let Some(poller) = poller {
+        let _ = poller.await;
     }
+    // An alert about the last transition should not be lost to the shutdown.
+    app.alerter.drain(Duration::from_secs(3)).await;
     let _ = writer_task.await;
     tracing::info!("Healthcheck dashboard stopped.");
     served.map_err(RunError::from)

@@ -1,8 +1,9 @@
 //! Runs every check on its own schedule, concurrently, and takes each outcome the rest of the
 //! way: into the check's state, the history, a log line when the status changes, and the
-//! alerter. One task per check, a semaphore bounding how many probes run at once, a little
-//! jitter so checks do not fire in lockstep ([`Schedule::ticks`]). A slow or hung target only
-//! ever holds its own task (and one permit, for at most its timeout).
+//! alerter (or, under a maintenance window, a held-back alert). One task per check, a
+//! semaphore bounding how many probes run at once, a little jitter so checks do not fire in
+//! lockstep ([`Schedule::ticks`]). A slow or hung target only ever holds its own task (and
+//! one permit, for at most its timeout).
 //!
 //! [`Schedule::ticks`]: crate::check::Schedule::ticks
 
@@ -15,7 +16,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::alerting::Alerter;
-use crate::check::{HttpClients, Outcome, Status};
+use crate::check::{Gate, HttpClients, Outcome, Status};
 use crate::history::{HistoryRecord, HistoryWriter};
 use crate::state::HealthState;
 
@@ -120,11 +121,23 @@ impl Scheduler {
                 latency_ms: outcome.elapsed.as_millis() as u64,
                 error: outcome.error.clone(),
             });
-            let (previous, transition) = self.state.record(index, outcome.clone(), at, reminder);
-            if previous != outcome.status {
-                log_status_change(&check.info.name, previous, &outcome);
+            let recorded = self.state.record(index, outcome.clone(), at, reminder);
+            if recorded.previous != outcome.status {
+                log_status_change(&check.info.name, recorded.previous, &outcome);
             }
-            self.alerter.handle(&check.info, &transition, &outcome);
+            match recorded.gate {
+                Gate::Send => self.alerter.handle(
+                    &check.info,
+                    &recorded.transition,
+                    &outcome,
+                    recorded.evidence_since,
+                ),
+                Gate::HeldBack => {
+                    self.alerter
+                        .hold_back(&check.info, &recorded.transition, &outcome)
+                }
+                Gate::Quiet => {}
+            }
         }
     }
 }

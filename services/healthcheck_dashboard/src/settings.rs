@@ -10,6 +10,7 @@ use std::time::Duration;
 use service_kit::alert::Sink;
 use service_kit::auth::AuthConfig;
 use service_kit::config::{item_key, ConfigError, ServiceSettings};
+use service_kit::peers::Peers;
 
 use crate::check::{Check, CheckInfo, Probe, Schedule};
 use crate::config::{Config, DashboardConfig, EndpointConfig};
@@ -32,6 +33,9 @@ pub struct Settings {
     pub auth: AuthConfig,
     /// Days of history kept (`[storage] retention_days`).
     pub retention_days: u64,
+    /// Clients for the other sidecars (`[peers]`): log_watcher for the error lines of down
+    /// alerts, webhook_handler for deploy markers; each `None` when not configured.
+    pub peers: Peers,
 }
 
 /// `[alerts]`, ready to use.
@@ -89,6 +93,7 @@ impl Settings {
                 .filter(|mins| *mins > 0)
                 .map(|mins| Duration::from_secs(mins * 60)),
         };
+        let peers = config.peers.build()?;
         Ok(Settings {
             checks: built,
             max_concurrent: config.checks.max_concurrent,
@@ -96,6 +101,7 @@ impl Settings {
             alerts,
             auth: config.auth,
             retention_days: config.storage.retention_days,
+            peers,
         })
     }
 }
@@ -308,6 +314,24 @@ endpoints = [ { name = " ", url = "db:5432", type = "tcp" } ]"#,
         assert_eq!(alerts.sinks.len(), 1);
         assert!(!alerts.resolved);
         assert_eq!(alerts.reminder, Some(Duration::from_secs(1800)));
+    }
+
+    #[test]
+    fn peers_are_built_once_and_a_bad_url_names_its_key() {
+        let settings = Settings::from_toml(
+            "[peers]\nlog_watcher = \"http://log_watcher:9200\"\nlog_watcher_token = \"t\"",
+        )
+        .unwrap();
+        assert_eq!(
+            settings.peers.log_watcher.unwrap().name(),
+            "http://log_watcher:9200"
+        );
+        assert!(settings.peers.webhook_handler.is_none());
+        assert!(problem("[peers]\nlog_watcher = \"log_watcher:9200\"")
+            .starts_with("peers.log_watcher: "));
+        assert!(problem("[peers]\nwebhook_handler = \"ftp://x\"")
+            .starts_with("peers.webhook_handler: "));
+        assert!(problem("[peers]\nlogwatcher = \"http://x\"").contains("logwatcher"));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! All checks of the service, shared by the scheduler (which records outcomes) and the HTTP
 //! handlers (which read them): lookup by name, whether the first round is done, and a
-//! notification on every outcome for the dashboard's event stream. Each check's own state
+//! notification on every outcome (and on other changes the page shows: maintenance windows,
+//! deploys) for the dashboard's event stream. Each check's own state
 //! sits behind its own lock ([`Check::lock`]), held only to copy or update a few fields.
 
 use std::collections::HashMap;
@@ -10,7 +11,21 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::check::{Check, Outcome, Status, Transition};
+use crate::check::{Check, Gate, Outcome, Status, Transition};
+
+/// What recording one outcome decided.
+#[derive(Debug)]
+pub struct Recorded {
+    /// The status before it.
+    pub previous: Status,
+    /// The alerting transition.
+    pub transition: Transition,
+    /// Whether its alert goes out.
+    pub gate: Gate,
+    /// Where the error lines of a down alert start (see
+    /// [`CheckState::evidence_since`](crate::check::CheckState::evidence_since)).
+    pub evidence_since: DateTime<Utc>,
+}
 
 /// Every check and what is known about them as a whole.
 pub struct HealthState {
@@ -53,33 +68,51 @@ impl HealthState {
         self.by_name.get(name).map(|&i| &self.checks[i])
     }
 
+    /// The position of the check named `name`.
+    pub fn index_of(&self, name: &str) -> Option<usize> {
+        self.by_name.get(name).copied()
+    }
+
     /// Whether every check has run at least once.
     pub fn first_round_done(&self) -> bool {
         self.waiting_first.load(Ordering::Acquire) == 0
     }
 
-    /// Records an outcome of check number `index`; returns the status before it and the
-    /// alerting transition.
+    /// Records an outcome of check number `index`: the status before it, the alerting
+    /// transition and whether its alert goes out, decided under one lock with the
+    /// maintenance flag.
     pub fn record(
         &self,
         index: usize,
         outcome: Outcome,
         at: DateTime<Utc>,
         reminder: Option<Duration>,
-    ) -> (Status, Transition) {
+    ) -> Recorded {
         let check = &self.checks[index];
         let recorded = {
             let mut state = check.lock();
             let first = state.last.is_none();
             let previous = state.status;
             let transition = state.apply(&check.info, outcome, at, reminder);
+            let gate = state.gate(&transition);
             if first {
                 self.waiting_first.fetch_sub(1, Ordering::AcqRel);
             }
-            (previous, transition)
+            Recorded {
+                previous,
+                evidence_since: state.evidence_since(at),
+                transition,
+                gate,
+            }
         };
         self.version.send_modify(|v| *v += 1);
         recorded
+    }
+
+    /// Tells the event stream that something it shows changed without a new outcome (a
+    /// maintenance window opened or closed).
+    pub fn touch(&self) {
+        self.version.send_modify(|v| *v += 1);
     }
 
     /// A receiver that changes whenever any check records an outcome.

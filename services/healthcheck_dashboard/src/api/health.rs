@@ -1,6 +1,8 @@
 //! `GET /health` and `GET /health/NAME`: the spec's JSON, or the IETF health-check format
 //! (`application/health+json`) when the client asks for it. 200 when healthy or degraded,
-//! 503 when unhealthy or before every check has run once.
+//! 503 when unhealthy or before every check has run once. Each service also says its
+//! `failure_threshold` and whether a `maintenance` window covers it, which a deploy's health
+//! gate reads ([`service_kit::peers::healthcheck::check`]).
 
 use std::sync::Arc;
 
@@ -43,6 +45,8 @@ fn spec_entry(view: &ServiceView) -> Value {
         "consecutive_failures".into(),
         json!(view.consecutive_failures),
     );
+    entry.insert("failure_threshold".into(), json!(view.failure_threshold));
+    entry.insert("maintenance".into(), json!(view.maintenance));
     Value::Object(entry)
 }
 

@@ -208,6 +208,26 @@ pub fn render(app: &App) -> String {
         .map(|d| d.stats())
         .unwrap_or_default();
     alerts.write_metrics(&mut m, "healthcheck_alerts_total");
+    m.family(
+        "healthcheck_maintenance_suppressed_alerts_total",
+        MetricKind::Counter,
+        "Alerts not sent because a maintenance window covered the service.",
+    )
+    .sample(
+        "healthcheck_maintenance_suppressed_alerts_total",
+        &[],
+        app.alerter.held_back() as f64,
+    );
+    m.family(
+        "healthcheck_maintenance_windows",
+        MetricKind::Gauge,
+        "Maintenance windows open now.",
+    )
+    .sample(
+        "healthcheck_maintenance_windows",
+        &[],
+        app.maintenance.count(now) as f64,
+    );
     m.finish()
 }
 

@@ -8,6 +8,8 @@
 //! | `GET /badge/NAME.svg` | status badge | `badge.rs` | unless `public_health` |
 //! | `GET /metrics` | Prometheus text | `metrics.rs` | yes |
 //! | `GET /api/status`, `GET /api/history/NAME` | dashboard data | `status.rs` | yes |
+//! | `POST /api/maintenance`, `GET /api/maintenance`, `DELETE /api/maintenance/ID` | maintenance windows | `maintenance.rs` | yes |
+//! | `GET /api/deploys` | deploys known from webhook_handler (markers) | `deploys.rs` | yes |
 //! | `GET /events` | server-sent status updates | `events.rs` | yes |
 //! | `GET /dashboard`, `GET /` | the status page (404 when disabled) | `dashboard.rs`, `dashboard/` | yes |
 //!
@@ -16,8 +18,10 @@
 
 mod badge;
 mod dashboard;
+mod deploys;
 mod events;
 mod health;
+mod maintenance;
 mod metrics;
 pub mod status;
 
@@ -25,13 +29,15 @@ use std::sync::Arc;
 
 use axum::middleware::from_fn_with_state;
 use axum::response::Redirect;
-use axum::routing::get;
+use axum::routing::{delete, get};
 use axum::{Json, Router};
 use service_kit::auth::AuthConfig;
 use service_kit::storage::Store;
 
 use crate::alerting::Alerter;
 use crate::config::DashboardConfig;
+use crate::deploys::DeployMarkers;
+use crate::maintenance::Maintenance;
 use crate::scheduler::SchedulerStats;
 use crate::state::HealthState;
 
@@ -51,6 +57,10 @@ pub struct App {
     pub alerter: Arc<Alerter>,
     /// Route protection.
     pub auth: Arc<AuthConfig>,
+    /// Maintenance windows.
+    pub maintenance: Arc<Maintenance>,
+    /// Deploys known from webhook_handler, for markers.
+    pub deploys: Arc<DeployMarkers>,
 }
 
 /// Builds every route over the shared app state.
@@ -72,6 +82,12 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/metrics", get(metrics::metrics))
         .route("/api/status", get(status::status_json))
         .route("/api/history/{name}", get(status::history_json))
+        .route(
+            "/api/maintenance",
+            get(maintenance::list).post(maintenance::open),
+        )
+        .route("/api/maintenance/{id}", delete(maintenance::close))
+        .route("/api/deploys", get(deploys::list))
         .route("/events", get(events::stream));
     if app.dashboard.enabled {
         private = private

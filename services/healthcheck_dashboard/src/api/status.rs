@@ -10,8 +10,11 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use service_kit::http_error::ApiError;
 
+use service_kit::peers::webhook_handler::Deploy;
+
 use super::App;
 use crate::check::{Check, Sample, Status};
+use crate::maintenance::WindowView;
 
 /// The aggregate state of the stack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -63,6 +66,10 @@ pub struct ServiceView {
     pub status_since: Option<String>,
     /// Failures in a row.
     pub consecutive_failures: u32,
+    /// Failures in a row after which it is announced down.
+    pub failure_threshold: u32,
+    /// Whether a maintenance window covers it (its alerts are held back).
+    pub maintenance: bool,
     /// Percentage of passing checks over the last 24 hours.
     pub uptime_24h: Option<f64>,
     /// The most recent error, kept after recovery.
@@ -101,6 +108,11 @@ pub struct StatusView {
     pub ready: bool,
     /// The services, in config order.
     pub services: Vec<ServiceView>,
+    /// The open maintenance windows, soonest end first.
+    pub maintenance: Vec<WindowView>,
+    /// Deploys known from webhook_handler (last 24 hours, oldest first), drawn as markers
+    /// on the sparklines of the services they name (all when they name none).
+    pub deploys: Vec<Deploy>,
 }
 
 /// RFC 3339 with seconds and `Z`, as in the spec's example.
@@ -143,6 +155,8 @@ pub fn service_view(check: &Check, now: DateTime<Utc>, with_history: bool) -> Se
         last_checked: state.last_checked.map(timestamp),
         status_since: state.status_since.map(timestamp),
         consecutive_failures: state.consecutive_failures,
+        failure_threshold: info.failure_threshold,
+        maintenance: state.maintenance,
         uptime_24h: state
             .uptime_percent(now)
             .map(|p| (p * 100.0).round() / 100.0),
@@ -177,6 +191,8 @@ pub fn status_view(app: &App) -> StatusView {
         status: overall(services.iter().map(|s| &s.status), ready),
         ready,
         services,
+        maintenance: app.maintenance.active(now),
+        deploys: app.deploys.snapshot().deploys.clone(),
     }
 }
 

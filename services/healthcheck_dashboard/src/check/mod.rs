@@ -10,8 +10,8 @@
 //! - `http`, `tcp`, `postgres`, `command`: each check type, what counts as up, degraded,
 //!   down, and the error texts.
 //! - `outcome`: [`Outcome`] and [`Status`].
-//! - `state`: [`CheckState`] (last outcome, counters, uptime, latencies) and the alerting
-//!   hysteresis ([`Transition`]).
+//! - `state`: [`CheckState`] (last outcome, counters, uptime, latencies), the alerting
+//!   hysteresis ([`Transition`]) and whether its alert goes out ([`Gate`]).
 
 mod command;
 mod http;
@@ -32,7 +32,9 @@ use outcome::one_line;
 pub use outcome::{Outcome, Status};
 pub use postgres::PostgresProbe;
 pub use probe::{FieldProblem, Probe};
-pub use state::{CheckState, HourBucket, Sample, Transition, RECENT_SAMPLES, UPTIME_HOURS};
+pub use state::{
+    CheckState, Gate, HourBucket, Sample, Transition, EVIDENCE_WINDOW, RECENT_SAMPLES, UPTIME_HOURS,
+};
 pub use tcp::TcpProbe;
 
 /// One endpoint, from its settings to its live state.

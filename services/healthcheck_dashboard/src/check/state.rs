@@ -1,7 +1,8 @@
 //! The live state of one check: last outcome, counters, recent latencies, hourly uptime, and
 //! the alerting hysteresis that turns outcomes into [`Transition`]s (down after
 //! `failure_threshold` failures in a row, recovered after `success_threshold` successes,
-//! reminders while down).
+//! reminders while down), and whether a transition's alert goes out ([`Gate`]): not while a
+//! maintenance window covers the check, and a recovery only after a down alert went out.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -62,6 +63,12 @@ pub struct CheckState {
     pub hourly: VecDeque<HourBucket>,
     /// Whether a down alert is active (hysteresis).
     pub alerting: bool,
+    /// Whether people were told about the current outage (its down alert went out); a
+    /// recovery is announced only then. False while a maintenance window holds it back.
+    pub announced: bool,
+    /// Whether a maintenance window covers the check (set by [`crate::maintenance`]): its
+    /// alerts are held back, everything else goes on.
+    pub maintenance: bool,
     /// When the current failure streak began.
     pub failing_since: Option<DateTime<Utc>>,
     /// When the last down alert or reminder was sent.
@@ -87,6 +94,8 @@ impl Default for CheckState {
             recent: VecDeque::with_capacity(RECENT_SAMPLES),
             hourly: VecDeque::new(),
             alerting: false,
+            announced: false,
+            maintenance: false,
             failing_since: None,
             last_alert: None,
             outage_start: None,
@@ -122,7 +131,76 @@ pub enum Transition {
     },
 }
 
+/// Whether the alert a [`Transition`] calls for goes out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gate {
+    /// Send it.
+    Send,
+    /// A maintenance window covers the check: log and count it, send nothing.
+    HeldBack,
+    /// Nothing to send: no transition, or the recovery of an outage nobody was told about.
+    Quiet,
+}
+
+/// How far back the error lines of a down alert reach at most.
+pub const EVIDENCE_WINDOW: chrono::TimeDelta = chrono::TimeDelta::minutes(15);
+
 impl CheckState {
+    /// Decides whether the alert of `transition` (just returned by [`apply`](Self::apply))
+    /// goes out, and remembers whether people know about the outage. A recovery inside a
+    /// maintenance window is quiet unless its down alert went out before the window.
+    pub fn gate(&mut self, transition: &Transition) -> Gate {
+        match transition {
+            Transition::None => Gate::Quiet,
+            Transition::WentDown { .. } | Transition::StillDown { .. } => {
+                if self.maintenance {
+                    Gate::HeldBack
+                } else {
+                    self.announced = true;
+                    Gate::Send
+                }
+            }
+            Transition::Recovered { .. } => {
+                if std::mem::take(&mut self.announced) {
+                    Gate::Send
+                } else {
+                    Gate::Quiet
+                }
+            }
+        }
+    }
+
+    /// Clears the maintenance flag; when the check is still down behind an outage whose
+    /// alert was held back, returns the down transition to announce now (so a failed
+    /// deploy left broken still pages someone).
+    pub fn end_maintenance(&mut self, at: DateTime<Utc>) -> Option<Transition> {
+        self.maintenance = false;
+        if !self.alerting || self.announced || self.status.is_ok() {
+            return None;
+        }
+        self.announced = true;
+        self.last_alert = Some(at);
+        let since = self.outage_start.or(self.failing_since).unwrap_or(at);
+        let error = self
+            .last
+            .as_ref()
+            .and_then(|o| o.error.clone())
+            .unwrap_or_else(|| "failed".to_string());
+        Some(Transition::WentDown { since, error })
+    }
+
+    /// Where the error lines of a down alert start: the last check that passed, or
+    /// [`EVIDENCE_WINDOW`] ago, whichever is later.
+    pub fn evidence_since(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        let floor = now - EVIDENCE_WINDOW;
+        self.recent
+            .iter()
+            .rev()
+            .find(|sample| sample.status.is_ok())
+            .and_then(|sample| DateTime::from_timestamp(i64::from(sample.at), 0))
+            .map_or(floor, |last_up| last_up.max(floor))
+    }
+
     /// Uptime over the last [`UPTIME_HOURS`] hours, as a percentage; `None` before any check.
     pub fn uptime_percent(&self, now: DateTime<Utc>) -> Option<f64> {
         let current_hour = now.timestamp().div_euclid(3600);
@@ -329,6 +407,76 @@ mod tests {
             Transition::StillDown { since, .. } if since == at(0)
         ));
         assert_eq!(state.apply(&info, down(), at(90), every), Transition::None);
+    }
+
+    #[test]
+    fn a_window_holds_back_down_and_ending_it_while_down_announces_it() {
+        let info = info(1, 1);
+        let mut state = CheckState {
+            maintenance: true,
+            ..CheckState::default()
+        };
+        let went_down = state.apply(&info, down(), at(0), None);
+        assert_eq!(state.gate(&went_down), Gate::HeldBack);
+        assert!(state.alerting && !state.announced);
+        assert_eq!(
+            state.end_maintenance(at(30)),
+            Some(Transition::WentDown {
+                since: at(0),
+                error: "boom".to_string()
+            })
+        );
+        assert!(state.announced && !state.maintenance);
+        // Told about, so its recovery is announced too.
+        let recovered = state.apply(&info, up(), at(40), None);
+        assert_eq!(state.gate(&recovered), Gate::Send);
+    }
+
+    #[test]
+    fn a_recovery_inside_a_window_is_quiet_and_nothing_is_left_to_announce() {
+        let info = info(1, 1);
+        let mut state = CheckState {
+            maintenance: true,
+            ..CheckState::default()
+        };
+        let went_down = state.apply(&info, down(), at(0), None);
+        assert_eq!(state.gate(&went_down), Gate::HeldBack);
+        let recovered = state.apply(&info, up(), at(10), None);
+        assert_eq!(state.gate(&recovered), Gate::Quiet);
+        assert_eq!(state.end_maintenance(at(20)), None);
+    }
+
+    #[test]
+    fn an_outage_announced_before_the_window_still_gets_its_recovery() {
+        let info = info(1, 1);
+        let mut state = CheckState::default();
+        let went_down = state.apply(&info, down(), at(0), None);
+        assert_eq!(state.gate(&went_down), Gate::Send);
+        state.maintenance = true;
+        let recovered = state.apply(&info, up(), at(10), None);
+        assert_eq!(state.gate(&recovered), Gate::Send);
+    }
+
+    #[test]
+    fn evidence_starts_at_the_last_passing_check_but_at_most_15_minutes_back() {
+        let info = info(3, 1);
+        let mut state = CheckState::default();
+        state.apply(&info, up(), at(0), None);
+        state.apply(&info, down(), at(10), None);
+        assert_eq!(state.evidence_since(at(20)), at(0));
+        assert_eq!(state.evidence_since(at(3600)), at(3600 - 900));
+        assert_eq!(
+            CheckState::default().evidence_since(at(3600)),
+            at(3600 - 900)
+        );
+    }
+
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn the_maintenance_flags_fit_in_what_a_check_already_took() {
+        // 10,000 checks must fit in 64 MiB: the two flags of maintenance windows live in
+        // the padding of the state (296 bytes before them too).
+        assert!(std::mem::size_of::<CheckState>() <= 296);
     }
 
     #[test]

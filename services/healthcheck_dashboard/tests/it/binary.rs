@@ -28,7 +28,13 @@ webhook = ""
 
 fn check_config(text: &str) -> (i32, String, String) {
     let mut command = Command::new(BINARY);
-    for var in ["HEALTHCHECK_CONFIG", "CONFIG_PATH", "DASHBOARD_PORT"] {
+    for var in [
+        "HEALTHCHECK_CONFIG",
+        "CONFIG_PATH",
+        "DASHBOARD_PORT",
+        "LOG_WATCHER_URL",
+        "WEBHOOK_HANDLER_URL",
+    ] {
         command.env_remove(var);
     }
     binary::check_config(command, text)
@@ -75,10 +81,39 @@ enabled = true
 email = "not an address""#,
             "alerts.email:",
         ),
+        (
+            r#"[peers]
+log_watcher = "log_watcher:9200""#,
+            "peers.log_watcher: ",
+        ),
+        (
+            r#"[peers]
+webhook_handler = "ftp://webhook_handler/""#,
+            "peers.webhook_handler: ftp://webhook_handler/ is not an http(s) URL",
+        ),
     ];
     for (config, expected) in cases {
         binary::assert_config_rejected(config, check_config(config), expected);
     }
+}
+
+#[test]
+fn a_peer_url_from_the_environment_is_checked_like_the_file() {
+    let mut command = Command::new(BINARY);
+    command
+        .env_remove("HEALTHCHECK_CONFIG")
+        .env_remove("CONFIG_PATH")
+        .env("WEBHOOK_HANDLER_URL", "not a url");
+    let result = binary::check_config(command, SPEC_CONFIG);
+    binary::assert_config_rejected("WEBHOOK_HANDLER_URL", result, "peers.webhook_handler: ");
+
+    let mut command = Command::new(BINARY);
+    command
+        .env_remove("HEALTHCHECK_CONFIG")
+        .env_remove("CONFIG_PATH")
+        .env("LOG_WATCHER_URL", "http://log_watcher:9200");
+    let (code, _, stderr) = binary::check_config(command, SPEC_CONFIG);
+    assert_eq!(code, 0, "{stderr}");
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! Integration tests of healthcheck_dashboard: the real service on port 0 against real
-//! targets (local HTTP/HTTPS servers, TCP ports, a PostgreSQL server, commands).
+//! targets (local HTTP/HTTPS servers, TCP ports, a PostgreSQL server, commands) and the real
+//! other sidecars (log_watcher, webhook_handler) as its peers.
 
 mod alerts;
 mod api;
@@ -8,4 +9,6 @@ mod checks;
 mod container;
 mod dashboard;
 mod history;
+mod maintenance;
+mod peers;
 mod support;

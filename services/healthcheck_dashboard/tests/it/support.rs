@@ -51,6 +51,40 @@ impl TestApp {
         self.service.request(path)
     }
 
+    /// The URL of `path` on the app.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// POSTs `body` as JSON to `path` (with `token` as bearer when given); status and the
+    /// JSON answer.
+    pub async fn post_json(
+        &self,
+        path: &str,
+        body: &Value,
+        token: Option<&str>,
+    ) -> (StatusCode, Value) {
+        let mut request = reqwest::Client::new().post(self.url(path)).json(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("POST sent");
+        let status = response.status();
+        let text = response.text().await.expect("a body");
+        let json = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("POST {path} did not answer JSON ({e}): {text}"));
+        (status, json)
+    }
+
+    /// DELETEs `path` (with `token` as bearer when given); the status.
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> StatusCode {
+        let mut request = reqwest::Client::new().delete(self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.expect("DELETE sent").status()
+    }
+
     /// GET `path`, returning status and body text.
     pub async fn get(&self, path: &str) -> (StatusCode, String) {
         self.service.get(path).await

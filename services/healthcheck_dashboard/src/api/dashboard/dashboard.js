@@ -132,7 +132,37 @@
     return 'expired ' + plural(-days, 'day') + ' ago';
   }
 
-  function sparkline(s) {
+  // The tooltip of a maintenance badge: the window over the service that ends last.
+  function maintenanceTitle(name, windows) {
+    let last = null;
+    for (const w of windows || []) {
+      if ((w.services || []).includes(name) && (last === null || String(w.until) >= String(last.until))) last = w;
+    }
+    if (last === null) return 'maintenance window';
+    return 'maintenance window until ' + last.until + (last.reason ? ': ' + last.reason : '');
+  }
+
+  // Whether a deploy touched the service (a deploy naming none touched them all).
+  function deployTouches(deploy, name) {
+    const services = deploy.services || [];
+    return services.length === 0 || services.includes(name);
+  }
+
+  // render.rs's marker_x: between the samples around it, at the newest when newer, nowhere
+  // when older than the oldest.
+  function markerX(samples, at, xOf, step) {
+    if (samples.length === 0 || at < samples[0].at) return null;
+    const last = samples.length - 1;
+    if (at >= samples[last].at) return xOf(last);
+    for (let i = 0; i < last; i += 1) {
+      const a = samples[i].at;
+      const b = samples[i + 1].at;
+      if (at >= a && at < b) return xOf(i) + ((at - a) / (b - a)) * step;
+    }
+    return null;
+  }
+
+  function sparkline(s, deploys) {
     const samples = (s.history || []).slice(-SLOTS);
     const figure = el('figure', 'spark');
     const svg = svgEl('svg', {
@@ -149,6 +179,25 @@
       H - PAD - (ms / scale) * (H - 2 * PAD),
     ];
     svg.append(svgEl('line', { class: 'spark-base', x1: PAD, y1: H - PAD, x2: W - PAD, y2: H - PAD }));
+    for (const deploy of deploys || []) {
+      if (!deployTouches(deploy, s.name)) continue;
+      const at = Date.parse(deploy.started_at);
+      if (Number.isNaN(at)) continue;
+      const x = markerX(samples, at / 1000, (i) => point(i, 0)[0], step);
+      if (x === null) continue;
+      const state = String(deploy.state);
+      const marker = svgEl('line', {
+        class: 'deploy deploy-' + state.replace(/[^a-z_]/g, ''),
+        x1: x.toFixed(1),
+        y1: PAD / 2,
+        x2: x.toFixed(1),
+        y2: H - PAD,
+      });
+      const tip = svgEl('title', {});
+      tip.textContent = 'deploy: job ' + deploy.job + ' (' + state + ')';
+      marker.append(tip);
+      svg.append(marker);
+    }
     if (samples.length > 1) {
       const points = samples.map((p, i) => point(i, p.ms).map((v) => v.toFixed(1)).join(',')).join(' ');
       svg.append(svgEl('polyline', { class: 'spark-line', points: points }));
@@ -177,7 +226,7 @@
     return figure;
   }
 
-  function renderCard(s) {
+  function renderCard(s, view) {
     const status = String(s.status);
     const card = el('article', 'card status-' + status);
     card.dataset.name = s.name;
@@ -187,6 +236,11 @@
     const dot = el('span', 'dot');
     dot.setAttribute('aria-hidden', 'true');
     head.append(dot, el('h2', 'name', s.name), el('span', 'badge', status));
+    if (s.maintenance) {
+      const maint = el('span', 'maint', 'maintenance');
+      maint.title = maintenanceTitle(s.name, view.maintenance);
+      head.append(maint);
+    }
     card.append(head);
 
     const target = el('p', 'target');
@@ -205,7 +259,7 @@
       facts.append(fact('Certificate', s.cert_days_left < 14 ? 'cert cert-warn' : 'cert', certText(s.cert_days_left)));
     }
     card.append(facts);
-    card.append(sparkline(s));
+    card.append(sparkline(s, view.deploys));
 
     if (status === 'down') {
       card.append(el('p', 'message message-error', s.error || 'failing'));
@@ -249,7 +303,7 @@
       empty.append(el('code', null, '[checks] endpoints'), '.');
       main.replaceChildren(empty);
     } else {
-      main.replaceChildren(...view.services.map(renderCard));
+      main.replaceChildren(...view.services.map((s) => renderCard(s, view)));
     }
     updates += 1;
     body.dataset.updates = String(updates);

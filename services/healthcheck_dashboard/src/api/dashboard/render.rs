@@ -10,9 +10,12 @@ use chrono::{DateTime, Utc};
 use service_kit::html::{self, escape, relative_time, seconds_since};
 use service_kit::page::{self, Head};
 
+use service_kit::peers::webhook_handler::Deploy;
+
 use crate::api::status::{Overall, ServiceView, StatusView};
-use crate::check::Status;
 use crate::check::RECENT_SAMPLES;
+use crate::check::{Sample, Status};
+use crate::maintenance::WindowView;
 
 /// The page's stylesheet, inlined under the response's CSP nonce.
 const CSS: &str = include_str!("dashboard.css");
@@ -181,7 +184,7 @@ pub fn page(view: &StatusView, nonce: &str, now: DateTime<Utc>) -> String {
         out.push_str(r#"<p class="empty">No endpoints are configured: add some under <code>[checks] endpoints</code>.</p>"#);
     }
     for service in &view.services {
-        card(&mut out, service, now);
+        card(&mut out, service, view, now);
     }
     out.push_str(
         r#"
@@ -209,14 +212,44 @@ fn counts_items(out: &mut String, counts: Counts) {
     }
 }
 
+/// The tooltip of a service's maintenance badge: the window over it that ends last.
+pub fn maintenance_title(name: &str, windows: &[WindowView]) -> String {
+    let Some(window) = windows
+        .iter()
+        .filter(|w| w.services.iter().any(|s| s == name))
+        .max_by(|a, b| a.until.cmp(&b.until))
+    else {
+        return "maintenance window".to_string();
+    };
+    if window.reason.is_empty() {
+        format!("maintenance window until {}", window.until)
+    } else {
+        format!(
+            "maintenance window until {}: {}",
+            window.until, window.reason
+        )
+    }
+}
+
 /// One service's card.
-fn card(out: &mut String, s: &ServiceView, now: DateTime<Utc>) {
+fn card(out: &mut String, s: &ServiceView, view: &StatusView, now: DateTime<Utc>) {
     let status = s.status.as_str();
     let name = escape(&s.name);
     let _ = write!(
         out,
         r#"<article class="card status-{status}" data-name="{name}" data-status="{status}">
-<header class="card-head"><span class="dot" aria-hidden="true"></span><h2 class="name">{name}</h2><span class="badge">{status}</span></header>
+<header class="card-head"><span class="dot" aria-hidden="true"></span><h2 class="name">{name}</h2><span class="badge">{status}</span>"#
+    );
+    if s.maintenance {
+        let _ = write!(
+            out,
+            r#"<span class="maint" title="{}">maintenance</span>"#,
+            escape(&maintenance_title(&s.name, &view.maintenance))
+        );
+    }
+    let _ = write!(
+        out,
+        r#"</header>
 <p class="target"><span class="kind">{kind}</span> <code class="url">{target}</code></p>
 <dl class="facts">"#,
         kind = escape(s.kind),
@@ -261,7 +294,7 @@ fn card(out: &mut String, s: &ServiceView, now: DateTime<Utc>) {
         );
     }
     out.push_str("</dl>\n");
-    sparkline(out, s);
+    sparkline(out, s, &view.deploys);
     match s.status {
         Status::Down => {
             let error = s.error.as_deref().unwrap_or("failing");
@@ -342,9 +375,47 @@ fn uptime_class(percent: f64) -> &'static str {
     }
 }
 
+/// Whether `deploy` touched service `name` (a deploy naming no service touched them all).
+pub fn deploy_touches(deploy: &Deploy, name: &str) -> bool {
+    deploy.services.is_empty() || deploy.services.iter().any(|s| s == name)
+}
+
+/// The CSS class suffix of a deploy state: its letters and underscores only.
+pub fn deploy_class(state: &str) -> String {
+    state
+        .chars()
+        .filter(|c| c.is_ascii_lowercase() || *c == '_')
+        .collect()
+}
+
+/// Where on the sparkline a deploy at unix second `at` goes, given the x of sample `i` and
+/// the distance between two samples: between the two samples around it, in proportion to
+/// time; at the newest sample when it is newer; nowhere when it is older than the oldest.
+pub fn marker_x(
+    samples: &[Sample],
+    at: f64,
+    x_of: impl Fn(usize) -> f64,
+    step: f64,
+) -> Option<f64> {
+    let first = samples.first()?;
+    if at < f64::from(first.at) {
+        return None;
+    }
+    let last = samples.len() - 1;
+    if at >= f64::from(samples[last].at) {
+        return Some(x_of(last));
+    }
+    let i = samples
+        .windows(2)
+        .position(|w| at >= f64::from(w[0].at) && at < f64::from(w[1].at))?;
+    let (a, b) = (f64::from(samples[i].at), f64::from(samples[i + 1].at));
+    Some(x_of(i) + (at - a) / (b - a) * step)
+}
+
 /// The response-time sparkline: a line over the last samples (newest at the right edge),
-/// a dot per check coloured by its status, a tooltip per dot, and a caption.
-fn sparkline(out: &mut String, s: &ServiceView) {
+/// a dot per check coloured by its status, a tooltip per dot, a vertical marker per deploy
+/// that touched the service (coloured by its state), and a caption.
+fn sparkline(out: &mut String, s: &ServiceView, deploys: &[Deploy]) {
     let samples = &s.history[s.history.len().saturating_sub(RECENT_SAMPLES)..];
     let _ = write!(
         out,
@@ -365,6 +436,24 @@ fn sparkline(out: &mut String, s: &ServiceView) {
         y = SPARK_H - SPARK_PAD,
         x2 = SPARK_W - SPARK_PAD
     );
+    for deploy in deploys.iter().filter(|d| deploy_touches(d, &s.name)) {
+        let Some(at) = DateTime::parse_from_rfc3339(&deploy.started_at).ok() else {
+            continue;
+        };
+        let at = at.timestamp_millis() as f64 / 1000.0;
+        let Some(x) = marker_x(samples, at, |i| point(i, 0).0, step) else {
+            continue;
+        };
+        let _ = write!(
+            out,
+            r#"<line class="deploy deploy-{class}" x1="{x:.1}" y1="{top}" x2="{x:.1}" y2="{bottom}"><title>deploy: job {job} ({state})</title></line>"#,
+            class = deploy_class(&deploy.state),
+            top = SPARK_PAD / 2.0,
+            bottom = SPARK_H - SPARK_PAD,
+            job = deploy.job,
+            state = escape(&deploy.state),
+        );
+    }
     if samples.len() > 1 {
         out.push_str(r#"<polyline class="spark-line" points=""#);
         for (i, sample) in samples.iter().enumerate() {
@@ -427,6 +516,8 @@ mod tests {
             last_checked: Some("2024-06-12T16:15:20Z".to_string()),
             status_since: Some("2024-06-12T16:10:00Z".to_string()),
             consecutive_failures: u32::from(status == Status::Down) * 3,
+            failure_threshold: 3,
+            maintenance: false,
             uptime_24h: Some(97.5),
             last_error: Some(LastError {
                 at: "2024-06-12T16:00:00Z".to_string(),
@@ -457,6 +548,8 @@ mod tests {
             status: Overall::Unhealthy,
             ready: true,
             services,
+            maintenance: Vec::new(),
+            deploys: Vec::new(),
         }
     }
 
@@ -493,6 +586,60 @@ mod tests {
         assert!(html.contains("3 s ago</time>"));
         assert!(html.contains(r#"<b>1</b> down"#));
         assert!(html.contains("<title>(1 down) &lt;b&gt;Stack&lt;/b&gt;</title>"));
+    }
+
+    fn deploy(job: i64, state: &str, started_at: &str, services: &[&str]) -> Deploy {
+        Deploy {
+            job,
+            hook: "app".to_string(),
+            state: state.to_string(),
+            started_at: started_at.to_string(),
+            finished_at: None,
+            services: services.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn deploys_are_marked_on_the_sparklines_of_the_services_they_touched() {
+        // The samples are at 16:15:00 and 16:15:10.
+        let mut page_view = view(vec![service("api", Status::Up), service("db", Status::Up)]);
+        page_view.deploys = vec![
+            deploy(7, "rolled_back", "2024-06-12T16:15:05Z", &["api"]),
+            deploy(8, "succeeded", "2024-06-12T16:15:30Z", &[]),
+            deploy(9, "succeeded", "2024-06-12T16:00:00Z", &[]),
+        ];
+        let html = page(&page_view, "n0nce", now());
+        let cards: Vec<&str> = html.split("<article").skip(1).collect();
+        let (api, db) = (cards[0], cards[1]);
+        // Halfway between the two samples, which are one step apart at the right edge.
+        let step = (SPARK_W - 2.0 * SPARK_PAD) / (RECENT_SAMPLES as f64 - 1.0);
+        let halfway = SPARK_W - SPARK_PAD - step / 2.0;
+        assert!(api.contains(&format!(
+            r#"<line class="deploy deploy-rolled_back" x1="{halfway:.1}""#
+        )));
+        assert!(api.contains("<title>deploy: job 7 (rolled_back)</title>"));
+        assert!(api.contains("<title>deploy: job 8 (succeeded)</title>"));
+        assert!(!db.contains("job 7"), "db was not deployed by job 7");
+        assert!(db.contains("<title>deploy: job 8 (succeeded)</title>"));
+        assert!(!html.contains("job 9"), "older than every sample");
+    }
+
+    #[test]
+    fn a_service_under_maintenance_wears_a_badge_saying_until_when_and_why() {
+        let mut covered = service("api", Status::Down);
+        covered.maintenance = true;
+        let mut page_view = view(vec![covered, service("db", Status::Up)]);
+        page_view.maintenance = vec![WindowView {
+            id: "abc".to_string(),
+            services: vec!["api".to_string()],
+            until: "2024-06-12T16:30:00Z".to_string(),
+            reason: "deploy <b>".to_string(),
+        }];
+        let html = page(&page_view, "n0nce", now());
+        assert!(html.contains(
+            r#"<span class="badge">down</span><span class="maint" title="maintenance window until 2024-06-12T16:30:00Z: deploy &lt;b&gt;">maintenance</span></header>"#
+        ));
+        assert_eq!(html.matches(r#"class="maint""#).count(), 1);
     }
 
     #[test]
