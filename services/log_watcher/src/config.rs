@@ -1,9 +1,9 @@
 //! The configuration file as written: the spec's `config.toml` (`[log_sources]`,
-//! `[filters]`, `[alerts]`) plus `[api]`, `[summary]`, `[storage]`, `[multiline]` and
-//! `[auth]`, with their defaults, and the environment variables on top of it
+//! `[filters]`, `[alerts]`) plus `[api]`, `[summary]`, `[storage]`, `[multiline]`,
+//! `[auth]` and `[peers]`, with their defaults, and the environment variables on top of it
 //! ([`Config::apply_env`]: `LOG_FILTER`, `ALERT_EMAIL`, `ALERT_WEBHOOK`, `SMTP_*`,
-//! `LOG_WATCHER_PORT`, `LOG_WATCHER_TOKEN`; the file itself comes from `--config`,
-//! `CONFIG_PATH` or `./config.toml`).
+//! `LOG_WATCHER_PORT`, `LOG_WATCHER_TOKEN`, `WEBHOOK_HANDLER_URL`, `WEBHOOK_TOKEN`; the
+//! file itself comes from `--config`, `CONFIG_PATH` or `./config.toml`).
 //!
 //! Nothing here is checked beyond what serde checks (unknown keys, types): the one
 //! conversion into the runtime `Settings` does every other check and build
@@ -18,6 +18,7 @@ use service_kit::auth::AuthConfig;
 use service_kit::config::{
     default_host, default_true, env_parse, env_string, split_list, ConfigError, ConfigFile,
 };
+use service_kit::peers::PeersConfig;
 
 /// Default port of the API (`[api] port`, env `LOG_WATCHER_PORT`).
 pub const DEFAULT_PORT: u16 = 9200;
@@ -50,6 +51,12 @@ pub struct Config {
     /// Credentials protecting the API and dashboard (open when empty).
     #[serde(default)]
     pub auth: AuthConfig,
+    /// Where the other sidecars are. log_watcher uses only `webhook_handler` (and its
+    /// token): its deploys become markers on the dashboard's chart (none without it). The
+    /// other keys are accepted, so that one `[peers]` block can serve every sidecar, and
+    /// ignored.
+    #[serde(default)]
+    pub peers: PeersConfig,
 }
 
 impl ConfigFile for Config {
@@ -66,6 +73,14 @@ impl ConfigFile for Config {
         self.alerts.apply_env()?;
         if let Some(token) = env_string("LOG_WATCHER_TOKEN") {
             self.auth.token = Some(token);
+        }
+        self.peers.apply_env();
+        // Started by Compose with its project's name, follow that project (as Compose's own
+        // commands would) unless the file names another.
+        if let Some(docker_api) = &mut self.log_sources.docker_api {
+            if docker_api.project.is_none() {
+                docker_api.project = env_string("COMPOSE_PROJECT_NAME");
+            }
         }
         Ok(())
     }
@@ -123,7 +138,7 @@ pub struct DockerApiConfig {
     #[serde(default)]
     pub socket: Option<PathBuf>,
     /// Only containers of this Compose project (label `com.docker.compose.project`); default:
-    /// every container.
+    /// `COMPOSE_PROJECT_NAME` when set, else every container.
     #[serde(default)]
     pub project: Option<String>,
     /// Only these containers: container or Compose service names, `*` and `?` wildcards

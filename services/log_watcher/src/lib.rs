@@ -32,15 +32,18 @@
 //!    [`ring`](store::ring) of recent events, the per-second [`counter`](store::counter),
 //!    [`query`](store::query) (what `/logs` asks for).
 //! 7. [`http`]: the routes: [`logs`](http::logs), [`summary`](http::summary),
-//!    [`series`](http::series), [`metrics`](http::metrics), `/livez`, and the
-//!    [`dashboard`](http::dashboard) page; durations in queries in [`http::duration`].
+//!    [`series`](http::series), [`metrics`](http::metrics), [`deploys`](http::deploys),
+//!    `/livez`, and the [`dashboard`](http::dashboard) page; durations in queries in
+//!    [`http::duration`].
 //!
-//! Beside the way: [`housekeeping`] (the stdout summary line, alert digests, pruning) and
-//! [`status`] (what each source shows in `/livez` and `/metrics`).
+//! Beside the way: [`housekeeping`] (the stdout summary line, alert digests, pruning),
+//! [`status`] (what each source shows in `/livez` and `/metrics`) and [`deploys`]
+//! (webhook_handler's deploys, polled when `[peers] webhook_handler` is set, as markers on
+//! the dashboard's chart).
 //!
 //! Dependencies point one way: a source drives its decoder, which uses the parser; the
-//! writer drives the store and the alerter; the HTTP side reads the store, the counter and
-//! the source list. No module imports one that uses it: what two steps share ([`event`],
+//! writer drives the store and the alerter; the HTTP side reads the store, the counter,
+//! the source list and the deploy markers. No module imports one that uses it: what two steps share ([`event`],
 //! [`batch`], [`checkpoint`], [`status`], [`parse::Level`]) sits where both see it, and only
 //! [`settings`] and [`run`] know every step.
 
@@ -49,6 +52,7 @@ pub mod batch;
 pub mod checkpoint;
 pub mod config;
 pub mod decode;
+pub mod deploys;
 pub mod event;
 pub mod housekeeping;
 pub mod http;
@@ -71,6 +75,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::alerting::Alerter;
 use crate::batch::Batch;
+use crate::deploys::DeployMarkers;
 use crate::settings::{Settings, SourceSettings};
 use crate::source::docker_api::DockerApiSource;
 use crate::source::files::wake::Wakeup;
@@ -99,6 +104,7 @@ pub async fn run(
         api,
         summary_every_secs,
         storage,
+        peers,
     } = settings;
     let store = Arc::new(EventStore::open(&data_dir, storage.ring_size)?);
     let alerter = Arc::new(Alerter::new(alerts));
@@ -169,6 +175,11 @@ pub async fn run(
         storage.retention_days,
         shutdown.clone(),
     ));
+    // Only with the peer configured: no task, no polling, no markers without it.
+    let deploys = Arc::new(DeployMarkers::default());
+    let deploy_poller = peers
+        .webhook_handler
+        .map(|peer| tokio::spawn(deploys::poll(peer, deploys.clone(), shutdown.clone())));
 
     let app = Arc::new(App {
         store,
@@ -178,11 +189,16 @@ pub async fn run(
         sources,
         events_total,
         dashboard: api.dashboard,
+        deploys,
+        deploy_markers: deploy_poller.is_some(),
     });
     tracing::info!(address = %listener.local_addr()?, "Log watcher listening.");
     let served = service_kit::serve::serve(listener, router(app), shutdown.clone()).await;
     shutdown.cancel();
     stop(reader_thread, docker_api, writer, housekeeping).await;
+    if let Some(poller) = deploy_poller {
+        let _ = poller.await;
+    }
     if let Some(dispatcher) = alerter.dispatcher() {
         dispatcher.drain(Duration::from_secs(3)).await;
     }

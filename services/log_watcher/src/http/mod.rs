@@ -8,11 +8,13 @@
 //! | `GET /summary?window=10m` | lines per level and service in the window | [`summary`] | yes |
 //! | `GET /summary/series?window=1h&step=60&service=` | lines per level in equal buckets | [`series`] | yes |
 //! | `GET /metrics` | Prometheus text | [`metrics`] | yes |
+//! | `GET /api/deploys?service=` | webhook_handler's deploys, the chart's markers | [`deploys`] | yes |
 //! | `GET /dashboard`, `GET /` | the HTML page (404 with `[api] dashboard = false`) | [`dashboard`] | yes |
 //!
 //! Durations in queries (`since=15m`, `window=10m`, `step=5m`) are read by [`duration`].
 
 pub mod dashboard;
+pub mod deploys;
 pub mod duration;
 pub mod logs;
 pub mod metrics;
@@ -29,6 +31,7 @@ use axum::{Json, Router};
 use service_kit::auth::AuthConfig;
 
 use crate::alerting::Alerter;
+use crate::deploys::DeployMarkers;
 use crate::status::SourceList;
 use crate::store::{EventStore, LineCounter};
 
@@ -48,6 +51,11 @@ pub struct App {
     pub events_total: Arc<AtomicU64>,
     /// Whether `/dashboard` is served (`[api] dashboard`).
     pub dashboard: bool,
+    /// webhook_handler's deploys as the last poll left them (empty without the peer).
+    pub deploys: Arc<DeployMarkers>,
+    /// Whether deploys are polled at all (`[peers] webhook_handler` set): the page then
+    /// asks `/api/deploys` for them.
+    pub deploy_markers: bool,
 }
 
 /// Builds every route.
@@ -58,6 +66,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/summary", get(summary::summary))
         .route("/metrics", get(metrics::metrics))
         .route("/summary/series", get(series::series_handler))
+        .route("/api/deploys", get(deploys::deploys))
         .merge(dashboard::routes(app.dashboard))
         .layer(from_fn_with_state(
             app.auth.clone(),

@@ -5,7 +5,9 @@
 //! stops start-up with one line naming its key, in the style serde names keys
 //! (`alerts.rules[0] ("x").threshold: must be at least 1`).
 //!
-//! `[log_sources]` is checked in [`sources`]; everything else here.
+//! `[log_sources]` is checked in [`sources`]; everything else here. `[peers]` becomes the
+//! clients of [`service_kit::peers`], of which only webhook_handler's is used (deploy
+//! markers, [`crate::deploys`]).
 
 pub mod sources;
 
@@ -14,6 +16,7 @@ use std::time::Duration;
 use regex::Regex;
 use service_kit::auth::AuthConfig;
 use service_kit::config::{item_key, regex, ConfigError, ServiceSettings};
+use service_kit::peers::Peers;
 
 use crate::alerting::{AlertSettings, Rule};
 use crate::config::{AlertRuleConfig, Config};
@@ -42,6 +45,9 @@ pub struct Settings {
     pub summary_every_secs: u64,
     /// Memory and retention bounds.
     pub storage: StorageSettings,
+    /// The other sidecars; only `webhook_handler` is used: its deploys are the chart's
+    /// markers (no polling and no markers without it).
+    pub peers: Peers,
 }
 
 /// `[api]` and `[auth]`.
@@ -83,6 +89,7 @@ impl Settings {
             storage,
             multiline,
             auth,
+            peers,
         } = config;
         let levels = filters
             .levels
@@ -136,6 +143,7 @@ impl Settings {
         )?;
         at_least(multiline.max_lines as u64, 1, "multiline.max_lines")?;
         let sources = sources::build(log_sources)?;
+        let peers = peers.build()?;
         alerts.reject_health_only_keys("log_watcher")?;
         // Built (so checked) even when alerts are off, which then only sends nothing.
         let sinks = alerts.sinks(DEFAULT_EMAIL_FROM)?;
@@ -174,6 +182,7 @@ impl Settings {
                 ring_size: storage.ring_size,
                 retention_days: storage.retention_days,
             },
+            peers,
         })
     }
 }
@@ -305,5 +314,23 @@ mod tests {
         assert_eq!(settings.summary_every_secs, 120);
         assert_eq!(settings.summary(), "0 file pattern(s)");
         assert_eq!(settings.listen_address(), "0.0.0.0:9200");
+    }
+
+    #[test]
+    fn the_webhook_handler_peer_is_built_once_and_a_bad_url_names_its_key() {
+        let settings = Settings::from_toml(
+            "[peers]\nwebhook_handler = \"http://webhook_handler:9000\"\nwebhook_handler_token = \"t\"",
+        )
+        .unwrap();
+        let peer = settings.peers.webhook_handler.unwrap();
+        assert_eq!(peer.name(), "http://webhook_handler:9000");
+        assert!(Settings::from_toml("")
+            .unwrap()
+            .peers
+            .webhook_handler
+            .is_none());
+        assert!(error("[peers]\nwebhook_handler = \"webhook_handler:9000\"")
+            .contains("peers.webhook_handler: "));
+        assert!(error("[peers]\nwebhok_handler = \"http://x\"").contains("webhok_handler"));
     }
 }

@@ -37,6 +37,8 @@ fn command() -> Command {
         "ALERT_WEBHOOK",
         "LOG_WATCHER_PORT",
         "DATA_DIR",
+        "WEBHOOK_HANDLER_URL",
+        "WEBHOOK_TOKEN",
     ] {
         command.env_remove(var);
     }
@@ -84,10 +86,39 @@ fn bad_config_stops_start_up_with_one_line_naming_the_key() {
             "[multiline]\nstart_pattern = \"[\"",
             "multiline.start_pattern:",
         ),
+        (
+            "[peers]\nwebhook_handler = \"webhook_handler:9000\"",
+            "peers.webhook_handler:",
+        ),
+        (
+            "[peers]\nwebhook_handler = \"ftp://webhook_handler\"",
+            "peers.webhook_handler: ftp://webhook_handler/ is not an http(s) URL",
+        ),
     ];
     for (config, expected) in cases {
         binary::assert_config_rejected(config, check_config(config), expected);
     }
+}
+
+#[test]
+fn a_bad_webhook_handler_url_stops_start_up_whether_from_the_file_or_the_env() {
+    let (_guard, dir) = temp_dir();
+    let config = write_config("[peers]\nwebhook_handler = \"http://webhook_handler:9000\"\n");
+    let out = command()
+        .env("WEBHOOK_HANDLER_URL", "webhook_handler:9000")
+        .env("DATA_DIR", dir.join("data"))
+        .arg("--config")
+        .arg(config.path())
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{}", free_port()))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    binary::assert_config_rejected(
+        "WEBHOOK_HANDLER_URL=webhook_handler:9000",
+        (out.status.code().unwrap_or(-1), String::new(), stderr),
+        "peers.webhook_handler: \"webhook_handler:9000\" is not a URL",
+    );
 }
 
 /// Collects the child's stdout lines as they come.

@@ -1,12 +1,16 @@
 //! The dashboard's chart, drawn on the server: lines read per minute over the last hour,
 //! one stacked bar per bucket of a [`Series`], most severe level at the bottom, a tooltip
-//! per bar, the scale at the left and the time below. `dashboard.js` draws the very same
-//! markup from `/summary/series` (`renderChart`), with the same numbers.
+//! per bar, the scale at the left and the time below; over the bars, a vertical marker
+//! where each deploy started, coloured by its state, with its own tooltip. `dashboard.js`
+//! draws the very same markup from `/summary/series` and `/api/deploys` (`renderChart`),
+//! with the same numbers.
 
 use std::fmt::Write;
 
-use service_kit::html::span;
+use chrono::{DateTime, Utc};
+use service_kit::html::{escape, span};
 
+use crate::deploys::Marker;
 use crate::http::series::Series;
 use crate::parse::Level;
 
@@ -23,6 +27,39 @@ const CHART_H: f64 = 120.0;
 const SEG_MIN: f64 = 2.0;
 /// Share of its slot a bar fills (the rest is the gap between bars).
 const BAR_FILL: f64 = 0.75;
+/// Width of the area around a deploy marker that shows its tooltip.
+const MARKER_HIT: f64 = 8.0;
+
+/// The colour class of a deploy's marker, by its state: `deploy-succeeded`,
+/// `deploy-failed` (failed, rollback_failed, interrupted), `deploy-rolled-back`,
+/// `deploy-running` (running, queued), else `deploy-other`. Never the peer's text itself.
+pub fn deploy_class(state: &str) -> &'static str {
+    match state {
+        "succeeded" => "deploy-succeeded",
+        "failed" | "rollback_failed" | "interrupted" => "deploy-failed",
+        "rolled_back" => "deploy-rolled-back",
+        "running" | "queued" => "deploy-running",
+        _ => "deploy-other",
+    }
+}
+
+/// A deploy marker's tooltip: `deploy: job 7 of hook app (succeeded)`, then when it
+/// started and the services it named (not yet escaped).
+pub fn deploy_tip(marker: &Marker) -> String {
+    let deploy = &marker.deploy;
+    let services = if deploy.services.is_empty() {
+        "no services named".to_string()
+    } else {
+        format!("services: {}", deploy.services.join(", "))
+    };
+    format!(
+        "deploy: job {} of hook {} ({})\nstarted {} UTC · {services}",
+        deploy.job,
+        deploy.hook,
+        deploy.state,
+        marker.started.format("%H:%M:%S"),
+    )
+}
 /// The smallest of 1, 2, 5 × 10ⁿ that is at least `n` (1 for nothing): the chart's scale.
 pub fn nice_ceiling(n: u64) -> u64 {
     if n <= 1 {
@@ -40,8 +77,9 @@ pub fn nice_ceiling(n: u64) -> u64 {
 }
 
 /// The per-level stacked bar chart: one bar per bucket, most severe level at the bottom,
-/// a tooltip per bar, the scale at the left and the time below.
-pub(super) fn chart(out: &mut String, series: &Series, levels: &[Level]) {
+/// a tooltip per bar, the scale at the left and the time below, and the markers of the
+/// `deploys` that started within it.
+pub(super) fn chart(out: &mut String, series: &Series, levels: &[Level], deploys: &[Marker]) {
     let totals: Vec<u64> = series
         .buckets
         .iter()
@@ -91,7 +129,9 @@ pub(super) fn chart(out: &mut String, series: &Series, levels: &[Level]) {
         }
         out.push_str("</g>");
     }
-    out.push_str(r#"</g></svg><div class="chart-x">"#);
+    out.push_str("</g>");
+    markers(out, series, deploys);
+    out.push_str(r#"</svg><div class="chart-x">"#);
     let window = series.window_secs;
     for k in 0..=4i64 {
         let secs = window * (4 - k) / 4;
@@ -105,10 +145,39 @@ pub(super) fn chart(out: &mut String, series: &Series, levels: &[Level]) {
     out.push_str("</div>");
 }
 
+/// The deploy markers: a line at each start time within the series, over the bars.
+fn markers(out: &mut String, series: &Series, deploys: &[Marker]) {
+    out.push_str(r#"<g class="deploys">"#);
+    let first = series
+        .buckets
+        .first()
+        .and_then(|b| DateTime::parse_from_rfc3339(&b.start).ok())
+        .map(|t| t.with_timezone(&Utc));
+    let span_ms = series.buckets.len() as i64 * series.step_secs * 1000;
+    if let Some(first) = first.filter(|_| span_ms > 0) {
+        for marker in deploys {
+            let offset = (marker.started - first).num_milliseconds();
+            if !(0..span_ms).contains(&offset) {
+                continue;
+            }
+            let x = offset as f64 / span_ms as f64 * CHART_W;
+            let _ = write!(
+                out,
+                r#"<g class="deploy {class}"><title>{tip}</title><rect class="deploy-hit" x="{hit:.1}" y="0" width="{MARKER_HIT}" height="{CHART_H}"/><line class="deploy-line" x1="{x:.1}" y1="0" x2="{x:.1}" y2="{CHART_H}"/></g>"#,
+                class = deploy_class(&marker.deploy.state),
+                tip = escape(&deploy_tip(marker)),
+                hit = x - MARKER_HIT / 2.0,
+            );
+        }
+    }
+    out.push_str("</g>");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::http::series::Buckets;
+    use service_kit::peers::webhook_handler::Deploy;
 
     /// An hour of minutes: 5 warnings ten minutes in, 2 errors and 1000 info lines in the
     /// last minute.
@@ -123,8 +192,93 @@ mod tests {
 
     fn draw(levels: &[Level]) -> String {
         let mut out = String::new();
-        chart(&mut out, &series(), levels);
+        chart(&mut out, &series(), levels, &[]);
         out
+    }
+
+    fn marker(job: i64, state: &str, hook: &str, started: &str, services: &[&str]) -> Marker {
+        Marker {
+            deploy: Deploy {
+                job,
+                hook: hook.to_string(),
+                state: state.to_string(),
+                started_at: started.to_string(),
+                finished_at: None,
+                services: services.iter().map(|s| s.to_string()).collect(),
+            },
+            started: DateTime::parse_from_rfc3339(started)
+                .unwrap()
+                .with_timezone(&Utc),
+        }
+    }
+
+    #[test]
+    fn deploys_within_the_hour_are_markers_coloured_by_state_with_escaped_tooltips() {
+        let deploys = [
+            marker(
+                1,
+                "succeeded",
+                "app",
+                "2024-06-12T15:30:00Z",
+                &["api", "web"],
+            ),
+            marker(
+                2,
+                "rollback_failed",
+                "<b>x</b>",
+                "2024-06-12T16:00:00Z",
+                &[],
+            ),
+            marker(3, "rolled_back", "app", "2024-06-12T16:10:00Z", &["api"]),
+            marker(4, "running", "app", "2024-06-12T16:15:10Z", &["api"]),
+            marker(5, "succeeded", "app", "2024-06-12T14:00:00Z", &[]),
+        ];
+        let mut svg = String::new();
+        chart(&mut svg, &series(), &Level::ALL, &deploys);
+        assert_eq!(
+            svg.matches(r#"<g class="deploy "#).count(),
+            4,
+            "the one before the hour is not drawn"
+        );
+        // The hour starts at 15:16:00; 15:30 is 14 of its 60 minutes in.
+        assert!(svg.contains(r#"<g class="deploy deploy-succeeded"><title>deploy: job 1 of hook app (succeeded)
+started 15:30:00 UTC · services: api, web</title><rect class="deploy-hit" x="220.0" y="0" width="8" height="120"/><line class="deploy-line" x1="224.0" y1="0" x2="224.0" y2="120"/></g>"#), "{svg}");
+        assert!(svg.contains(r#"<g class="deploy deploy-failed"><title>deploy: job 2 of hook &lt;b&gt;x&lt;/b&gt; (rollback_failed)
+started 16:00:00 UTC · no services named</title>"#));
+        assert!(svg.contains(r#"<g class="deploy deploy-rolled-back">"#));
+        assert!(svg.contains(r#"<g class="deploy deploy-running">"#));
+        assert!(!svg.contains("<b>x"));
+        assert!(
+            svg.find(r#"class="deploys""#) > svg.find(r#"class="bars""#),
+            "over the bars"
+        );
+    }
+
+    #[test]
+    fn states_map_to_a_few_fixed_classes() {
+        assert_eq!(
+            [
+                "succeeded",
+                "failed",
+                "rollback_failed",
+                "interrupted",
+                "rolled_back",
+                "running",
+                "queued",
+                "\"><x"
+            ]
+            .map(deploy_class),
+            [
+                "deploy-succeeded",
+                "deploy-failed",
+                "deploy-failed",
+                "deploy-failed",
+                "deploy-rolled-back",
+                "deploy-running",
+                "deploy-running",
+                "deploy-other"
+            ]
+        );
     }
 
     fn most_severe_first() -> Vec<Level> {

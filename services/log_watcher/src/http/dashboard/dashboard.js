@@ -8,11 +8,13 @@
 //   stream;
 // - "following" appends new events at the bottom and keeps the newest in view; pausing (or
 //   scrolling up) holds them back behind a "N new events" button;
-// - the header, legend and chart are refreshed from `summary`, `summary/series` and `livez`.
+// - the header, legend and chart are refreshed from `summary`, `summary/series` and `livez`;
+//   with deploy markers on (`data-deploys`), the chart's markers from `api/deploys` (the
+//   filtered service's deploys), whose failure keeps the markers drawn last.
 // It mirrors render.rs and chart.rs: same elements, same classes, same words, same chart
 // geometry.
-// Every text from logs is set with textContent / createTextNode; nothing the server sends
-// ever goes through innerHTML. The element builders, `plural`, `span` and `fetchJson` come
+// Every text from logs and deploys is set with textContent / createTextNode; nothing the
+// server sends ever goes through innerHTML. The element builders, `plural`, `span` and `fetchJson` come
 // from service_kit's page prelude, which the page writes ahead of this.
 (() => {
   'use strict';
@@ -30,12 +32,14 @@
   const H = 120;
   const SEG_MIN = 2;
   const BAR_FILL = 0.75;
+  const MARKER_HIT = 8;
   const SERVICE_COLOURS = 8;
 
   const body = document.body;
   const WINDOW = Number(body.dataset.window) || 3600;
   const STEP = Number(body.dataset.step) || 60;
   const LIMIT = Number(body.dataset.limit) || 300;
+  const DEPLOYS = body.dataset.deploys === 'on';
 
   const tail = document.getElementById('tail');
   const rows = document.getElementById('events');
@@ -46,6 +50,7 @@
   const followButton = document.getElementById('follow');
   const newButton = document.getElementById('new-events');
   const conn = document.getElementById('conn');
+  const deploysNote = document.getElementById('deploys-note');
 
   let filters = readFilters();
   let following = true;
@@ -59,6 +64,7 @@
   let loads = 0;
   let lastUpdate = body.dataset.rendered || new Date().toISOString();
   let connState = 'static';
+  let deploys = []; // the chart's markers, as `api/deploys` last gave them
 
   // ---- small builders -------------------------------------------------------------------
 
@@ -366,6 +372,56 @@
     return 10 * p;
   }
 
+  // chart.rs `deploy_class`: a few fixed classes, never the peer's text itself.
+  function deployClass(state) {
+    switch (state) {
+      case 'succeeded': return 'deploy-succeeded';
+      case 'failed': case 'rollback_failed': case 'interrupted': return 'deploy-failed';
+      case 'rolled_back': return 'deploy-rolled-back';
+      case 'running': case 'queued': return 'deploy-running';
+      default: return 'deploy-other';
+    }
+  }
+
+  // chart.rs `deploy_tip`.
+  function deployTip(deploy, started) {
+    const services = Array.isArray(deploy.services) && deploy.services.length
+      ? 'services: ' + deploy.services.map(String).join(', ')
+      : 'no services named';
+    return 'deploy: job ' + deploy.job + ' of hook ' + deploy.hook + ' (' + deploy.state + ')\nstarted '
+      + new Date(started).toISOString().slice(11, 19) + ' UTC · ' + services;
+  }
+
+  // chart.rs `markers`: a line where each deploy within the buckets started, over the bars.
+  function deployMarkers(buckets, stepSecs) {
+    const marks = svgEl('g', { class: 'deploys' });
+    const first = buckets.length ? Date.parse(buckets[0].start) : NaN;
+    const spanMs = buckets.length * stepSecs * 1000;
+    if (Number.isNaN(first) || !(spanMs > 0)) return marks;
+    for (const deploy of deploys) {
+      const started = Date.parse(deploy.started_at);
+      const offset = started - first;
+      if (Number.isNaN(started) || offset < 0 || offset >= spanMs) continue;
+      const x = (offset / spanMs) * W;
+      const g = svgEl('g', { class: 'deploy ' + deployClass(String(deploy.state)) });
+      const tip = svgEl('title', {});
+      tip.textContent = deployTip(deploy, started);
+      g.append(
+        tip,
+        svgEl('rect', { class: 'deploy-hit', x: (x - MARKER_HIT / 2).toFixed(1), y: 0, width: MARKER_HIT, height: H }),
+        svgEl('line', { class: 'deploy-line', x1: x.toFixed(1), y1: 0, x2: x.toFixed(1), y2: H }),
+      );
+      marks.append(g);
+    }
+    return marks;
+  }
+
+  // render.rs `deploys_note`.
+  function renderDeploysNote(error) {
+    deploysNote.hidden = !error;
+    deploysNote.textContent = error ? 'Deploy markers may be out of date: ' + error : '';
+  }
+
   function renderChart(series) {
     const buckets = Array.isArray(series.buckets) ? series.buckets : [];
     const levels = shownLevels();
@@ -412,7 +468,7 @@
       }
       bars.append(g);
     });
-    svg.append(bars);
+    svg.append(bars, deployMarkers(buckets, Number(series.step_secs) || STEP));
     const xLabels = el('div', 'chart-x');
     const windowSecs = Number(series.window_secs) || WINDOW;
     for (let k = 0; k <= 4; k += 1) {
@@ -483,13 +539,22 @@
       { window: String(WINDOW), step: String(STEP) },
       filters.service ? { service: filters.service } : {},
     )).toString();
+    const deploysUrl = filters.service
+      ? 'api/deploys?' + new URLSearchParams({ service: filters.service }).toString()
+      : 'api/deploys';
     return Promise.all([
       fetchJson('summary?window=' + WINDOW),
       fetchJson(seriesUrl),
       fetchJson('livez'),
+      // Markers are a garnish: when they cannot be read, the chart keeps the last ones.
+      DEPLOYS ? fetchJson(deploysUrl).catch(() => null) : Promise.resolve(null),
     ])
-      .then(([summary, series, livez]) => {
+      .then(([summary, series, livez, marks]) => {
         if (mine !== generation) return;
+        if (marks) {
+          deploys = Array.isArray(marks.deploys) ? marks.deploys : [];
+          renderDeploysNote(marks.error ? String(marks.error) : '');
+        }
         const counts = filters.service ? (summary.services || {})[filters.service] || {} : summary.totals;
         const sources = Array.isArray(livez.sources) ? livez.sources : [];
         renderServices([...Object.keys(summary.services || {}), ...sources.map((s) => s.service)]);

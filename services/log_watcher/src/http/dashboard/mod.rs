@@ -1,14 +1,18 @@
 //! `GET /dashboard`: the page a person leaves open to watch the stack's logs. A live tail of
 //! the events (newest at the bottom, following unless paused), filters by service, level
 //! and text that live in the URL so a filtered view can be bookmarked, a per-level chart
-//! of the lines read per minute over the last hour, and a header with the hour's counts,
-//! the sources' state and when the data was last updated.
+//! of the lines read per minute over the last hour with a marker where each deploy started
+//! (webhook_handler's, with `[peers] webhook_handler`; on a page filtered to one service,
+//! the deploys naming it or naming none), and a header with the hour's counts, the
+//! sources' state and when the data was last updated.
 //!
 //! The server renders the complete page ([`render`], the chart in [`chart`]), so it works without JavaScript: a
 //! `<noscript>` refresh keeps it current and the filter form submits as a plain GET. The
 //! inline script (`dashboard/dashboard.js`) then keeps it live from `/logs/stream`,
 //! re-querying `/logs` whenever the stream (re)opens or the filters change, and polls
-//! `/summary`, `/summary/series` and `/livez` for the header and the chart. The inline
+//! `/summary`, `/summary/series`, `/livez` and (with the peer) `/api/deploys` for the
+//! header and the chart. The deploys come from the copy the poller keeps
+//! ([`crate::deploys`]), so a page never waits for webhook_handler. The inline
 //! style and script run under a per-response CSP nonce and the policy allows nothing
 //! else: no other script, no external resource, no framing, forms to this origin only
 //! ([`service_kit::page`]). Log text is escaped by the server and set with `textContent` by
@@ -143,8 +147,12 @@ pub async fn page(
     )
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let deploys = app.deploys.shown(filters.service.as_deref());
     let view = View {
         now,
+        deploy_markers: app.deploy_markers,
+        deploys: deploys.deploys,
+        deploys_error: deploys.error,
         services: services(&app, &events, &filters),
         summary: app
             .counter

@@ -1,9 +1,10 @@
 //! Server-side rendering of the dashboard. The HTML is complete without JavaScript (a
 //! `<noscript>` refresh keeps it current, and the filter form submits as a plain GET);
 //! `dashboard.js` rebuilds the very same markup from `/logs`, `/logs/stream`, `/summary`,
-//! `/summary/series` and `/livez`, so the two must change together: same elements, same
-//! classes, same words, same chart geometry. Every text that comes from logs, services or
-//! paths goes through [`escape`]. The head and the script element are every page's
+//! `/summary/series`, `/livez` and `/api/deploys`, so the two must change together: same
+//! elements, same classes, same words, same chart geometry. Every text that comes from
+//! logs, services, paths or another sidecar (deploys' hooks and services) goes through
+//! [`escape`]. The head and the script element are every page's
 //! ([`service_kit::page`]).
 
 use std::fmt::Write;
@@ -12,6 +13,7 @@ use chrono::{DateTime, Utc};
 use service_kit::html::{escape, plural};
 use service_kit::page::{self, Head};
 
+use crate::deploys::Marker;
 use crate::event::{format_time, LogEvent};
 use crate::http::series::Series;
 use crate::parse::Level;
@@ -68,6 +70,13 @@ pub struct View {
     pub series: Series,
     /// What the reading loop follows.
     pub sources: Vec<SourceStatus>,
+    /// Whether deploys are polled (`[peers] webhook_handler`): the script then asks for
+    /// them too.
+    pub deploy_markers: bool,
+    /// The deploys the chart marks (those of the filtered service), oldest first.
+    pub deploys: Vec<Marker>,
+    /// Why the last poll of the deploys failed, shown under the chart.
+    pub deploys_error: Option<String>,
 }
 
 /// The colour class of a service name: a stable hash of its UTF-16 code units (what
@@ -144,9 +153,10 @@ pub fn page(view: &View, nonce: &str) -> String {
         css: CSS,
     };
     page::write_head(&mut out, &head, nonce);
+    let deploys = if view.deploy_markers { "on" } else { "off" };
     let _ = write!(
         out,
-        r#"<body data-rendered="{rendered}" data-updates="0" data-loads="0" data-conn="static" data-window="{CHART_WINDOW_SECS}" data-step="{CHART_STEP_SECS}" data-limit="{TAIL_LIMIT}">
+        r#"<body data-rendered="{rendered}" data-updates="0" data-loads="0" data-conn="static" data-window="{CHART_WINDOW_SECS}" data-step="{CHART_STEP_SECS}" data-limit="{TAIL_LIMIT}" data-deploys="{deploys}">
 <header class="top">
 <div class="brand">
 <h1>Log watcher</h1>
@@ -165,8 +175,15 @@ pub fn page(view: &View, nonce: &str) -> String {
     );
     totals_items(&mut out, &counts, &view.filters);
     out.push_str("</ul></div>\n<figure id=\"chart\" class=\"chart\">");
-    chart::chart(&mut out, &view.series, &shown_levels(&view.filters));
-    out.push_str("</figure>\n</section>\n");
+    chart::chart(
+        &mut out,
+        &view.series,
+        &shown_levels(&view.filters),
+        &view.deploys,
+    );
+    out.push_str("</figure>\n");
+    deploys_note(&mut out, view.deploys_error.as_deref());
+    out.push_str("</section>\n");
     filters_form(&mut out, view);
     out.push_str(
         r#"<section class="tail-panel">
@@ -196,6 +213,22 @@ pub fn page(view: &View, nonce: &str) -> String {
     );
     page::write_script_and_end(&mut out, JS, nonce);
     out
+}
+
+/// The line under the chart saying that its deploy markers may be stale, and why (hidden
+/// while the deploys are read fine).
+fn deploys_note(out: &mut String, error: Option<&str>) {
+    match error {
+        Some(error) => {
+            let _ = write!(
+                out,
+                r#"<p id="deploys-note" class="deploys-note">Deploy markers may be out of date: {}</p>"#,
+                escape(error)
+            );
+        }
+        None => out.push_str(r#"<p id="deploys-note" class="deploys-note" hidden></p>"#),
+    }
+    out.push('\n');
 }
 
 /// What the table says when no event matches.
@@ -442,6 +475,9 @@ mod tests {
                 container: None,
                 connected: None,
             }],
+            deploy_markers: false,
+            deploys: Vec::new(),
+            deploys_error: None,
         }
     }
 
@@ -585,6 +621,35 @@ mod tests {
         for external in [r#"href="http"#, r#"href="//"#, "@import", "url("] {
             assert!(!html.contains(external), "found {external:?}");
         }
+    }
+
+    #[test]
+    fn deploys_are_marked_on_the_chart_and_a_failed_poll_is_said_under_it() {
+        let mut view = view(Filters::default(), vec![]);
+        let html = page(&view, "n0nce");
+        assert!(html.contains(r#"data-deploys="off""#));
+        assert!(html.contains(r#"<g class="deploys"></g>"#));
+        assert!(html.contains(r#"<p id="deploys-note" class="deploys-note" hidden></p>"#));
+
+        view.deploy_markers = true;
+        view.deploys = vec![Marker {
+            deploy: service_kit::peers::webhook_handler::Deploy {
+                job: 7,
+                hook: "<i>app</i>".to_string(),
+                state: "failed".to_string(),
+                started_at: "2024-06-12T16:00:00Z".to_string(),
+                finished_at: None,
+                services: vec!["<b>api</b>".to_string()],
+            },
+            started: now() - chrono::TimeDelta::minutes(15),
+        }];
+        view.deploys_error = Some("http://wh:9000 unreachable: <refused>".to_string());
+        let html = page(&view, "n0nce");
+        assert!(html.contains(r#"data-deploys="on""#));
+        assert!(html.contains(
+            "<title>deploy: job 7 of hook &lt;i&gt;app&lt;/i&gt; (failed)\nstarted 16:00:23 UTC · services: &lt;b&gt;api&lt;/b&gt;</title>"
+        ));
+        assert!(html.contains(r#"<p id="deploys-note" class="deploys-note">Deploy markers may be out of date: http://wh:9000 unreachable: &lt;refused&gt;</p>"#));
     }
 
     #[test]

@@ -3,10 +3,11 @@
 //! lines without reloading, pausing, log text with markup shown as text), the filters
 //! ([`filters`]: the level filter in the URL), the chart and the script's markup against the
 //! server's ([`chart`]), the page itself ([`page`]: the no-JavaScript page, the CSP, auth,
-//! the page switched off) and a screenshot of a busy minute ([`screenshot`]). The helpers
-//! they share are here.
+//! the page switched off), deploy markers from the real webhook_handler ([`deploys`]) and a
+//! screenshot of a busy minute ([`screenshot`]). The helpers they share are here.
 
 mod chart;
+mod deploys;
 mod filters;
 mod page;
 mod screenshot;
