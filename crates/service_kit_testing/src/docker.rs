@@ -115,6 +115,62 @@ pub fn busybox_rootfs(root: &Path, busybox: &Path, binaries: &[&Path]) {
     fs::set_permissions(&tmp, fs::Permissions::from_mode(0o1777)).unwrap();
 }
 
+/// Adds to `root` (a [`busybox_rootfs`]) the programs a Compose deploy runs: this machine's
+/// `docker` CLI and its Compose program (`docker-compose`, with the Python it runs on and
+/// that Python's libraries, when it is the Python one), with every shared library they
+/// load. An image made of it can deploy through the engine's socket with no registry.
+pub fn add_docker_cli(root: &Path) {
+    let which = |program: &str| {
+        let out = run(Command::new("sh").args(["-c", &format!("command -v {program}")]));
+        PathBuf::from(out.trim())
+    };
+    let docker = which("docker");
+    let compose = which("docker-compose");
+    let mut executables = vec![docker.clone(), compose.clone()];
+    copy_into(root, &docker, Some(Path::new("/usr/bin/docker")));
+    copy_into(root, &compose, Some(Path::new("/usr/bin/docker-compose")));
+    let head = fs::read(&compose).unwrap_or_default();
+    if let Some(interpreter) = head
+        .strip_prefix(b"#!")
+        .and_then(|rest| rest.split(|b| *b == b'\n').next())
+        .map(|line| String::from_utf8_lossy(line).trim().to_string())
+    {
+        let interpreter = PathBuf::from(interpreter.split_whitespace().next().unwrap_or(""));
+        let resolved = fs::canonicalize(&interpreter).unwrap_or(interpreter.clone());
+        copy_into(root, &resolved, None);
+        copy_into(root, &resolved, Some(&interpreter));
+        executables.push(resolved.clone());
+        let paths = run(Command::new(&resolved).args([
+            "-c",
+            "import sys; print('\\n'.join(p for p in sys.path if p))",
+        ]));
+        for dir in paths.lines().map(Path::new).filter(|p| p.is_dir()) {
+            run(Command::new("cp")
+                .args(["-rL", "--parents"])
+                .arg(dir)
+                .arg(root));
+            let objects = run(Command::new("find")
+                .arg(dir)
+                .args(["-name", "*.so*", "-type", "f"]));
+            executables.extend(objects.lines().map(PathBuf::from));
+        }
+    }
+    let executables: Vec<&Path> = executables.iter().map(PathBuf::as_path).collect();
+    for library in shared_libraries(&executables) {
+        copy_into(root, &library, None);
+    }
+}
+
+/// Copies `file` (following links) into `root` at `at`, or at its own path.
+fn copy_into(root: &Path, file: &Path, at: Option<&Path>) {
+    let at = at.unwrap_or(file);
+    let target = root.join(at.strip_prefix("/").unwrap_or(at));
+    fs::create_dir_all(target.parent().unwrap()).unwrap();
+    if !target.exists() {
+        fs::copy(file, &target).unwrap_or_else(|e| panic!("copy {}: {e}", file.display()));
+    }
+}
+
 /// What `ldd` resolves for `executables`, the dynamic loader included; nothing for static ones.
 pub fn shared_libraries(executables: &[&Path]) -> Vec<PathBuf> {
     let mut libraries = Vec::new();

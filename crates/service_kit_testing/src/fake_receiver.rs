@@ -133,10 +133,26 @@ impl FakeReceiver {
         Self::spawn(vec![FakeResponse::status(503)], true).await
     }
 
+    /// A receiver answering 200, listening on every interface, so that containers reach it
+    /// (at the Docker host's gateway address, `host.docker.internal` with `host-gateway`).
+    /// [`url`](Self::url) still names 127.0.0.1; see [`port`](Self::port).
+    pub async fn start_for_containers() -> Self {
+        Self::spawn_on(
+            Ipv4Addr::UNSPECIFIED,
+            vec![FakeResponse::status(200)],
+            false,
+        )
+        .await
+    }
+
     async fn spawn(responses: Vec<FakeResponse>, hang: bool) -> Self {
-        let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        Self::spawn_on(Ipv4Addr::LOCALHOST, responses, hang).await
+    }
+
+    async fn spawn_on(ip: Ipv4Addr, responses: Vec<FakeResponse>, hang: bool) -> Self {
+        let listener = tokio::net::TcpListener::bind((ip, 0))
             .await
-            .expect("FakeReceiver: bind 127.0.0.1:0");
+            .expect("FakeReceiver: bind port 0");
         let addr = listener.local_addr().expect("FakeReceiver: local address");
         let state = Arc::new(ReceiverState {
             requests: Mutex::new(Vec::new()),
@@ -163,12 +179,17 @@ impl FakeReceiver {
 
     /// `http://127.0.0.1:PORT`, for other paths.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://127.0.0.1:{}", self.addr.port())
     }
 
     /// The address it listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.addr.port()
     }
 
     /// Every request received so far, in arrival order.

@@ -291,7 +291,8 @@ pub struct ComposeConfig {
 pub struct DeployConfig {
     /// The Compose file of the stack.
     pub compose_file: String,
-    /// The Compose project name (default: Compose's own rule, the file's folder name).
+    /// The Compose project name (default, as Compose's own rule: `COMPOSE_PROJECT_NAME`, else
+    /// the file's folder name).
     #[serde(default)]
     pub project: Option<String>,
     /// Only these services are touched (they must be in the Compose file).

@@ -307,12 +307,18 @@ impl StandInBases {
     /// their root filesystems are made under `dir`. `binary` keeps its file name in the
     /// builder's `target/release`.
     pub fn import(&self, dir: &Path, busybox: &Path, binary: &Path, run_id: &str) {
+        self.import_all(dir, busybox, &[binary], run_id);
+    }
+
+    /// [`import`](Self::import) for several binaries built by one builder (a Compose file
+    /// that builds several services from one workspace).
+    pub fn import_all(&self, dir: &Path, busybox: &Path, binaries: &[&Path], run_id: &str) {
         let runtime = dir.join("runtime");
-        busybox_rootfs(&runtime, busybox, &[binary]);
+        busybox_rootfs(&runtime, busybox, binaries);
         import_image(&runtime, &self.runtime, run_id);
 
         let builder = dir.join("builder");
-        busybox_rootfs(&builder, busybox, &[binary]);
+        busybox_rootfs(&builder, busybox, binaries);
         let tools = builder.join("usr/local/bin");
         fs::create_dir_all(&tools).unwrap();
         for tool in ["cargo", "strip"] {
@@ -325,15 +331,17 @@ impl StandInBases {
         // image as small, and its layers as quick to write, as a real build's.
         let release = builder.join(BUILDER_RELEASE_DIR);
         fs::create_dir_all(&release).unwrap();
-        let placed = release.join(binary.file_name().expect("the binary has a file name"));
-        let stripped = Command::new("strip")
-            .arg("-o")
-            .arg(&placed)
-            .arg(binary)
-            .status()
-            .is_ok_and(|status| status.success());
-        if !stripped {
-            fs::copy(binary, &placed).unwrap();
+        for binary in binaries {
+            let placed = release.join(binary.file_name().expect("the binary has a file name"));
+            let stripped = Command::new("strip")
+                .arg("-o")
+                .arg(&placed)
+                .arg(binary)
+                .status()
+                .is_ok_and(|status| status.success());
+            if !stripped {
+                fs::copy(binary, &placed).unwrap();
+            }
         }
         import_image(&builder, &self.builder, run_id);
     }

@@ -15,7 +15,7 @@ use crate::config::{DeployConfig, UpdateConfig};
 pub struct DeployAction {
     /// The Compose file.
     pub file: PathBuf,
-    /// The project name (given, or Compose's own rule).
+    /// The project name: given, else `COMPOSE_PROJECT_NAME`, else Compose's folder rule.
     pub project: String,
     /// The services touched, all in the file.
     pub services: Vec<String>,
@@ -142,9 +142,10 @@ pub fn build(
     if raw.grace_secs == 0 {
         return Err(ConfigError::new(field("grace_secs"), "must be at least 1"));
     }
+    // As Compose itself: the configured name, else COMPOSE_PROJECT_NAME, else the folder's.
     let project = match raw.project.as_deref().filter(|p| !p.trim().is_empty()) {
         Some(project) => project.to_string(),
-        None => default_project(&file),
+        None => env_string("COMPOSE_PROJECT_NAME").unwrap_or_else(|| default_project(&file)),
     };
     Ok(DeployAction {
         file,

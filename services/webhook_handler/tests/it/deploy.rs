@@ -369,6 +369,34 @@ async fn a_good_version_stays_and_a_failing_one_is_rolled_back_with_its_error_li
     wait_green(&sidecars).await;
 }
 
+/// The dashboard shows the deploy's steps as a timeline, the script drawing what the server
+/// drew (in Chromium).
+async fn assert_steps_timeline(hooks: &TestApp, id: i64) {
+    let Some(mut browser) = service_kit_testing::browser::Browser::launch().await else {
+        return;
+    };
+    browser
+        .open(
+            &format!("{}/dashboard?job={id}", hooks.base),
+            "document.querySelectorAll('#steps li').length > 5 && document.body.dataset.updates !== '0'",
+            Duration::from_secs(15),
+        )
+        .await;
+    let shape =
+        "root => [...root.querySelectorAll('#steps li')].map(li => [li.className, li.textContent])";
+    let shapes = browser
+        .server_and_script_shapes(&format!("dashboard?job={id}"), shape, "() => true")
+        .await;
+    assert_eq!(shapes["server"], shapes["script"], "{shapes:#}");
+    let steps = shapes["script"].to_string();
+    for expected in ["step step-failed", "health", "rolled back", "step step-ok"] {
+        assert!(steps.contains(expected), "{expected} not in {steps}");
+    }
+    browser
+        .close_without_problems("the deploy's timeline")
+        .await;
+}
+
 #[tokio::test]
 async fn without_rollback_a_failed_deploy_stays_failed() {
     let Some(stack) = Stack::start("norollback") else {

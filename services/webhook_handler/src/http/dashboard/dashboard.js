@@ -30,6 +30,7 @@
   const output = document.getElementById('output');
   const outputBox = document.getElementById('output-box');
   const rawLink = document.getElementById('output-raw');
+  const stepsList = document.getElementById('steps');
   const followLink = document.getElementById('output-follow');
 
   let pinned = readPinned();
@@ -309,6 +310,27 @@
     rawLink.hidden = !job;
     rawLink.href = job ? 'jobs/' + id + '/log' : '';
     followLink.hidden = pinned === null;
+    renderSteps(job && Array.isArray(job.steps) ? job.steps : []);
+  }
+
+  // A deploy's steps, as the server draws them: name, outcome, time taken, detail.
+  function renderSteps(steps) {
+    const known = ['running', 'ok', 'failed', 'skipped'];
+    stepsList.replaceChildren(...steps.map((step) => {
+      const outcome = known.includes(step.outcome) ? step.outcome : 'unknown';
+      const time = el('span', 'step-time');
+      if (step.finished_at) {
+        const ms = Date.parse(step.finished_at) - Date.parse(step.started_at);
+        time.textContent = durationText(Number.isFinite(ms) ? Math.max(0, ms) : 0);
+      } else {
+        time.append(relTime('elapsed', step.started_at, 'for'));
+      }
+      const li = el('li', 'step step-' + outcome);
+      li.append(el('span', 'step-name', step.name), ' ', el('span', 'badge step-outcome', outcome), ' ',
+        time, ' ', el('span', 'step-detail', step.detail || ''));
+      return li;
+    }));
+    stepsList.hidden = steps.length === 0;
   }
 
   // Output text is kept as text nodes; the oldest characters go beyond MAX_OUTPUT.

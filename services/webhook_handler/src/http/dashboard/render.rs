@@ -447,12 +447,56 @@ fn output_panel(out: &mut String, view: &View) {
     let _ = write!(
         out,
         r#"</span><a id="output-raw" class="output-raw" href="{raw_href}"{raw_hidden}>plain text</a><a id="output-follow" class="output-follow" href="dashboard"{follow_hidden}>follow the newest job</a></div>
-<div id="output-box" class="output-box"><pre id="output" class="output">"#
+"#
     );
+    let steps: &[Value] = match &view.shown {
+        Shown::Job { job, .. } => &job.steps,
+        _ => &[],
+    };
+    steps_timeline(out, steps, view.now);
+    out.push_str(r#"<div id="output-box" class="output-box"><pre id="output" class="output">"#);
     if let Shown::Job { job, .. } = &view.shown {
         out.push_str(&escape(job.output.as_deref().unwrap_or("")));
     }
     out.push_str("</pre></div>\n</section>\n");
+}
+
+/// A deploy's steps as a timeline: each step's name, how it ended, how long it took and what
+/// it found (hidden when the job has no steps).
+fn steps_timeline(out: &mut String, steps: &[Value], now: DateTime<Utc>) {
+    let hidden = if steps.is_empty() { " hidden" } else { "" };
+    let _ = write!(out, r#"<ol id="steps" class="steps"{hidden}>"#);
+    for step in steps {
+        let outcome = match text(step, "outcome") {
+            o @ ("running" | "ok" | "failed" | "skipped") => o,
+            _ => "unknown",
+        };
+        let _ = write!(
+            out,
+            r#"<li class="step step-{outcome}"><span class="step-name">{name}</span> <span class="badge step-outcome">{outcome}</span> <span class="step-time">"#,
+            name = escape(text(step, "name")),
+        );
+        let started = text(step, "started_at");
+        match step["finished_at"].as_str() {
+            Some(finished) => {
+                let ms = match (
+                    DateTime::parse_from_rfc3339(started),
+                    DateTime::parse_from_rfc3339(finished),
+                ) {
+                    (Ok(a), Ok(b)) => (b - a).num_milliseconds().max(0) as u64,
+                    _ => 0,
+                };
+                out.push_str(&duration_ms(ms));
+            }
+            None => relative_time(out, "elapsed", started, "for", now),
+        }
+        let _ = write!(
+            out,
+            r#"</span> <span class="step-detail">{}</span></li>"#,
+            escape(text(step, "detail"))
+        );
+    }
+    out.push_str("</ol>\n");
 }
 
 /// `job #3 · app · running`: which job the output panel shows.
@@ -672,6 +716,31 @@ mod tests {
         assert!(html.contains(r##"<td class="h-job"><span class="slot slot-running">running <a class="job-link" href="?job=7#output-panel" data-job="7">#7</a></span> </td>"##));
         assert!(html.contains(r#"<span class="badge outcome-rejected">rejected</span> <time class="ago" datetime="2026-03-02T10:00:00.000Z" title="2026-03-02T10:00:00.000Z" data-rel="ago">30 s ago</time><span class="why">signature does not match</span>"#));
         assert!(html.contains(r#"<span id="hook-count" class="hook-count">1 hook</span>"#));
+    }
+
+    #[test]
+    fn a_deploys_steps_show_as_a_timeline_with_outcomes_times_and_escaped_details() {
+        let mut job = job(8, JobState::RolledBack);
+        job.steps = vec![
+            json!({"name": "health", "started_at": "2026-03-02T10:00:00.000Z",
+                   "finished_at": "2026-03-02T10:00:12.300Z", "outcome": "failed",
+                   "detail": "health check api is down: <b>500</b>"}),
+            json!({"name": "rolled back", "started_at": "2026-03-02T10:00:12.400Z",
+                   "finished_at": null, "outcome": "running", "detail": ""}),
+        ];
+        let html = page(
+            &view(Shown::Job {
+                job: Box::new(job),
+                pinned: true,
+            }),
+            "n",
+        );
+        assert!(html.contains(r#"<li class="step step-failed"><span class="step-name">health</span> <span class="badge step-outcome">failed</span> <span class="step-time">12.3 s</span> <span class="step-detail">health check api is down: &lt;b&gt;500&lt;/b&gt;</span></li>"#), "{html}");
+        assert!(html.contains(
+            r#"<li class="step step-running"><span class="step-name">rolled back</span>"#
+        ));
+        let plain = page(&view(Shown::Nothing), "n");
+        assert!(plain.contains(r#"<ol id="steps" class="steps" hidden></ol>"#));
     }
 
     #[test]
