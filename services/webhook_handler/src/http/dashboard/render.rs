@@ -444,10 +444,9 @@ fn output_panel(out: &mut String, view: &View) {
         _ => (String::new(), " hidden"),
     };
     let follow_hidden = if pinned { "" } else { " hidden" };
-    let _ = write!(
+    let _ = writeln!(
         out,
-        r#"</span><a id="output-raw" class="output-raw" href="{raw_href}"{raw_hidden}>plain text</a><a id="output-follow" class="output-follow" href="dashboard"{follow_hidden}>follow the newest job</a></div>
-"#
+        r#"</span><a id="output-raw" class="output-raw" href="{raw_href}"{raw_hidden}>plain text</a><a id="output-follow" class="output-follow" href="dashboard"{follow_hidden}>follow the newest job</a></div>"#
     );
     let steps: &[Value] = match &view.shown {
         Shown::Job { job, .. } => &job.steps,
