@@ -354,6 +354,7 @@ async fn a_good_version_stays_and_a_failing_one_is_rolled_back_with_its_error_li
         text.contains("database connection refused"),
         "the service's own error line: {text}"
     );
+    assert_steps_timeline(&sidecars.hooks, job["id"].as_i64().unwrap()).await;
 
     // A version that crashes at start: the same rollback, at once.
     let job = deploy(&sidecars, "crash").await;
