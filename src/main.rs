@@ -34,6 +34,13 @@ enum Command {
         #[arg(long, default_value = "./data/demo")]
         data_dir: PathBuf,
     },
+    /// The demo's deploy commands: ask or switch the demo api's version (used by the demo's
+    /// `app` hook; not for people).
+    #[command(hide = true)]
+    DemoApp {
+        #[command(subcommand)]
+        action: DemoAppAction,
+    },
     /// Run the services from their config files in one process.
     Run {
         /// healthcheck_dashboard config (defaults to HEALTHCHECK_CONFIG, CONFIG_PATH, ./config.toml).
@@ -48,6 +55,27 @@ enum Command {
         /// Where the services keep their state.
         #[arg(long, env = "DATA_DIR", default_value = "./data")]
         data_dir: PathBuf,
+    },
+}
+
+/// What `sidecars demo-app` does.
+#[derive(Debug, Subcommand)]
+enum DemoAppAction {
+    /// Print the demo api's version.
+    Version {
+        /// The demo app's port.
+        #[arg(long)]
+        port: u16,
+    },
+    /// Switch the demo api to the version in WEBHOOK_TAG (or, with --previous, in
+    /// WEBHOOK_PREVIOUS).
+    Switch {
+        /// The demo app's port.
+        #[arg(long)]
+        port: u16,
+        /// Switch back to the version the deploy recorded.
+        #[arg(long)]
+        previous: bool,
     },
 }
 
@@ -76,7 +104,32 @@ async fn main() -> anyhow::Result<()> {
             hooks_config,
             data_dir,
         } => run(health_config, logs_config, hooks_config, data_dir, shutdown).await,
+        Command::DemoApp { action } => demo_app(&action),
     }
+}
+
+/// `sidecars demo-app`: the demo deploy's record, update and restore commands.
+fn demo_app(action: &DemoAppAction) -> anyhow::Result<()> {
+    let answer = match action {
+        DemoAppAction::Version { port } => demo::app::control(*port, None)?,
+        DemoAppAction::Switch { port, previous } => {
+            let var = if *previous {
+                "WEBHOOK_PREVIOUS"
+            } else {
+                "WEBHOOK_TAG"
+            };
+            let version = std::env::var(var)
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+                .ok_or_else(|| {
+                    anyhow::anyhow!("{var} is empty: push a tag (refs/tags/v2) to deploy")
+                })?;
+            let now = demo::app::control(*port, Some(version.trim()))?;
+            format!("the demo api runs {now} now")
+        }
+    };
+    println!("{answer}");
+    Ok(())
 }
 
 /// `sidecars run`: the healthcheck dashboard, and the log watcher and webhook handler when

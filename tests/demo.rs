@@ -28,7 +28,7 @@ fn demo_prints_its_urls_and_shows_up_degraded_and_down_services_and_their_logs()
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let banner: Vec<String> = (0..10).map(|_| lines.next().unwrap().unwrap()).collect();
+    let banner: Vec<String> = (0..14).map(|_| lines.next().unwrap().unwrap()).collect();
     assert!(
         banner[1].contains(&format!("http://127.0.0.1:{port}/dashboard")),
         "{banner:?}"
@@ -105,6 +105,40 @@ fn demo_prints_its_urls_and_shows_up_degraded_and_down_services_and_their_logs()
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+
+    // The loop without Docker: a broken api version, deployed by the printed curl, is rolled
+    // back by itself and the api is green again; the deploy shows on the health page.
+    assert!(banner[10].starts_with("Deploy a broken api"), "{banner:?}");
+    let curl = banner[11].trim();
+    let answer = Command::new("sh").args(["-c", curl]).output().unwrap();
+    let answer = String::from_utf8_lossy(&answer.stdout).into_owned();
+    let job: serde_json::Value = serde_json::from_str(&answer).unwrap_or_default();
+    let id = job["job_id"].as_i64().unwrap_or_else(|| panic!("{answer}"));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let ended = loop {
+        let job: serde_json::Value =
+            serde_json::from_str(&http_get(hooks_port, &format!("/jobs/{id}"))).unwrap_or_default();
+        let state = job["state"].as_str().unwrap_or("").to_string();
+        if !["", "queued", "running"].contains(&state.as_str()) {
+            break job;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the broken deploy did not end: {job}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    assert_eq!(ended["state"], "rolled_back", "{ended:#}");
+    assert!(
+        ended["output"]
+            .as_str()
+            .unwrap_or("")
+            .contains("the demo api runs v1 now"),
+        "{ended:#}"
+    );
+    let health: serde_json::Value =
+        serde_json::from_str(&http_get(port, "/health/api")).unwrap_or_default();
+    assert_eq!(health["status"], "up", "{health}");
 
     Command::new("kill")
         .args(["-TERM", &child.id().to_string()])

@@ -289,8 +289,10 @@ pub struct ComposeConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeployConfig {
-    /// The Compose file of the stack.
-    pub compose_file: String,
+    /// The Compose file of the stack. Without it, the deploy runs commands instead:
+    /// `record`, `update` and `restore`.
+    #[serde(default)]
+    pub compose_file: Option<String>,
     /// The Compose project name (default, as Compose's own rule: `COMPOSE_PROJECT_NAME`, else
     /// the file's folder name).
     #[serde(default)]
@@ -325,6 +327,14 @@ pub struct DeployConfig {
     /// Roll back a failed deploy (default true); false leaves it as it is, `failed`.
     #[serde(default = "default_true")]
     pub rollback: bool,
+    /// Without `compose_file`: prints (first line of stdout) what runs now, such as a version
+    /// or an image id, before anything changes.
+    #[serde(default)]
+    pub record: Option<Vec<String>>,
+    /// Without `compose_file`: brings back what `record` printed, given to it in
+    /// `WEBHOOK_PREVIOUS`.
+    #[serde(default)]
+    pub restore: Option<Vec<String>>,
 }
 
 /// `update`: a word or an argv list.

@@ -10,14 +10,12 @@ use service_kit::peers::Peer;
 
 use crate::config::{DeployConfig, UpdateConfig};
 
-/// A health-gated Compose deploy.
+/// A health-gated deploy that rolls back by itself.
 #[derive(Debug, Clone)]
 pub struct DeployAction {
-    /// The Compose file.
-    pub file: PathBuf,
-    /// The project name: given, else `COMPOSE_PROJECT_NAME`, else Compose's folder rule.
-    pub project: String,
-    /// The services touched, all in the file.
+    /// What is deployed: Compose services, or whatever the commands act on.
+    pub target: Target,
+    /// The services touched (in the Compose file; the names of their health checks).
     pub services: Vec<String>,
     /// How the new version is made.
     pub update: Update,
@@ -33,6 +31,36 @@ pub struct DeployAction {
     pub max_error_events: Option<u64>,
     /// Roll back a failed deploy.
     pub rollback: bool,
+}
+
+/// What a deploy acts on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// Services of a Compose project: their image ids are recorded, `up -d` starts them.
+    Compose {
+        /// The Compose file.
+        file: PathBuf,
+        /// The project name: given, else `COMPOSE_PROJECT_NAME`, else Compose's folder rule.
+        project: String,
+    },
+    /// Anything else, through commands: `record` says what runs now, `update` changes it,
+    /// `restore` brings back what `record` said.
+    Commands {
+        /// Prints what runs now (its first line is kept).
+        record: Vec<String>,
+        /// Brings it back (given in `WEBHOOK_PREVIOUS`).
+        restore: Vec<String>,
+    },
+}
+
+impl Target {
+    /// In a few words: the Compose file, or `commands`.
+    pub fn describe(&self) -> String {
+        match self {
+            Target::Compose { file, .. } => file.display().to_string(),
+            Target::Commands { .. } => "commands".to_string(),
+        }
+    }
 }
 
 /// How the new version of the services is made.
@@ -63,32 +91,58 @@ pub fn build(
     key: &dyn Fn(&str) -> String,
 ) -> Result<DeployAction, ConfigError> {
     let field = |name: &str| key(&format!("deploy.{name}"));
-    let file = PathBuf::from(&raw.compose_file);
-    let text = std::fs::read_to_string(&file).map_err(|e| {
-        ConfigError::new(
-            field("compose_file"),
-            format!("cannot read {}: {e}", file.display()),
-        )
-    })?;
-    let known = compose_services(&text);
     if raw.services.is_empty() {
         return Err(ConfigError::new(
             field("services"),
             "must name at least one service",
         ));
     }
-    for (i, service) in raw.services.iter().enumerate() {
-        if !known.iter().any(|k| k == service) {
-            return Err(ConfigError::new(
-                field(&format!("services[{i}]")),
-                format!(
-                    "{} has no service {service:?} (it has: {})",
-                    file.display(),
-                    known.join(", ")
-                ),
-            ));
+    let argv =
+        |name: &str, value: &Option<Vec<String>>| -> Result<Option<Vec<String>>, ConfigError> {
+            match value {
+                Some(argv) if argv.first().is_none_or(|p| p.trim().is_empty()) => {
+                    Err(ConfigError::new(field(name), "must name a program"))
+                }
+                other => Ok(other.clone()),
+            }
+        };
+    let record = argv("record", &raw.record)?;
+    let restore = argv("restore", &raw.restore)?;
+    let target = match &raw.compose_file {
+        Some(compose_file) => {
+            if let Some(name) = [("record", &record), ("restore", &restore)]
+                .iter()
+                .find_map(|(name, v)| v.is_some().then_some(*name))
+            {
+                return Err(ConfigError::new(
+                    field(name),
+                    "is for deploys without compose_file (a Compose deploy records image ids)",
+                ));
+            }
+            compose_target(raw, compose_file, &field)?
         }
-    }
+        None => {
+            let record = record.ok_or_else(|| {
+                ConfigError::new(
+                    field("compose_file"),
+                    "is required, unless record, update and restore say how to deploy",
+                )
+            })?;
+            let restore = restore.ok_or_else(|| {
+                ConfigError::new(
+                    field("restore"),
+                    "is required with record (it undoes the update)",
+                )
+            })?;
+            if !matches!(raw.update, Some(UpdateConfig::Argv(_))) {
+                return Err(ConfigError::new(
+                    field("update"),
+                    "must be a command (an argv list) in a deploy without compose_file",
+                ));
+            }
+            Target::Commands { record, restore }
+        }
+    };
     let update = match &raw.update {
         None => Update::Pull,
         Some(UpdateConfig::Word(word)) => match word.as_str() {
@@ -142,14 +196,8 @@ pub fn build(
     if raw.grace_secs == 0 {
         return Err(ConfigError::new(field("grace_secs"), "must be at least 1"));
     }
-    // As Compose itself: the configured name, else COMPOSE_PROJECT_NAME, else the folder's.
-    let project = match raw.project.as_deref().filter(|p| !p.trim().is_empty()) {
-        Some(project) => project.to_string(),
-        None => env_string("COMPOSE_PROJECT_NAME").unwrap_or_else(|| default_project(&file)),
-    };
     Ok(DeployAction {
-        file,
-        project,
+        target,
         services: raw.services.clone(),
         update,
         health,
@@ -159,6 +207,40 @@ pub fn build(
         max_error_events: raw.max_error_events,
         rollback: raw.rollback,
     })
+}
+
+/// The Compose file checked to have every service, and the project named.
+fn compose_target(
+    raw: &DeployConfig,
+    compose_file: &str,
+    field: &dyn Fn(&str) -> String,
+) -> Result<Target, ConfigError> {
+    let file = PathBuf::from(compose_file);
+    let text = std::fs::read_to_string(&file).map_err(|e| {
+        ConfigError::new(
+            field("compose_file"),
+            format!("cannot read {}: {e}", file.display()),
+        )
+    })?;
+    let known = compose_services(&text);
+    for (i, service) in raw.services.iter().enumerate() {
+        if !known.iter().any(|k| k == service) {
+            return Err(ConfigError::new(
+                field(&format!("services[{i}]")),
+                format!(
+                    "{} has no service {service:?} (it has: {})",
+                    file.display(),
+                    known.join(", ")
+                ),
+            ));
+        }
+    }
+    // As Compose itself: the configured name, else COMPOSE_PROJECT_NAME, else the folder's.
+    let project = match raw.project.as_deref().filter(|p| !p.trim().is_empty()) {
+        Some(project) => project.to_string(),
+        None => env_string("COMPOSE_PROJECT_NAME").unwrap_or_else(|| default_project(&file)),
+    };
+    Ok(Target::Compose { file, project })
 }
 
 /// Compose's own project name for `file`: its folder's name, lower case, keeping letters,

@@ -84,7 +84,7 @@ impl Action {
             Action::Deploy(deploy) => format!(
                 "deploy {} ({}) by {}, gated by {}{}",
                 deploy.services.join(", "),
-                deploy.file.display(),
+                deploy.target.describe(),
                 deploy.update.describe(),
                 deploy.health.name(),
                 if deploy.rollback { ", rolls back" } else { "" }

@@ -18,7 +18,7 @@ use crate::config::{Config, NotifyTargets, NotifyWhen, Provider, VerifyMode};
 use crate::network::parse_networks;
 use crate::secret::Secret;
 
-pub use deploy::{DeployAction, Update};
+pub use deploy::{DeployAction, Target, Update};
 pub use hook::{Action, ComposeAction, Hook, DEFAULT_HOOK_ID};
 
 /// Sender address of email notifications when `[alerts.smtp] from` is not set.

@@ -93,6 +93,15 @@ fn bad_config_stops_start_up_with_one_line_naming_the_key() {
         ("[alerts]\nreminder_mins = 5".to_string(), "alerts.reminder_mins:".to_string()),
         (deploy("services = [\"api\", \"wrker\"]"), "hooks[0] (\"app\").deploy.services[1]: ".to_string() + &format!("{} has no service \"wrker\" (it has: api, web)", compose_file.display())),
         (deploy("services = []"), "hooks[0] (\"app\").deploy.services: must name at least one service".to_string()),
+        (
+            hook("secret = \"s\"\n[hooks.deploy]\nhealth_url = \"http://127.0.0.1:9100\"\nservices = [\"api\"]"),
+            "hooks[0] (\"app\").deploy.compose_file: is required, unless record, update and restore say how to deploy".to_string(),
+        ),
+        (
+            hook("secret = \"s\"\n[hooks.deploy]\nhealth_url = \"http://127.0.0.1:9100\"\nservices = [\"api\"]\nrecord = [\"/bin/true\"]\nupdate = [\"/bin/true\"]"),
+            "hooks[0] (\"app\").deploy.restore: is required with record".to_string(),
+        ),
+        (deploy("services = [\"api\"]\nrecord = [\"/bin/true\"]"), "hooks[0] (\"app\").deploy.record: is for deploys without compose_file".to_string()),
         (deploy("services = [\"api\"]\nupdate = \"rebuild\""), "hooks[0] (\"app\").deploy.update:".to_string()),
         (deploy("services = [\"api\"]\nmax_error_events = 0"), "hooks[0] (\"app\").deploy.max_error_events: needs logs_url".to_string()),
         (

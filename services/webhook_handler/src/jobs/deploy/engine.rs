@@ -3,7 +3,7 @@
 //! each runs, how they are doing, re-tagging an image id, and the Compose verbs. Compose
 //! verbs print into the job's output; the questions are answered quietly.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -62,12 +62,13 @@ impl Container {
     }
 }
 
-/// The Docker side of one deploy.
+/// The programs one deploy runs: Docker and Compose for a Compose deploy, its own commands
+/// otherwise.
 pub struct Engine<'a> {
     /// The deploy.
     pub deploy: &'a DeployAction,
-    /// The Compose program.
-    pub compose: &'a ComposeCli,
+    /// The Compose program and the project, for a Compose deploy.
+    pub compose: Option<(&'a ComposeCli, &'a Path, &'a str)>,
     /// Variables the update command gets (the delivery's facts), and the hidden ones.
     pub env: Vec<(String, String)>,
     /// The service's own secrets, kept from commands.
@@ -83,14 +84,17 @@ pub struct Engine<'a> {
 }
 
 impl Engine<'_> {
-    /// The containers of `service` in the project, newest first.
+    /// The containers of `service` in the project, newest first (none outside Compose).
     pub async fn containers(&self, service: &str) -> Result<Vec<Container>, String> {
+        let Some((_, _, project)) = self.compose else {
+            return Ok(Vec::new());
+        };
         let ids = ask(&[
             "docker",
             "ps",
             "-a",
             "--filter",
-            &format!("label=com.docker.compose.project={}", self.deploy.project),
+            &format!("label=com.docker.compose.project={project}"),
             "--filter",
             &format!("label=com.docker.compose.service={service}"),
             "--format",
@@ -137,30 +141,81 @@ impl Engine<'_> {
 
     /// Runs a Compose verb (`pull`, `build`, `up -d --no-deps`) for the deploy's services.
     pub async fn compose(&self, verb: &[&str]) -> Result<(), String> {
-        let argv = self.compose.invocation(
-            &self.deploy.file,
-            Some(&self.deploy.project),
-            verb,
-            &self.deploy.services,
-        );
+        let (cli, file, project) = self
+            .compose
+            .ok_or_else(|| "not a Compose deploy".to_string())?;
+        let argv = cli.invocation(file, Some(project), verb, &self.deploy.services);
         self.run(argv).await
     }
 
-    /// Runs `argv` (the update command, a Compose verb) into the job's output.
-    pub async fn run(&self, argv: Vec<String>) -> Result<(), String> {
+    /// Runs `argv` quietly with the job's environment (and `extra`), and returns the first
+    /// line it printed.
+    pub async fn first_line(
+        &self,
+        argv: &[String],
+        extra: &[(String, String)],
+    ) -> Result<String, String> {
+        let mut command = Command::new(&argv[0]);
+        command.args(&argv[1..]).kill_on_drop(true);
+        for name in self.hidden_env.iter() {
+            command.env_remove(name);
+        }
+        command.envs(self.env.iter().chain(extra).map(|(k, v)| (k, v)));
+        if let Some(dir) = &self.working_dir {
+            command.current_dir(dir);
+        }
+        let output = tokio::time::timeout(self.timeout, command.output())
+            .await
+            .map_err(|_| {
+                format!(
+                    "{} did not finish within {} s",
+                    argv[0],
+                    self.timeout.as_secs()
+                )
+            })?
+            .map_err(|e| format!("cannot run {}: {e}", argv[0]))?;
+        if !output.status.success() {
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            return Err(format!(
+                "{} failed ({}): {}",
+                argv[0],
+                output.status,
+                stderr.lines().last().unwrap_or("").trim()
+            ));
+        }
+        Ok(String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_string())
+    }
+
+    /// Runs `argv` into the job's output with `extra` variables besides the job's.
+    pub async fn run_with(
+        &self,
+        argv: Vec<String>,
+        extra: &[(String, String)],
+    ) -> Result<(), String> {
         self.output.note(&format!("$ {}", argv.join(" ")));
+        let mut env = self.env.clone();
+        env.extend(extra.iter().cloned());
         let program = Program {
             argv,
-            env: self.env.clone(),
+            env,
             hidden_env: self.hidden_env.clone(),
             working_dir: self.working_dir.clone(),
             timeout: self.timeout,
         };
-        let end = program::run(&program, self.output, self.shutdown).await;
-        match end {
+        match program::run(&program, self.output, self.shutdown).await {
             ProgramEnd::Exited(Some(0)) => Ok(()),
             other => Err(other.failure(self.timeout).unwrap_or_default()),
         }
+    }
+
+    /// Runs `argv` (the update command, a Compose verb) into the job's output.
+    pub async fn run(&self, argv: Vec<String>) -> Result<(), String> {
+        self.run_with(argv, &[]).await
     }
 }
 

@@ -1,6 +1,7 @@
-//! The health gate: after `up -d`, each deployed service must be `up` in
-//! healthcheck_dashboard for `healthy_rounds` rounds in a row, counting only results checked
-//! after its new container started, within `grace_secs` of that start. It fails at once,
+//! The health gate: after `up -d` (or a command deploy's update), each deployed service must
+//! be `up` in healthcheck_dashboard for `healthy_rounds` rounds in a row, counting only
+//! results checked after its new container started, within `grace_secs` of that start. It
+//! fails at once,
 //! without waiting out the grace time, when a container exits or restarts, when a check is
 //! down past its failure threshold, or when log_watcher counts more error events than the
 //! budget; and it fails with the reason when Docker, healthcheck_dashboard or log_watcher
@@ -54,7 +55,13 @@ pub async fn wait_healthy(
         if shutdown.is_cancelled() {
             return Err("the webhook handler stopped during the health gate".to_string());
         }
-        for service in &deploy.services {
+        // A command deploy has no containers to look at; its health speaks for it.
+        let services = if engine.compose.is_some() {
+            deploy.services.as_slice()
+        } else {
+            &[]
+        };
+        for service in services {
             let containers = engine.containers(service).await?;
             let newest = containers
                 .iter()

@@ -1,15 +1,18 @@
-//! A health-gated Compose deploy with automatic rollback (`[hooks.deploy]`):
+//! A health-gated deploy with automatic rollback (`[hooks.deploy]`), of Compose services or,
+//! without a Compose file, of whatever its `record`, `update` and `restore` commands act on:
 //!
 //! 1. **recorded**: for each service, the image id (not the tag) its running container runs,
-//!    so the old version can come back even when the tag has moved;
+//!    so the old version can come back even when the tag has moved (or what `record` says);
 //! 2. a **maintenance** window on healthcheck_dashboard, so the expected restart pages
 //!    nobody;
 //! 3. **updated**: `pull`, `build`, or the configured command;
-//! 4. **started**: `up -d --no-deps` of those services only;
+//! 4. **started**: `up -d --no-deps` of those services only (a command deploy's update starts
+//!    what it changed itself);
 //! 5. **health**: the gate ([`gate`]);
-//! 6. on any failure, **rolled back**: the recorded image ids re-tagged, `up -d` again, and
-//!    the gate again: the job ends `rolled_back`, or `rollback_failed` when even that does
-//!    not come back green (`failed` with `rollback = false`).
+//! 6. on any failure, **rolled back**: the recorded image ids re-tagged and `up -d` again (or
+//!    `restore` with what `record` said), and the gate again: the job ends `rolled_back`, or
+//!    `rollback_failed` when even that does not come back green (`failed` with
+//!    `rollback = false`).
 //!
 //! Every step is recorded with its times and outcome ([`steps`]); the failing services' own
 //! error lines, fetched from log_watcher for the deploy's window, go with the notification.
@@ -32,7 +35,7 @@ use tokio_util::sync::CancellationToken;
 use super::output::LiveOutput;
 use super::record::JobState;
 use super::JobContext;
-use crate::settings::{DeployAction, Hook, Update};
+use crate::settings::{DeployAction, Hook, Target, Update};
 use engine::{Container, Engine};
 use steps::{StepOutcome, Steps};
 
@@ -61,11 +64,17 @@ pub async fn run(
     shutdown: &CancellationToken,
 ) -> DeployEnd {
     let steps = Steps::new(job, context.store.clone());
-    let Some(compose) = &context.compose else {
-        let reason =
-            "no Compose program on this machine (neither docker compose nor docker-compose)";
-        steps.note("recorded", StepOutcome::Failed, reason).await;
-        return ended(JobState::Failed, Some(reason.to_string()), None);
+    let compose = match (&deploy.target, &context.compose) {
+        (Target::Compose { file, project }, Some(cli)) => {
+            Some((cli, file.as_path(), project.as_str()))
+        }
+        (Target::Compose { .. }, None) => {
+            let reason =
+                "no Compose program on this machine (neither docker compose nor docker-compose)";
+            steps.note("recorded", StepOutcome::Failed, reason).await;
+            return ended(JobState::Failed, Some(reason.to_string()), None);
+        }
+        (Target::Commands { .. }, _) => None,
     };
     let engine = Engine {
         deploy,
@@ -154,8 +163,18 @@ fn ended(state: JobState, reason: Option<String>, evidence: Option<String>) -> D
     }
 }
 
-/// Each service and the container it runs now (none for a service not running yet).
-async fn record(engine: &Engine<'_>) -> Result<Vec<(String, Option<Container>)>, String> {
+/// What ran before a deploy, to come back to.
+enum Recorded {
+    /// Each service and the container it ran (none for a service not running yet).
+    Containers(Vec<(String, Option<Container>)>),
+    /// What `record` printed (empty: nothing to come back to).
+    Said(String),
+}
+
+async fn record(engine: &Engine<'_>) -> Result<Recorded, String> {
+    if let Target::Commands { record, .. } = &engine.deploy.target {
+        return engine.first_line(record, &[]).await.map(Recorded::Said);
+    }
     let mut recorded = Vec::new();
     for service in &engine.deploy.services {
         let containers = engine.containers(service).await?;
@@ -165,18 +184,22 @@ async fn record(engine: &Engine<'_>) -> Result<Vec<(String, Option<Container>)>,
             .max_by_key(|c| c.started_at);
         recorded.push((service.clone(), running));
     }
-    Ok(recorded)
+    Ok(Recorded::Containers(recorded))
 }
 
-fn describe_recorded(recorded: &[(String, Option<Container>)]) -> String {
-    recorded
-        .iter()
-        .map(|(service, container)| match container {
-            Some(c) => format!("{service}: {} ({})", short_id(&c.image_id), c.image_ref),
-            None => format!("{service}: not running"),
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
+fn describe_recorded(recorded: &Recorded) -> String {
+    match recorded {
+        Recorded::Said(text) if text.is_empty() => "record printed nothing".to_string(),
+        Recorded::Said(text) => format!("was: {text}"),
+        Recorded::Containers(containers) => containers
+            .iter()
+            .map(|(service, container)| match container {
+                Some(c) => format!("{service}: {} ({})", short_id(&c.image_id), c.image_ref),
+                None => format!("{service}: not running"),
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+    }
 }
 
 fn short_id(image_id: &str) -> &str {
@@ -203,7 +226,8 @@ async fn deploy_new_version(engine: &Engine<'_>, steps: &Steps) -> Result<(), St
     start_and_verify(engine, steps, "started", "health").await
 }
 
-/// `up -d --no-deps`, then the gate; records both steps.
+/// `up -d --no-deps` (a Compose deploy), then the gate; records both steps. A command deploy
+/// was started by its own command, at once: its gate counts from now.
 async fn start_and_verify(
     engine: &Engine<'_>,
     steps: &Steps,
@@ -211,20 +235,24 @@ async fn start_and_verify(
     health_name: &str,
 ) -> Result<(), String> {
     let deploy = engine.deploy;
-    let step = steps.begin(start_name, "up -d --no-deps").await;
-    let started = match engine.compose(&["up", "-d", "--no-deps"]).await {
-        Ok(()) => started_at(engine).await,
-        Err(e) => Err(format!("up failed: {e}")),
+    let started = if engine.compose.is_some() {
+        let step = steps.begin(start_name, "up -d --no-deps").await;
+        let started = match engine.compose(&["up", "-d", "--no-deps"]).await {
+            Ok(()) => started_at(engine).await,
+            Err(e) => Err(format!("up failed: {e}")),
+        };
+        finish(
+            steps,
+            step,
+            started
+                .clone()
+                .map(|t| format!("containers started at {}", t.to_rfc3339())),
+        )
+        .await;
+        started?
+    } else {
+        Utc::now()
     };
-    finish(
-        steps,
-        step,
-        started
-            .clone()
-            .map(|t| format!("containers started at {}", t.to_rfc3339())),
-    )
-    .await;
-    let started = started?;
     let step = steps
         .begin(
             health_name,
@@ -263,15 +291,84 @@ async fn finish(steps: &Steps, step: usize, result: Result<String, String>) {
     }
 }
 
-/// Brings back the recorded images and verifies them.
+/// Brings back what ran before and verifies it.
 async fn roll_back(
     engine: &Engine<'_>,
     steps: &Steps,
-    recorded: &[(String, Option<Container>)],
+    recorded: &Recorded,
     reason: String,
     evidence: Option<String>,
 ) -> DeployEnd {
-    let previous: Vec<&Container> = recorded.iter().filter_map(|(_, c)| c.as_ref()).collect();
+    let restored = match recorded {
+        Recorded::Containers(containers) => {
+            restore_images(engine, steps, recorded, containers).await
+        }
+        Recorded::Said(previous) => restore_by_command(engine, steps, previous).await,
+    };
+    match restored {
+        None => ended(
+            JobState::Failed,
+            Some(format!("{reason}; nothing to roll back to")),
+            evidence,
+        ),
+        Some(Ok(())) => ended(
+            JobState::RolledBack,
+            Some(format!("{reason}; rolled back to what ran before")),
+            evidence,
+        ),
+        Some(Err(again)) => ended(
+            JobState::RollbackFailed,
+            Some(format!("{reason}; ROLLBACK FAILED: {again}")),
+            evidence,
+        ),
+    }
+}
+
+/// `restore` with what `record` said, then the gate; `None` when record said nothing.
+async fn restore_by_command(
+    engine: &Engine<'_>,
+    steps: &Steps,
+    previous: &str,
+) -> Option<Result<(), String>> {
+    let Target::Commands { restore, .. } = &engine.deploy.target else {
+        return Some(Err("not a command deploy".to_string()));
+    };
+    if previous.is_empty() {
+        steps
+            .note(
+                "rolled back",
+                StepOutcome::Skipped,
+                "nothing to roll back to: record printed nothing",
+            )
+            .await;
+        return None;
+    }
+    let step = steps
+        .begin("rolled back", format!("restore {previous}"))
+        .await;
+    let extra = [("WEBHOOK_PREVIOUS".to_string(), previous.to_string())];
+    let restored = engine.run_with(restore.clone(), &extra).await;
+    finish(
+        steps,
+        step,
+        restored.clone().map(|_| format!("back to {previous}")),
+    )
+    .await;
+    if let Err(e) = restored {
+        return Some(Err(format!("restore failed: {e}")));
+    }
+    Some(start_and_verify(engine, steps, "restarted", "health after rollback").await)
+}
+
+/// The recorded image ids re-tagged and started, then the gate; `None` when no container
+/// ran before.
+async fn restore_images(
+    engine: &Engine<'_>,
+    steps: &Steps,
+    recorded: &Recorded,
+    containers: &[(String, Option<Container>)],
+) -> Option<Result<(), String>> {
+    let previous: Vec<&Container> = containers.iter().filter_map(|(_, c)| c.as_ref()).collect();
     if previous.is_empty() {
         steps
             .note(
@@ -280,11 +377,7 @@ async fn roll_back(
                 "nothing to roll back to: no container ran before",
             )
             .await;
-        return ended(
-            JobState::Failed,
-            Some(format!("{reason}; nothing to roll back to")),
-            evidence,
-        );
+        return None;
     }
     let step = steps.begin("re-tagged", "the recorded image ids").await;
     let mut retagged = Ok(());
@@ -299,24 +392,10 @@ async fn roll_back(
     }
     let detail = retagged.clone().map(|_| describe_recorded(recorded));
     finish(steps, step, detail).await;
-    let restored = match retagged {
+    Some(match retagged {
         Ok(()) => start_and_verify(engine, steps, "rolled back", "health after rollback").await,
         Err(e) => Err(e),
-    };
-    match restored {
-        Ok(()) => ended(
-            JobState::RolledBack,
-            Some(format!(
-                "{reason}; rolled back to the images that ran before"
-            )),
-            evidence,
-        ),
-        Err(again) => ended(
-            JobState::RollbackFailed,
-            Some(format!("{reason}; ROLLBACK FAILED: {again}")),
-            evidence,
-        ),
-    }
+    })
 }
 
 /// The deployed services' error lines since `began`, from log_watcher, for the notification.

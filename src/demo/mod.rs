@@ -3,92 +3,22 @@
 //! sees every colour of the dashboard with one command. The stand-in services write log files
 //! as they serve (the health checks keep them busy), and the log watcher follows those files,
 //! so the same failure shows red on one dashboard and as error events on the other. The
-//! webhook handler runs a demo hook, and the demo prints a ready-to-paste `curl` that sends
-//! it a signed push.
+//! webhook handler runs two demo hooks, and the demo prints ready-to-paste `curl`s that send
+//! them signed pushes: `demo` runs a command; `app` deploys a version of the stand-in api,
+//! verified by the healthcheck dashboard and rolled back by itself when it is broken, as a
+//! Compose deploy would be, without Docker.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+pub mod app;
+
+use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
-use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
 use tokio_util::sync::CancellationToken;
 
-/// Where the stand-in services write their logs: `api.log`, `web.log`, `worker.log`.
-#[derive(Clone)]
-struct DemoLogs {
-    dir: Arc<PathBuf>,
-}
+use app::{demo_app, DemoLogs};
 
-impl DemoLogs {
-    /// Appends `text` (lines ending in newlines) to `service`.log, as a logging app would.
-    fn write(&self, service: &str, text: &str) {
-        let path = self.dir.join(format!("{service}.log"));
-        let written = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .and_then(|mut file| file.write_all(text.as_bytes()));
-        if let Err(err) = written {
-            tracing::warn!(path = %path.display(), %err, "Demo cannot write its log.");
-        }
-    }
-}
-
-fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
-/// The stand-in application: `/health` answers at once, `/slow` after 400 ms, `/broken` 500;
-/// each request is logged the way such services log (uvicorn, nginx-ish, a Python worker).
-fn demo_app(logs: DemoLogs) -> Router {
-    let api_logs = logs.clone();
-    let web_logs = logs.clone();
-    Router::new()
-        .route(
-            "/health",
-            get(move || async move {
-                api_logs.write(
-                    "api",
-                    "INFO:     127.0.0.1:5000 - \"GET /health HTTP/1.1\" 200 OK\n",
-                );
-                Json(serde_json::json!({ "status": "ok" }))
-            }),
-        )
-        .route(
-            "/slow",
-            get(move || async move {
-                tokio::time::sleep(Duration::from_millis(400)).await;
-                web_logs.write(
-                    "web",
-                    &format!("{} WARNING slow render of / took 400 ms\n", now()),
-                );
-                "slow but fine"
-            }),
-        )
-        .route(
-            "/broken",
-            get(move || async move {
-                logs.write(
-                    "worker",
-                    &format!(
-                        "{} ERROR Database connection failed: timeout\n\
-                         Traceback (most recent call last):\n\
-                         \x20 File \"worker.py\", line 42, in run\n\
-                         \x20   conn = pool.get(timeout=5)\n\
-                         TimeoutError: database is on fire\n",
-                        now()
-                    ),
-                );
-                (StatusCode::INTERNAL_SERVER_ERROR, "database is on fire")
-            }),
-        )
-}
-
-fn demo_logs_config(logs_dir: &Path, logs_port: u16) -> String {
+fn demo_logs_config(logs_dir: &Path, logs_port: u16, hooks_port: u16) -> String {
     format!(
         r#"
 [log_sources]
@@ -104,18 +34,26 @@ port = {logs_port}
 
 [summary]
 interval_mins = 1
+
+[peers]
+webhook_handler = "http://127.0.0.1:{hooks_port}"
 "#,
         pattern = logs_dir.join("*.log").display().to_string()
     )
 }
 
-fn demo_health_config(app_port: u16, health_port: u16) -> String {
+fn demo_health_config(app_port: u16, ports: Ports) -> String {
+    let Ports {
+        health: health_port,
+        logs: logs_port,
+        hooks: hooks_port,
+    } = ports;
     format!(
         r#"
 [checks]
 interval_secs = 5
 endpoints = [
-  {{ name = "api", url = "http://127.0.0.1:{app_port}/health", type = "http", json = {{ status = "ok" }} }},
+  {{ name = "api", url = "http://127.0.0.1:{app_port}/health", type = "http", json = {{ status = "ok" }}, interval_secs = 1, failure_threshold = 2 }},
   {{ name = "web", url = "http://127.0.0.1:{app_port}/slow", type = "http", degraded_ms = 200 }},
   {{ name = "worker", url = "http://127.0.0.1:{app_port}/broken", type = "http" }},
   {{ name = "app-port", url = "tcp://127.0.0.1:{app_port}", type = "tcp" }},
@@ -127,6 +65,10 @@ enabled = true
 host = "127.0.0.1"
 port = {health_port}
 title = "Compose Sidecars demo"
+
+[peers]
+log_watcher = "http://127.0.0.1:{logs_port}"
+webhook_handler = "http://127.0.0.1:{hooks_port}"
 "#
     )
 }
@@ -137,12 +79,15 @@ const DEMO_SECRET: &str = "demo-secret";
 /// The push the printed `curl` sends.
 const DEMO_PUSH: &str = r#"{"ref":"refs/heads/main","after":"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b","repository":{"full_name":"demo/app"},"pusher":{"name":"you"}}"#;
 
-fn demo_hooks_config(hooks_port: u16) -> String {
-    format!(
+fn demo_hooks_config(app_port: u16, ports: Ports) -> anyhow::Result<String> {
+    let exe =
+        std::env::current_exe().context("cannot find this program to run its demo-app commands")?;
+    let exe = exe.display().to_string();
+    Ok(format!(
         r#"
 [server]
 host = "127.0.0.1"
-port = {hooks_port}
+port = {hooks}
 
 [[hooks]]
 id = "demo"
@@ -151,21 +96,48 @@ secret = "{DEMO_SECRET}"
 branches = ["main"]
 # The payload facts arrive as environment variables, never as shell text.
 command = ["sh", "-c", "echo \"Deploying $WEBHOOK_REPO at $WEBHOOK_COMMIT\"; sleep 1; echo Deployed."]
-"#
+
+# A push of a tag deploys that version of the stand-in api: recorded, switched, verified by
+# the healthcheck dashboard, rolled back by itself when it is not healthy.
+[[hooks]]
+id = "app"
+provider = "github"
+secret = "{DEMO_SECRET}"
+
+[hooks.deploy]
+services = ["api"]
+record = [{exe:?}, "demo-app", "version", "--port", "{app_port}"]
+update = [{exe:?}, "demo-app", "switch", "--port", "{app_port}"]
+restore = [{exe:?}, "demo-app", "switch", "--port", "{app_port}", "--previous"]
+health_url = "http://127.0.0.1:{health}"
+healthy_rounds = 2
+grace_secs = 20
+logs_url = "http://127.0.0.1:{logs}"
+"#,
+        hooks = ports.hooks,
+        health = ports.health,
+        logs = ports.logs,
+    ))
+}
+
+/// A push of tag `version` to the demo's `app` hook.
+fn version_push(version: &str) -> String {
+    format!(
+        r#"{{"ref":"refs/tags/{version}","after":"5d41402abc4b2a76b9719d911017c592ae1b6c04","repository":{{"full_name":"demo/app"}},"pusher":{{"name":"you"}}}}"#
     )
 }
 
-/// The `curl` command, one line, that sends the demo hook a signed push.
-fn demo_curl(hooks_port: u16) -> String {
+/// A one-line `curl` that sends `body` to hook `hook`, signed.
+fn signed_curl(hooks_port: u16, hook: &str, body: &str) -> String {
     format!(
-        "curl -sS -X POST http://127.0.0.1:{hooks_port}/hooks/demo -H 'Content-Type: application/json' \
-         -H 'X-GitHub-Event: push' -H 'X-Hub-Signature-256: {}' -d '{DEMO_PUSH}'",
-        webhook_handler::verify::github_signature(DEMO_SECRET, DEMO_PUSH.as_bytes())
+        "curl -sS -X POST http://127.0.0.1:{hooks_port}/hooks/{hook} -H 'Content-Type: application/json' \
+         -H 'X-GitHub-Event: push' -H 'X-Hub-Signature-256: {}' -d '{body}'",
+        webhook_handler::verify::github_signature(DEMO_SECRET, body.as_bytes())
     )
 }
 
 /// The ports the demo serves on.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ports {
     /// The healthcheck dashboard.
     pub health: u16,
@@ -199,21 +171,22 @@ pub async fn run(ports: Ports, data_dir: &Path, shutdown: CancellationToken) -> 
         app_shutdown,
     ));
 
-    let health = healthcheck_dashboard::settings::Settings::from_toml(&demo_health_config(
-        app_port,
-        health_port,
-    ))
-    .context("the built-in demo config is invalid")?;
+    let health =
+        healthcheck_dashboard::settings::Settings::from_toml(&demo_health_config(app_port, ports))
+            .context("the built-in demo config is invalid")?;
     let health_listener = service_kit::serve::bind(&format!("127.0.0.1:{health_port}"))
         .await
         .context("pick another port with --health-port")?;
-    let logs = log_watcher::settings::Settings::from_toml(&demo_logs_config(&logs_dir, logs_port))
-        .context("the built-in demo log config is invalid")?;
+    let logs = log_watcher::settings::Settings::from_toml(&demo_logs_config(
+        &logs_dir, logs_port, hooks_port,
+    ))
+    .context("the built-in demo log config is invalid")?;
     let logs_listener = service_kit::serve::bind(&format!("127.0.0.1:{logs_port}"))
         .await
         .context("pick another port with --logs-port")?;
-    let hooks = webhook_handler::settings::Settings::from_toml(&demo_hooks_config(hooks_port))
-        .context("the built-in demo hook config is invalid")?;
+    let hooks =
+        webhook_handler::settings::Settings::from_toml(&demo_hooks_config(app_port, ports)?)
+            .context("the built-in demo hook config is invalid")?;
     let hooks_listener = service_kit::serve::bind(&format!("127.0.0.1:{hooks_port}"))
         .await
         .context("pick another port with --hooks-port")?;
@@ -229,7 +202,14 @@ pub async fn run(ports: Ports, data_dir: &Path, shutdown: CancellationToken) -> 
     );
     println!("  webhook jobs     http://127.0.0.1:{hooks_port}/dashboard");
     println!("Send the demo hook a signed push:");
-    println!("  {}", demo_curl(hooks_port));
+    println!("  {}", signed_curl(hooks_port, "demo", DEMO_PUSH));
+    println!("Deploy a broken api (rolled back by itself, see both dashboards):");
+    println!(
+        "  {}",
+        signed_curl(hooks_port, "app", &version_push("v2-broken"))
+    );
+    println!("Deploy a good one:");
+    println!("  {}", signed_curl(hooks_port, "app", &version_push("v2")));
     let services = crate::together::Services {
         health: Some((health, health_listener)),
         logs: Some((logs, logs_listener)),
