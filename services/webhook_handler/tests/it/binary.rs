@@ -349,3 +349,56 @@ fn without_credentials_jobs_are_shown_to_the_local_host_only() {
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
     assert!(stderr.contains("No [auth] credentials"), "{stderr}");
 }
+
+#[test]
+fn an_unreachable_docker_engine_fails_a_deploy_with_that_reason_and_the_handler_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let compose_file = dir.path().join("docker-compose.yml");
+    std::fs::write(
+        &compose_file,
+        "services:\n  api:\n    image: example/app:current\n",
+    )
+    .unwrap();
+    let config = write_config(&format!(
+        "[[hooks]]\nid = \"app\"\nsecret = \"s\"\n[hooks.deploy]\ncompose_file = \"{}\"\n\
+         project = \"nowhere\"\nservices = [\"api\"]\nhealth_url = \"http://127.0.0.1:9\"\n",
+        compose_file.display()
+    ));
+    let port = free_port();
+    let mut child = command()
+        .arg("--config")
+        .arg(config.path())
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until_answers(
+        &format!("http://127.0.0.1:{port}/livez"),
+        Duration::from_secs(10),
+    );
+    let answer = post_push(port, "/hooks/app", "s", "docker-1", "org/app");
+    assert!(answer.starts_with("HTTP/1.1 202"), "{answer}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let job = loop {
+        let job = get(port, "/jobs/1");
+        if job.contains("\"state\":\"failed\"") || Instant::now() > deadline {
+            break job;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(job.contains("\"state\":\"failed\""), "{job}");
+    let body: serde_json::Value =
+        serde_json::from_str(job.split_once("\r\n\r\n").map_or("", |(_, b)| b)).unwrap();
+    let reason = body["reason"].as_str().unwrap_or("");
+    assert!(
+        reason.starts_with("docker ps failed: Cannot connect to the Docker daemon"),
+        "the reason names Docker: {reason}"
+    );
+    assert!(get(port, "/livez").starts_with("HTTP/1.1 200"));
+    assert_eq!(binary::terminate(&mut child).code(), Some(0));
+}

@@ -413,3 +413,65 @@ async fn without_rollback_a_failed_deploy_stays_failed() {
         "left as it is"
     );
 }
+
+#[tokio::test]
+async fn an_unreachable_healthcheck_dashboard_fails_the_deploy_with_that_reason_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = FakeReceiver::start().await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let health = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let config = format!(
+        r#"
+[[hooks]]
+id = "app"
+secret = "{SECRET}"
+notify = "{notify}"
+
+[hooks.deploy]
+services = ["api"]
+record = ["/bin/echo", "v1"]
+update = ["/bin/true"]
+restore = ["/bin/true"]
+health_url = "{health}"
+grace_secs = 30
+rollback = false
+"#,
+        notify = receiver.url()
+    );
+    let hooks = spawn_app(&config, &dir.path().join("data")).await;
+    let body = serde_json::to_vec(&push_payload("org/app", "main", "abc")).unwrap();
+    let started = std::time::Instant::now();
+    let (_, answer) = hooks
+        .send_github("/hooks/app", SECRET, "push", "u-1", &body)
+        .await;
+    let job = hooks
+        .wait_for_job_end(answer["job_id"].as_i64().unwrap(), Duration::from_secs(30))
+        .await;
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "no hang: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(job["state"], "failed", "{job:#}");
+    let reason = job["reason"].as_str().unwrap();
+    assert!(reason.contains("unreachable"), "{reason}");
+    let names = step_names(&job);
+    assert!(
+        names.contains(&"maintenance:skipped".to_string()),
+        "{names:?}"
+    );
+    assert!(names.contains(&"health:failed".to_string()), "{names:?}");
+    let sent = receiver.wait_for(1, Duration::from_secs(10)).await;
+    let text = sent[0].json.as_ref().unwrap()["text"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        text.contains("unreachable"),
+        "the notification says why: {text}"
+    );
+    // The handler goes on serving.
+    let (status, _) = hooks.get_json("/livez").await;
+    assert_eq!(status, StatusCode::OK);
+}
