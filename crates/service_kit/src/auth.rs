@@ -15,6 +15,7 @@ use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
 use crate::http_error::ApiError;
+use crate::secret::Secret;
 
 /// Credentials that protect a service's routes; all empty means open access.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
@@ -22,20 +23,41 @@ use crate::http_error::ApiError;
 pub struct AuthConfig {
     /// Bearer token accepted in `Authorization: Bearer TOKEN` (or as basic-auth password).
     #[serde(default)]
-    pub token: Option<String>,
+    pub token: Option<Secret>,
     /// Basic-auth user name; used together with `password`.
     #[serde(default)]
     pub username: Option<String>,
     /// Basic-auth password for `username`.
     #[serde(default)]
-    pub password: Option<String>,
+    pub password: Option<Secret>,
 }
 
 impl AuthConfig {
     /// Whether any credential is configured.
     pub fn is_enabled(&self) -> bool {
-        self.token.as_deref().is_some_and(|t| !t.is_empty())
+        self.token.as_ref().is_some_and(|t| !t.is_empty())
             || self.username.as_deref().is_some_and(|u| !u.is_empty())
+    }
+
+    /// A user name without a password (or the reverse) would lock everyone out or leave the
+    /// routes open without saying so: it is a config error naming the missing key.
+    pub fn validate(&self) -> Result<(), crate::config::ConfigError> {
+        let user = self
+            .username
+            .as_deref()
+            .is_some_and(|u| !u.trim().is_empty());
+        let password = self.password.as_ref().is_some_and(|p| !p.is_empty());
+        match (user, password) {
+            (true, false) => Err(crate::config::ConfigError::new(
+                "auth.password",
+                "is required with auth.username",
+            )),
+            (false, true) => Err(crate::config::ConfigError::new(
+                "auth.username",
+                "is required with auth.password",
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// Whether the request headers carry acceptable credentials (always true when disabled).
@@ -52,8 +74,8 @@ impl AuthConfig {
         if let Some(presented) = value.strip_prefix("Bearer ") {
             return self
                 .token
-                .as_deref()
-                .is_some_and(|token| equal(presented.trim(), token));
+                .as_ref()
+                .is_some_and(|token| token.matches(presented.trim().as_bytes()));
         }
         if let Some(encoded) = value.strip_prefix("Basic ") {
             let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(encoded.trim())
@@ -63,10 +85,13 @@ impl AuthConfig {
             let decoded = String::from_utf8_lossy(&decoded);
             let (user, password) = decoded.split_once(':').unwrap_or((&decoded, ""));
             let user_ok = match (&self.username, &self.password) {
-                (Some(u), Some(p)) => equal(user, u) & equal(password, p),
+                (Some(u), Some(p)) => equal(user, u) & p.matches(password.as_bytes()),
                 _ => false,
             };
-            let token_ok = self.token.as_deref().is_some_and(|t| equal(password, t));
+            let token_ok = self
+                .token
+                .as_ref()
+                .is_some_and(|t| t.matches(password.as_bytes()));
             return user_ok | token_ok;
         }
         false
@@ -156,7 +181,7 @@ mod tests {
     #[test]
     fn bearer_token_must_match() {
         let auth = AuthConfig {
-            token: Some("s3cret".into()),
+            token: Some(Secret::new("s3cret")),
             ..Default::default()
         };
         assert!(auth.allows(&headers("Bearer s3cret")));
@@ -167,17 +192,46 @@ mod tests {
     #[test]
     fn token_is_accepted_as_basic_password_for_browsers() {
         let auth = AuthConfig {
-            token: Some("s3cret".into()),
+            token: Some(Secret::new("s3cret")),
             ..Default::default()
         };
         assert!(auth.allows(&headers(&basic("anyone", "s3cret"))));
     }
 
     #[test]
+    fn half_configured_credentials_name_the_missing_key() {
+        let user_only = AuthConfig {
+            username: Some("ops".into()),
+            ..Default::default()
+        };
+        assert_eq!(user_only.validate().unwrap_err().key, "auth.password");
+        let password_only = AuthConfig {
+            password: Some(Secret::new("pw")),
+            ..Default::default()
+        };
+        assert_eq!(password_only.validate().unwrap_err().key, "auth.username");
+        assert!(AuthConfig::default().validate().is_ok());
+    }
+
+    #[test]
+    fn debug_never_shows_a_credential() {
+        let auth = AuthConfig {
+            token: Some(Secret::new("t0ken")),
+            username: Some("ops".into()),
+            password: Some(Secret::new("pa55")),
+        };
+        let shown = format!("{auth:?}");
+        assert!(
+            !shown.contains("t0ken") && !shown.contains("pa55"),
+            "{shown}"
+        );
+    }
+
+    #[test]
     fn basic_user_and_password_must_both_match() {
         let auth = AuthConfig {
             username: Some("ops".into()),
-            password: Some("pw".into()),
+            password: Some(Secret::new("pw")),
             ..Default::default()
         };
         assert!(auth.allows(&headers(&basic("ops", "pw"))));

@@ -20,6 +20,7 @@
 //!   `check-config`, `selfcheck`) and the skeleton of its `main`.
 //! - [`peers`]: the other sidecars as clients: log_watcher's error lines, webhook_handler's
 //!   deploys, healthcheck_dashboard's checks and maintenance windows (`[peers]`).
+//! - [`secret`]: a secret value that never shows in `Debug`, logs or answers.
 //! - [`redact`]: strips credentials from URLs before they reach JSON, pages or logs.
 //! - [`storage`]: opening the embedded SQLite file the services keep their state in.
 //! - [`backoff`]: exponential backoff with jitter for every retry loop.
@@ -40,6 +41,7 @@ pub mod page;
 pub mod peers;
 pub mod process;
 pub mod redact;
+pub mod secret;
 pub mod serve;
 pub mod storage;
 pub mod telemetry;

@@ -19,9 +19,16 @@ use base64::Engine;
 /// members of one global `pagePrelude`, which the page's own code takes them from.
 pub const SCRIPT_PRELUDE: &str = include_str!("page/prelude.js");
 
-/// A fresh nonce for one response: 128 random bits, base64.
+/// A fresh nonce for one response: 128 bits from the operating system's random source
+/// (a guessable nonce would let injected script run), base64.
 pub fn nonce() -> String {
-    let bytes: [u8; 16] = std::array::from_fn(|_| fastrand::u8(..));
+    use ring::rand::SecureRandom;
+    let mut bytes = [0u8; 16];
+    // The OS source fails only on a broken kernel; a page is then better refused than
+    // served with a predictable nonce.
+    ring::rand::SystemRandom::new()
+        .fill(&mut bytes)
+        .expect("the operating system's random source answers");
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 

@@ -7,6 +7,7 @@
 //! and alert sink is built.
 
 use std::collections::BTreeMap;
+use std::fmt;
 
 use serde::Deserialize;
 use service_kit::alert::AlertsConfig;
@@ -14,6 +15,7 @@ use service_kit::auth::AuthConfig;
 use service_kit::config::{default_host, default_true, env_parse, env_string};
 use service_kit::config::{ConfigError, ConfigFile};
 use service_kit::peers::PeersConfig;
+use service_kit::redact::{redact_header, redact_url};
 
 /// Default port of `/health` and the dashboard (the spec's `DASHBOARD_PORT=9100`).
 pub const DEFAULT_PORT: u16 = 9100;
@@ -62,7 +64,7 @@ impl ConfigFile for Config {
         }
         self.alerts.apply_env()?;
         if let Some(token) = env_string("DASHBOARD_TOKEN") {
-            self.auth.token = Some(token);
+            self.auth.token = Some(token.into());
         }
         self.peers.apply_env();
         Ok(())
@@ -73,14 +75,15 @@ impl ConfigFile for Config {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChecksConfig {
-    /// Seconds between two checks of an endpoint (default 10; env
+    /// Seconds between two checks of an endpoint (default 10, at most 86400; env
     /// `HEALTHCHECK_INTERVAL_SECS`); an endpoint may override it.
     #[serde(default = "default_interval_secs")]
     pub interval_secs: u64,
-    /// Default time limit of one check in milliseconds (default 5000).
+    /// Default time limit of one check in milliseconds (default 5000, at most 600000).
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
-    /// How many checks may run at the same moment (default 256); the rest wait their turn.
+    /// How many checks may run at the same moment (default 256, at most 65536); the rest
+    /// wait their turn.
     #[serde(default = "default_concurrency")]
     pub max_concurrent: usize,
     /// The targets.
@@ -100,7 +103,8 @@ impl Default for ChecksConfig {
 }
 
 /// One target to probe, as in the spec: `{ name = "api", url = "http://api:8000/health", type = "http" }`.
-#[derive(Debug, Clone, Deserialize)]
+/// Its `Debug` masks the secrets a URL, a header or a command may hold.
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EndpointConfig {
     /// Unique name shown in `/health` and on the dashboard.
@@ -153,6 +157,33 @@ pub struct EndpointConfig {
     /// `["sh", "-c", "pg_isready -h db"]`.
     #[serde(default)]
     pub command: Option<CommandSpec>,
+}
+
+impl fmt::Debug for EndpointConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let headers: BTreeMap<&str, String> = self
+            .headers
+            .iter()
+            .map(|(name, value)| (name.as_str(), redact_header(name, value)))
+            .collect();
+        let command = self.command.as_ref().map(|command| match command {
+            CommandSpec::Line(line) => match shlex::split(line) {
+                Some(argv) => crate::check::shown_command(&argv),
+                None => redact_url(line),
+            },
+            CommandSpec::Argv(argv) => crate::check::shown_command(argv),
+        });
+        f.debug_struct("EndpointConfig")
+            .field("name", &self.name)
+            .field("url", &self.url.as_deref().map(redact_url))
+            .field("kind", &self.kind)
+            .field("timeout_ms", &self.timeout_ms)
+            .field("interval_secs", &self.interval_secs)
+            .field("method", &self.method)
+            .field("headers", &headers)
+            .field("command", &command)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The `type` of an endpoint.
@@ -237,6 +268,18 @@ pub struct DashboardConfig {
     /// The dashboard's address as people reach it, used as the link in alerts.
     #[serde(default)]
     pub public_url: Option<String>,
+    /// Connections open at once (default 1024, at most 65536); one more gets `503` with
+    /// `Retry-After` and is closed.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// Live dashboards (`/events` streams) open at once (default 64, at most 10000); one
+    /// more gets `503` with `Retry-After`.
+    #[serde(default = "default_max_streams")]
+    pub max_streams: usize,
+    /// Seconds a client has to send its request headers before it is cut off (default 10,
+    /// 1 to 30), so slow or stalled clients cannot hold connections.
+    #[serde(default = "default_header_timeout_secs")]
+    pub header_timeout_secs: u64,
 }
 
 impl Default for DashboardConfig {
@@ -248,6 +291,9 @@ impl Default for DashboardConfig {
             title: default_title(),
             public_health: true,
             public_url: None,
+            max_connections: default_max_connections(),
+            max_streams: default_max_streams(),
+            header_timeout_secs: default_header_timeout_secs(),
         }
     }
 }
@@ -256,7 +302,7 @@ impl Default for DashboardConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StorageConfig {
-    /// Days of history kept in SQLite (default 7).
+    /// Days of history kept in SQLite (default 7, at most 3650).
     #[serde(default = "default_retention_days")]
     pub retention_days: u64,
 }
@@ -286,4 +332,13 @@ fn default_title() -> String {
 }
 fn default_retention_days() -> u64 {
     7
+}
+fn default_max_connections() -> usize {
+    1024
+}
+fn default_max_streams() -> usize {
+    64
+}
+fn default_header_timeout_secs() -> u64 {
+    10
 }

@@ -100,15 +100,15 @@ impl DeployMarkers {
         }
     }
 
-    /// Starts polling every [`POLL_INTERVAL`] (the first at once) until `shutdown`, calling
-    /// `changed` when the deploys did (so open dashboards redraw); nothing without the peer.
-    pub fn spawn(
+    /// The task polling every [`POLL_INTERVAL`] (the first at once) until `shutdown`, calling
+    /// `changed` when the deploys did (so open dashboards redraw); none without the peer.
+    pub fn poller(
         self: Arc<Self>,
         changed: impl Fn() + Send + 'static,
         shutdown: CancellationToken,
-    ) -> Option<tokio::task::JoinHandle<()>> {
+    ) -> Option<impl std::future::Future<Output = ()> + Send + 'static> {
         self.peer.as_ref()?;
-        Some(tokio::spawn(async move {
+        Some(async move {
             let mut ticks = tokio::time::interval(POLL_INTERVAL);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
@@ -121,6 +121,6 @@ impl DeployMarkers {
                     _ = shutdown.cancelled() => return,
                 }
             }
-        }))
+        })
     }
 }

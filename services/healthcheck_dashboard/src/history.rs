@@ -88,27 +88,45 @@ pub struct MinutePoint {
 #[derive(Clone)]
 pub struct HistoryWriter {
     sender: mpsc::Sender<HistoryRecord>,
+    /// Results dropped because the queue was full (the database slow or failing); warned
+    /// about at the first and every 10,000th, not each time.
+    dropped: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl HistoryWriter {
     /// Queues a result without waiting.
     pub fn record(&self, record: HistoryRecord) {
         if let Err(mpsc::error::TrySendError::Full(_)) = self.sender.try_send(record) {
-            tracing::warn!("History writer is behind; a result was not stored.");
+            let dropped = self
+                .dropped
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if dropped.is_multiple_of(10_000) {
+                tracing::warn!(
+                    dropped = dropped + 1,
+                    "History writer is behind; results are not stored."
+                );
+            }
         }
     }
 }
 
-/// Starts the writer task. It flushes every second, prunes hourly, and flushes what is left
-/// when `shutdown` is cancelled.
-pub fn spawn_writer(
+/// The writer and its task, for the caller to spawn (under supervision). The task flushes
+/// every second, prunes hourly, and flushes what is left when `shutdown` is cancelled.
+pub fn writer(
     store: Store,
     retention: Duration,
     shutdown: CancellationToken,
-) -> (HistoryWriter, tokio::task::JoinHandle<()>) {
+) -> (
+    HistoryWriter,
+    impl std::future::Future<Output = ()> + Send + 'static,
+) {
     let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
-    let handle = tokio::spawn(writer_loop(store, retention, receiver, shutdown));
-    (HistoryWriter { sender }, handle)
+    let task = writer_loop(store, retention, receiver, shutdown);
+    let writer = HistoryWriter {
+        sender,
+        dropped: Arc::default(),
+    };
+    (writer, task)
 }
 
 async fn writer_loop(
@@ -118,6 +136,7 @@ async fn writer_loop(
     shutdown: CancellationToken,
 ) {
     let mut last_errors: HashMap<Arc<str>, String> = HashMap::new();
+    let mut failing = Failing::default();
     let mut flush_tick = tokio::time::interval(Duration::from_secs(1));
     let mut prune_tick = tokio::time::interval(Duration::from_secs(3600));
     let mut batch = Vec::new();
@@ -128,7 +147,8 @@ async fn writer_loop(
                 None => break,
             },
             _ = flush_tick.tick() => {
-                flush(&store, std::mem::take(&mut batch), &mut last_errors).await;
+                let result = flush(&store, std::mem::take(&mut batch), &mut last_errors, BUSY_WAIT).await;
+                failing.report(result);
             }
             _ = prune_tick.tick() => prune(&store, retention).await,
             _ = shutdown.cancelled() => break,
@@ -137,7 +157,39 @@ async fn writer_loop(
     while let Ok(record) = receiver.try_recv() {
         batch.push(record);
     }
-    flush(&store, batch, &mut last_errors).await;
+    // At shutdown a locked database gets a short wait only, so the process exits in time;
+    // what cannot be stored then is lost from history (the live state never depended on it).
+    let result = flush(&store, batch, &mut last_errors, SHUTDOWN_BUSY_WAIT).await;
+    failing.report(result);
+}
+
+/// How long a flush waits for a database another process has locked.
+const BUSY_WAIT: Duration = Duration::from_secs(5);
+/// The same for the last flush, at shutdown.
+const SHUTDOWN_BUSY_WAIT: Duration = Duration::from_millis(1000);
+
+/// Whether storing history fails, so that a failing database (full disk, read-only mount,
+/// a lock held elsewhere) is logged when it starts, changes and ends, not once a second.
+#[derive(Default)]
+struct Failing(Option<String>);
+
+impl Failing {
+    fn report(&mut self, result: Result<(), StorageError>) {
+        match result {
+            Ok(()) => {
+                if self.0.take().is_some() {
+                    tracing::info!("Check history can be stored again.");
+                }
+            }
+            Err(err) => {
+                let text = err.to_string();
+                if self.0.as_deref() != Some(text.as_str()) {
+                    tracing::error!(%err, "Could not store check history; results are kept in memory only.");
+                    self.0 = Some(text);
+                }
+            }
+        }
+    }
 }
 
 /// Checks run, checks passed, latency sum and max (ms) of one check in one minute.
@@ -147,9 +199,10 @@ async fn flush(
     store: &Store,
     batch: Vec<HistoryRecord>,
     last_errors: &mut HashMap<Arc<str>, String>,
-) {
+    busy_wait: Duration,
+) -> Result<(), StorageError> {
     if batch.is_empty() {
-        return;
+        return Ok(());
     }
     let mut minutes: HashMap<(Arc<str>, i64), MinuteTotals> = HashMap::new();
     let mut errors = Vec::new();
@@ -173,8 +226,9 @@ async fn flush(
             }
         }
     }
-    let result = store
+    store
         .run(move |connection| {
+            connection.busy_timeout(busy_wait)?;
             let tx = connection.transaction()?;
             {
                 let mut upsert = tx.prepare_cached(
@@ -198,10 +252,7 @@ async fn flush(
             }
             tx.commit()
         })
-        .await;
-    if let Err(err) = result {
-        tracing::error!(%err, "Could not store check history.");
-    }
+        .await
 }
 
 async fn prune(store: &Store, retention: Duration) {

@@ -33,6 +33,8 @@
 //!   markers on the dashboard's sparklines.
 //! - [`scheduler`]: runs each check on its schedule with bounded concurrency, then records
 //!   the outcome (state, history, status-change log line, alert or held-back alert).
+//! - [`supervisor`]: the long-lived tasks run under watch; the first to die turns `/livez`
+//!   to 503 and stops the service with an error, so it is restarted.
 //! - [`api`]: the HTTP routes (`/health` in the spec's and the IETF format, `/dashboard`,
 //!   `/metrics`, badges, `/api/*` with `/api/maintenance` and `/api/deploys`, `/events`)
 //!   over [`App`].
@@ -48,11 +50,13 @@ pub mod maintenance;
 pub mod scheduler;
 pub mod settings;
 pub mod state;
+pub mod supervisor;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use service_kit::serve::{ServeLimits, StreamSlots};
 use service_kit::storage::Store;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -64,6 +68,7 @@ use crate::maintenance::Maintenance;
 use crate::scheduler::{Scheduler, SchedulerStats};
 use crate::settings::Settings;
 use crate::state::HealthState;
+use crate::supervisor::{Liveness, Supervisor};
 
 pub use api::{router, App};
 
@@ -104,8 +109,9 @@ pub async fn run(
         .unwrap_or_else(|| format!("http://localhost:{}/dashboard", local.port()));
     let alerter = Arc::new(Alerter::new(alerts, Some(link), peers.log_watcher));
     let retention = Duration::from_secs(retention_days.max(1) * 86_400);
-    let (history_writer, writer_task) =
-        history::spawn_writer(store.clone(), retention, shutdown.clone());
+    let mut supervisor = Supervisor::new(shutdown.clone());
+    let (history_writer, writer_task) = history::writer(store.clone(), retention, shutdown.clone());
+    supervisor.spawn("history writer", writer_task);
     let scheduler_stats = Arc::new(SchedulerStats::default());
     let scheduler = Scheduler {
         state: state.clone(),
@@ -115,15 +121,29 @@ pub async fn run(
         clients: HttpClients::new(),
         stats: scheduler_stats.clone(),
     };
-    let mut tasks = scheduler.spawn(shutdown.clone());
+    scheduler.spawn(&mut supervisor, shutdown.clone());
     let maintenance = Arc::new(Maintenance::new(state.clone(), alerter.clone()));
-    tasks.spawn(maintenance.clone().run_expiry(shutdown.clone()));
+    supervisor.spawn(
+        "maintenance expiry",
+        maintenance.clone().run_expiry(shutdown.clone()),
+    );
     let deploys = Arc::new(DeployMarkers::new(peers.webhook_handler));
     let touched = state.clone();
     let poller = deploys
         .clone()
-        .spawn(move || touched.touch(), shutdown.clone());
+        .poller(move || touched.touch(), shutdown.clone());
+    let polls_deploys = poller.is_some();
+    if let Some(poller) = poller {
+        supervisor.spawn("deploy poller", poller);
+    }
+    inject_fault(&mut supervisor);
+    let liveness = Arc::new(Liveness::new());
 
+    let limits = ServeLimits {
+        max_connections: dashboard.max_connections,
+        header_read_timeout: Duration::from_secs(dashboard.header_timeout_secs),
+    };
+    let streams = StreamSlots::new(dashboard.max_streams);
     let app = Arc::new(App {
         dashboard,
         retention_days,
@@ -134,24 +154,71 @@ pub async fn run(
         auth: Arc::new(auth),
         maintenance,
         deploys,
+        streams,
+        liveness: liveness.clone(),
     });
     tracing::info!(
         address = %local,
         checks = app.state.checks().len(),
         dashboard = app.dashboard.enabled,
         log_watcher = app.alerter.has_log_watcher(),
-        deploy_markers = poller.is_some(),
+        deploy_markers = polls_deploys,
         "Healthcheck dashboard listening."
     );
-    let served = service_kit::serve::serve(listener, router(app.clone()), shutdown.clone()).await;
+    service_kit::serve::warn_if_open(
+        "healthcheck_dashboard",
+        local,
+        app.auth.is_enabled(),
+        "anyone who reaches this port sees check targets and their errors and can open \
+         maintenance windows (set [auth] or DASHBOARD_TOKEN)",
+    );
+    let server =
+        service_kit::serve::serve_with(listener, router(app.clone()), shutdown.clone(), limits);
+    let mut server = std::pin::pin!(server);
+    let mut died = None;
+    let served = tokio::select! {
+        served = &mut server => served,
+        death = supervisor.first_death() => {
+            tracing::error!(
+                task = death.task,
+                reason = %death.reason,
+                "A task of the service died; /livez answers 503 and the service stops, to be restarted."
+            );
+            liveness.mark_failed();
+            died = Some(death);
+            // Serve a moment longer, so a health probe can see the 503, then drain.
+            let _ = tokio::time::timeout(FAILURE_GRACE, &mut server).await;
+            shutdown.cancel();
+            server.await
+        }
+    };
     shutdown.cancel();
-    tasks.join_all().await;
-    if let Some(poller) = poller {
-        let _ = poller.await;
-    }
+    supervisor.join_all().await;
     // An alert about the last transition should not be lost to the shutdown.
     app.alerter.drain(Duration::from_secs(3)).await;
-    let _ = writer_task.await;
     tracing::info!("Healthcheck dashboard stopped.");
-    served.map_err(RunError::from)
+    served?;
+    match died {
+        Some(death) => Err(RunError::Io(std::io::Error::other(death.to_string()))),
+        None => Ok(()),
+    }
 }
+
+/// How long a service whose task died keeps answering (`/livez` 503) before it stops.
+const FAILURE_GRACE: Duration = Duration::from_secs(1);
+
+/// The fault tests inject to see supervision work (debug builds only): with
+/// `HEALTHCHECK_INJECT_FAULT=scheduler` a scheduler task panics half a second after start.
+#[cfg(debug_assertions)]
+fn inject_fault(supervisor: &mut Supervisor) {
+    if std::env::var("HEALTHCHECK_INJECT_FAULT").as_deref() == Ok("scheduler") {
+        supervisor.spawn("scheduler", async {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            panic!("injected fault (HEALTHCHECK_INJECT_FAULT=scheduler)");
+        });
+    }
+}
+
+/// Release builds take no injected faults.
+#[cfg(not(debug_assertions))]
+fn inject_fault(_supervisor: &mut Supervisor) {}

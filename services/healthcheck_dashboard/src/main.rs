@@ -6,8 +6,8 @@ use healthcheck_dashboard::settings::Settings;
 use service_kit::cli::Binary;
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    Binary {
+async fn main() {
+    let result = Binary {
         name: env!("CARGO_PKG_NAME"),
         version: env!("CARGO_PKG_VERSION"),
         about: "Probes every service of the stack and serves /health, a live dashboard and metrics",
@@ -15,5 +15,10 @@ async fn main() -> anyhow::Result<()> {
         default_port: DEFAULT_PORT,
     }
     .main::<Settings, _>(healthcheck_dashboard::run)
-    .await
+    .await;
+    if let Err(err) = result {
+        // One line, as `docker logs` shows it: the error and its causes joined by ": ".
+        eprintln!("{err:#}");
+        std::process::exit(1);
+    }
 }

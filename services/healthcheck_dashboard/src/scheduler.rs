@@ -12,13 +12,13 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::alerting::Alerter;
 use crate::check::{Gate, HttpClients, Outcome, Status};
 use crate::history::{HistoryRecord, HistoryWriter};
 use crate::state::HealthState;
+use crate::supervisor::Supervisor;
 
 /// Counters about the scheduler itself, exported in `/metrics`.
 #[derive(Debug, Default)]
@@ -74,16 +74,16 @@ fn log_status_change(name: &str, previous: Status, outcome: &Outcome) {
 }
 
 impl Scheduler {
-    /// Starts one task per check; they stop when `shutdown` is cancelled.
-    pub fn spawn(self, shutdown: CancellationToken) -> JoinSet<()> {
+    /// Starts one task per check under `supervisor`; they stop when `shutdown` is cancelled.
+    pub fn spawn(self, supervisor: &mut Supervisor, shutdown: CancellationToken) {
         let shared = Arc::new(self);
-        let mut tasks = JoinSet::new();
         for index in 0..shared.state.checks().len() {
             let shared = shared.clone();
             let shutdown = shutdown.clone();
-            tasks.spawn(async move { shared.run_check(index, shutdown).await });
+            supervisor.spawn("scheduler", async move {
+                shared.run_check(index, shutdown).await
+            });
         }
-        tasks
     }
 
     async fn run_check(&self, index: usize, shutdown: CancellationToken) {

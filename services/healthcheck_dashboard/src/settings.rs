@@ -5,6 +5,7 @@
 //! `checks.endpoints[1] ("api").url` ([`item_key`]). [`crate::run`] takes the result.
 
 use std::collections::HashSet;
+use std::ops::RangeInclusive;
 use std::time::Duration;
 
 use service_kit::alert::Sink;
@@ -63,9 +64,42 @@ impl Settings {
     /// Checks `config` and builds everything from it; the first problem names its key.
     pub fn from_config(config: Config) -> Result<Settings, ConfigError> {
         let checks = &config.checks;
-        at_least_one("checks.interval_secs", checks.interval_secs)?;
-        at_least_one("checks.timeout_ms", checks.timeout_ms)?;
-        at_least_one("checks.max_concurrent", checks.max_concurrent as u64)?;
+        within("checks.interval_secs", checks.interval_secs, INTERVAL_SECS)?;
+        within("checks.timeout_ms", checks.timeout_ms, TIMEOUT_MS)?;
+        within(
+            "checks.max_concurrent",
+            checks.max_concurrent as u64,
+            MAX_CONCURRENT,
+        )?;
+        let dashboard = &config.dashboard;
+        within(
+            "dashboard.max_connections",
+            dashboard.max_connections as u64,
+            MAX_CONNECTIONS,
+        )?;
+        within(
+            "dashboard.max_streams",
+            dashboard.max_streams as u64,
+            MAX_STREAMS,
+        )?;
+        within(
+            "dashboard.header_timeout_secs",
+            dashboard.header_timeout_secs,
+            HEADER_TIMEOUT_SECS,
+        )?;
+        within(
+            "storage.retention_days",
+            config.storage.retention_days,
+            RETENTION_DAYS,
+        )?;
+        within(
+            "alerts.cooldown_secs",
+            config.alerts.cooldown_secs,
+            COOLDOWN_SECS,
+        )?;
+        if let Some(mins) = config.alerts.reminder_mins {
+            within("alerts.reminder_mins", mins, REMINDER_MINS)?;
+        }
         let mut names = HashSet::new();
         let mut built = Vec::with_capacity(checks.endpoints.len());
         for (index, endpoint) in checks.endpoints.iter().enumerate() {
@@ -110,6 +144,7 @@ impl ServiceSettings for Settings {
     type File = Config;
 
     fn from_file(file: Config) -> Result<Settings, ConfigError> {
+        file.auth.validate()?;
         Settings::from_config(file)
     }
 
@@ -132,22 +167,30 @@ fn check(
     config: &Config,
     key: impl Fn(&str) -> String,
 ) -> Result<Check, ConfigError> {
-    let probe = Probe::from_endpoint(endpoint, config.checks.timeout_ms)
-        .map_err(|(field, problem)| ConfigError::new(key(field), problem))?;
-    let positive = |field: &str, value: Option<u64>| match value {
-        Some(0) => Err(ConfigError::new(key(field), "must be at least 1")),
-        _ => Ok(()),
+    let bounded = |field: &str, value: Option<u64>, range: RangeInclusive<u64>| match value {
+        Some(value) => within(&key(field), value, range),
+        None => Ok(()),
     };
-    positive("interval_secs", endpoint.interval_secs)?;
-    positive("timeout_ms", endpoint.timeout_ms)?;
-    positive(
+    bounded("interval_secs", endpoint.interval_secs, INTERVAL_SECS)?;
+    bounded("timeout_ms", endpoint.timeout_ms, TIMEOUT_MS)?;
+    bounded(
         "failure_threshold",
         endpoint.failure_threshold.map(u64::from),
+        THRESHOLD,
     )?;
-    positive(
+    bounded(
         "success_threshold",
         endpoint.success_threshold.map(u64::from),
+        THRESHOLD,
     )?;
+    bounded("degraded_ms", endpoint.degraded_ms, TIMEOUT_MS)?;
+    bounded(
+        "cert_expiry_warn_days",
+        endpoint.cert_expiry_warn_days.map(u64::from),
+        0..=3650,
+    )?;
+    let probe = Probe::from_endpoint(endpoint, config.checks.timeout_ms)
+        .map_err(|(field, problem)| ConfigError::new(key(field), problem))?;
     let info = CheckInfo {
         name: endpoint.name.as_str().into(),
         kind: probe.kind(),
@@ -165,11 +208,43 @@ fn check(
     Ok(Check::new(info, schedule, probe))
 }
 
-fn at_least_one(key: &str, value: u64) -> Result<(), ConfigError> {
-    if value == 0 {
-        return Err(ConfigError::new(key, "must be at least 1"));
+/// Seconds between two checks: at least one, at most a day.
+pub const INTERVAL_SECS: RangeInclusive<u64> = 1..=86_400;
+/// Time limit of one check in milliseconds (also bounds `degraded_ms`): up to ten minutes.
+pub const TIMEOUT_MS: RangeInclusive<u64> = 1..=600_000;
+/// Probes running at once.
+pub const MAX_CONCURRENT: RangeInclusive<u64> = 1..=65_536;
+/// Failures or successes in a row before an alert.
+pub const THRESHOLD: RangeInclusive<u64> = 1..=10_000;
+/// Connections open at once.
+pub const MAX_CONNECTIONS: RangeInclusive<u64> = 1..=65_536;
+/// Live dashboard streams open at once.
+pub const MAX_STREAMS: RangeInclusive<u64> = 1..=10_000;
+/// Seconds a client has for its request headers (the shared server allows at most 30).
+pub const HEADER_TIMEOUT_SECS: RangeInclusive<u64> = 1..=30;
+/// Days of history kept: up to ten years.
+pub const RETENTION_DAYS: RangeInclusive<u64> = 1..=3650;
+/// Seconds between two alerts about one incident: up to a week.
+pub const COOLDOWN_SECS: RangeInclusive<u64> = 0..=604_800;
+/// Minutes between reminders (0 is never): up to 30 days.
+pub const REMINDER_MINS: RangeInclusive<u64> = 0..=43_200;
+
+/// Checks that `value` of `key` lies in `range`. Every number the service computes times and
+/// sizes from is bounded here, so no later arithmetic on it can overflow.
+fn within(key: &str, value: u64, range: RangeInclusive<u64>) -> Result<(), ConfigError> {
+    if range.contains(&value) {
+        return Ok(());
     }
-    Ok(())
+    let problem = if *range.start() == 1 && value == 0 {
+        "must be at least 1".to_string()
+    } else {
+        format!(
+            "must be from {} to {}, got {value}",
+            range.start(),
+            range.end()
+        )
+    };
+    Err(ConfigError::new(key, problem))
 }
 
 #[cfg(test)]
@@ -338,5 +413,225 @@ endpoints = [ { name = " ", url = "db:5432", type = "tcp" } ]"#,
     fn alert_targets_are_checked_even_while_alerts_are_off() {
         assert!(problem("[alerts]\nwebhook = \"ftp://nope\"").starts_with("alerts.webhook: "));
         assert!(problem("[[alerts.rules]]\nname = \"x\"").contains("takes no alert rules"));
+    }
+
+    #[test]
+    fn absurd_numbers_are_refused_naming_their_key() {
+        let cases = [
+            ("[checks]\ninterval_secs = 9223372036854775807", "checks.interval_secs: must be from 1 to 86400"),
+            ("[checks]\ntimeout_ms = 9223372036854775807", "checks.timeout_ms: must be from 1 to 600000"),
+            ("[storage]\nretention_days = 100000000", "storage.retention_days: must be from 1 to 3650"),
+            ("[alerts]\nreminder_mins = 9223372036854775807", "alerts.reminder_mins: "),
+            ("[alerts]\ncooldown_secs = 9223372036854775807", "alerts.cooldown_secs: "),
+            ("[dashboard]\nmax_streams = 0", "dashboard.max_streams: must be at least 1"),
+            ("[dashboard]\nheader_timeout_secs = 31", "dashboard.header_timeout_secs: must be from 1 to 30"),
+            ("[dashboard]\nmax_connections = -1", "dashboard.max_connections: invalid value"),
+            (
+                "[checks]\nendpoints = [ { name = \"db\", url = \"db:5432\", type = \"tcp\", interval_secs = 99999999999 } ]",
+                "checks.endpoints[0] (\"db\").interval_secs: must be from 1 to 86400",
+            ),
+            (
+                "[checks]\nendpoints = [ { name = \"db\", url = \"db:5432\", type = \"tcp\", failure_threshold = 4294967295 } ]",
+                "checks.endpoints[0] (\"db\").failure_threshold: must be from 1 to 10000",
+            ),
+        ];
+        for (text, expected) in cases {
+            let problem = problem(text);
+            assert!(problem.starts_with(expected), "{problem:?} for {text}");
+        }
+    }
+
+    #[test]
+    fn the_connection_limits_default_to_1024_connections_and_64_streams() {
+        let dashboard = Settings::from_toml("").unwrap().dashboard;
+        assert_eq!(
+            (
+                dashboard.max_connections,
+                dashboard.max_streams,
+                dashboard.header_timeout_secs
+            ),
+            (1024, 64, 10)
+        );
+    }
+
+    /// A config holding a secret in every place one can stand.
+    const SECRETS_EVERYWHERE: &str = r#"
+[checks]
+endpoints = [
+  { name = "api", url = "http://127.0.0.1:9/health?token=SEKRIT&x=1", headers = { Authorization = "Bearer SEKRIT" } },
+  { name = "basic", url = "https://user:SEKRIT@h/", headers = { "X-Api-Key" = "SEKRIT" } },
+  { name = "db", url = "postgres://app:SEKRIT@127.0.0.1:9/app", type = "postgres" },
+  { name = "kw", url = "host=127.0.0.1 port=9 user=app password=SEKRIT", type = "postgres" },
+  { name = "job", type = "command", command = ["sh", "-c", "curl --token=SEKRIT http://x/ --password SEKRIT"] },
+  { name = "line", type = "command", command = "tool --api-key SEKRIT PGPASSWORD=SEKRIT" },
+]
+[auth]
+token = "SEKRIT"
+[peers]
+log_watcher = "http://log_watcher:9200"
+log_watcher_token = "SEKRIT"
+[alerts.smtp]
+host = "smtp.example.com"
+username = "me"
+password = "SEKRIT"
+"#;
+
+    #[test]
+    fn debug_of_the_config_and_settings_never_shows_a_secret() {
+        let config: Config = service_kit::config::parse_toml(SECRETS_EVERYWHERE).unwrap();
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("SEKRIT"), "{shown}");
+        assert!(shown.contains("token=***"), "{shown}");
+        let settings = Settings::from_toml(SECRETS_EVERYWHERE).unwrap();
+        let shown = format!("{settings:?}");
+        assert!(!shown.contains("SEKRIT"), "{shown}");
+        assert!(shown.contains("Bearer ***"), "{shown}");
+    }
+
+    #[test]
+    fn targets_show_no_secret_of_urls_dsns_or_commands() {
+        let settings = Settings::from_toml(SECRETS_EVERYWHERE).unwrap();
+        let targets: Vec<&str> = settings
+            .checks
+            .iter()
+            .map(|c| c.info.target.as_str())
+            .collect();
+        assert_eq!(
+            targets,
+            [
+                "http://127.0.0.1:9/health?token=***&x=1",
+                "https://user:***@h/",
+                "postgres://app:***@127.0.0.1:9/app",
+                "host=127.0.0.1 port=9 user=app password=***",
+                "sh -c curl --token=*** http://x/ --password ***",
+                "tool --api-key *** PGPASSWORD=***",
+            ]
+        );
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// A TOML value of any kind a hand-written file might hold, absurd ones included.
+        fn value() -> impl Strategy<Value = String> {
+            prop_oneof![
+                any::<i64>().prop_map(|n| n.to_string()),
+                any::<u64>().prop_map(|n| n.to_string()),
+                "[0-9]{1,30}",
+                any::<f64>().prop_map(|f| format!("{f:?}")),
+                Just("true".to_string()),
+                "\"[^\"\\\\\n]{0,40}\"".prop_map(String::from),
+                "\"(http|https|tcp|postgres|ftp)://[a-z0-9:@%?=&./_-]{0,40}\""
+                    .prop_map(String::from),
+                "\"[a-z]{0,8}=[^\"\\\\\n]{0,20}\"".prop_map(String::from),
+                Just("[\"sh\", \"-c\", \"exit 0\"]".to_string()),
+                Just("{ a = 1 }".to_string()),
+                Just("[]".to_string()),
+            ]
+        }
+
+        fn endpoint_key() -> impl Strategy<Value = &'static str> {
+            prop::sample::select(vec![
+                "url",
+                "type",
+                "timeout_ms",
+                "interval_secs",
+                "method",
+                "headers",
+                "expected_status",
+                "body_contains",
+                "json",
+                "degraded_ms",
+                "failure_threshold",
+                "success_threshold",
+                "cert_expiry_warn_days",
+                "tls_verify",
+                "command",
+                "bogus",
+            ])
+        }
+
+        fn section_key() -> impl Strategy<Value = &'static str> {
+            prop::sample::select(vec![
+                "checks.interval_secs",
+                "checks.timeout_ms",
+                "checks.max_concurrent",
+                "dashboard.port",
+                "dashboard.max_connections",
+                "dashboard.max_streams",
+                "dashboard.header_timeout_secs",
+                "dashboard.enabled",
+                "dashboard.public_url",
+                "storage.retention_days",
+                "alerts.enabled",
+                "alerts.webhook",
+                "alerts.cooldown_secs",
+                "alerts.reminder_mins",
+                "auth.token",
+                "auth.username",
+                "peers.log_watcher",
+                "nowhere.key",
+            ])
+        }
+
+        fn kind() -> impl Strategy<Value = &'static str> {
+            prop::sample::select(vec![
+                "http", "tcp", "postgres", "command", "https", "gopher",
+            ])
+        }
+
+        /// A config file in the shape operators write, with arbitrary values in it.
+        fn config() -> impl Strategy<Value = String> {
+            (
+                prop::collection::vec((section_key(), value()), 0..4),
+                prop::collection::vec((kind(), value(), endpoint_key(), value()), 0..3),
+            )
+                .prop_map(|(keys, endpoints)| {
+                    let mut text = String::new();
+                    for (key, value) in keys {
+                        let (table, name) = key.split_once('.').unwrap();
+                        text.push_str(&format!("[{table}]\n{name} = {value}\n"));
+                    }
+                    text.push_str("[checks]\nendpoints = [\n");
+                    for (i, (kind, url, key, value)) in endpoints.into_iter().enumerate() {
+                        text.push_str(&format!(
+                            "  {{ name = \"e{i}\", type = \"{kind}\", url = {url}, {key} = {value} }},\n"
+                        ));
+                    }
+                    text.push_str("]\n");
+                    text
+                })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            #[test]
+            fn any_text_is_settings_or_an_error_naming_a_key(text in "\\PC{0,200}") {
+                if let Err(error) = Settings::from_toml(&text) {
+                    prop_assert!(!error.key.is_empty() && !error.problem.is_empty());
+                }
+            }
+
+            #[test]
+            fn any_config_shaped_file_is_settings_or_an_error_naming_a_key(text in config()) {
+                match Settings::from_toml(&text) {
+                    Ok(settings) => {
+                        // Whatever was accepted is within the bounds later arithmetic relies on.
+                        for check in &settings.checks {
+                            prop_assert!(check.schedule.interval.as_secs() <= 86_400);
+                            prop_assert!(check.probe.timeout().as_millis() <= 600_000);
+                        }
+                        prop_assert!(settings.retention_days <= 3650);
+                    }
+                    Err(error) => {
+                        prop_assert!(!error.key.is_empty(), "no key in {:?}", error.problem);
+                        prop_assert!(!error.problem.is_empty());
+                        prop_assert_eq!(error.problem.lines().count(), 1);
+                    }
+                }
+            }
+        }
     }
 }

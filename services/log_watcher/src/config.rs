@@ -72,7 +72,7 @@ impl ConfigFile for Config {
         }
         self.alerts.apply_env()?;
         if let Some(token) = env_string("LOG_WATCHER_TOKEN") {
-            self.auth.token = Some(token);
+            self.auth.token = Some(token.into());
         }
         self.peers.apply_env();
         // Started by Compose with its project's name, follow that project (as Compose's own
@@ -214,6 +214,17 @@ pub struct ApiConfig {
     /// messages then link to the dashboard filtered on the service (default: no link).
     #[serde(default)]
     pub public_url: Option<String>,
+    /// Most bytes of one `/logs` answer (default 4 MiB, at least 64 KiB): older matching
+    /// events beyond it are left out and the answer says `"truncated": true`.
+    #[serde(default = "default_max_response_bytes")]
+    pub max_response_bytes: usize,
+    /// Most HTTP connections open at once (default 1024); beyond, 503 with `Retry-After`.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// Most live streams (`/logs/stream`, which the dashboard uses) open at once (default
+    /// 64); beyond, 503 with `Retry-After`.
+    #[serde(default = "default_max_streams")]
+    pub max_streams: usize,
 }
 
 impl Default for ApiConfig {
@@ -223,6 +234,9 @@ impl Default for ApiConfig {
             host: default_host(),
             dashboard: true,
             public_url: None,
+            max_response_bytes: default_max_response_bytes(),
+            max_connections: default_max_connections(),
+            max_streams: default_max_streams(),
         }
     }
 }
@@ -323,6 +337,15 @@ fn default_window_secs() -> u64 {
 }
 fn default_port() -> u16 {
     DEFAULT_PORT
+}
+fn default_max_response_bytes() -> usize {
+    4 * 1024 * 1024
+}
+fn default_max_connections() -> usize {
+    1024
+}
+fn default_max_streams() -> usize {
+    64
 }
 fn default_summary_mins() -> u64 {
     10

@@ -26,18 +26,23 @@ pub async fn run(
         tokio::time::interval_at(tokio::time::Instant::now() + summary_every, summary_every);
     let mut prune_tick = tokio::time::interval(Duration::from_secs(3600));
     let mut digest_tick = tokio::time::interval(Duration::from_secs(1));
-    // Each summary counts the whole seconds since the previous one, so consecutive lines
-    // neither overlap nor leave gaps; the current second is still filling and waits.
-    let mut summarised_until = chrono::Utc::now().timestamp() - 1;
+    let mut trim_tick = tokio::time::interval(Duration::from_secs(60));
+    // Each summary counts the lines stored since the previous one (the difference of the
+    // totals since start), so consecutive lines neither overlap nor leave gaps.
+    let mut summarised = counter.level_totals();
     loop {
         tokio::select! {
             _ = digest_tick.tick() => alerter.send_digests(),
             _ = summary_tick.tick(), if summary_secs > 0 => {
-                let until = chrono::Utc::now().timestamp() - 1;
-                let window = counter.window(until, until - summarised_until);
-                summarised_until = until;
-                println!("{}", summary_line(summary_secs, &window.totals));
+                let totals = counter.level_totals();
+                let mut since = [0u64; 6];
+                for (slot, (now, before)) in since.iter_mut().zip(totals.iter().zip(summarised)) {
+                    *slot = now.saturating_sub(before);
+                }
+                summarised = totals;
+                println!("{}", summary_line(summary_secs, &crate::store::counter::to_map(&since)));
             }
+            _ = trim_tick.tick() => counter.trim(chrono::Utc::now().timestamp()),
             _ = prune_tick.tick() => {
                 if let Err(err) = store.prune(retention_days).await {
                     tracing::error!(%err, "Could not prune old events.");

@@ -29,14 +29,16 @@
 //!    line), counts its lines and hands its events to [`alerting`] (rules, thresholds,
 //!    cooldowns, digests, through the shared sinks).
 //! 6. [`store`]: SQLite (events, per-minute counts, checkpoints), the in-memory
-//!    [`ring`](store::ring) of recent events, the per-second [`counter`](store::counter),
-//!    [`query`](store::query) (what `/logs` asks for).
+//!    [`ring`](store::ring) of recent events, the [`counter`](store::counter) of lines per
+//!    second and minute, [`query`](store::query) (what `/logs` asks for), and the
+//!    [`readers`](store::readers) that answer searches apart from the writer.
 //! 7. [`http`]: the routes: [`logs`](http::logs), [`summary`](http::summary),
 //!    [`series`](http::series), [`metrics`](http::metrics), [`deploys`](http::deploys),
 //!    `/livez`, and the [`dashboard`](http::dashboard) page; durations in queries in
 //!    [`http::duration`].
 //!
-//! Beside the way: [`housekeeping`] (the stdout summary line, alert digests, pruning),
+//! Beside the way: [`supervisor`] (a task that dies makes `/livez` 503 and the process
+//! exit non-zero), [`housekeeping`] (the stdout summary line, alert digests, pruning),
 //! [`status`] (what each source shows in `/livez` and `/metrics`) and [`deploys`]
 //! (webhook_handler's deploys, polled when `[peers] webhook_handler` is set, as markers on
 //! the dashboard's chart).
@@ -61,6 +63,7 @@ pub mod settings;
 pub mod source;
 pub mod status;
 pub mod store;
+pub mod supervisor;
 pub mod writer;
 
 use std::path::PathBuf;
@@ -68,6 +71,8 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::future::{FusedFuture, FutureExt};
+use service_kit::serve::{ServeLimits, StreamSlots};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -82,6 +87,7 @@ use crate::source::files::wake::Wakeup;
 use crate::source::files::FileSource;
 use crate::status::SourceList;
 use crate::store::{EventStore, LineCounter};
+use crate::supervisor::Supervisor;
 use crate::writer::Writer;
 
 pub use http::{router, App};
@@ -89,7 +95,15 @@ pub use http::{router, App};
 /// Why the service could not start or stopped with an error (shared by every service).
 pub use service_kit::serve::RunError;
 
-/// Runs the service until `shutdown`: reading, storing, printing, alerting, serving.
+/// How long the tasks get after the server stopped to hand over and commit their last
+/// batches. A database that refuses them (a full disk, a read-only file system, a lock held
+/// by another process) must not keep the process from exiting within Docker's 10 s: past
+/// this the writer is abandoned, and what it held stays uncommitted, with its checkpoints,
+/// to be read again on the next start.
+const STOP_BUDGET: Duration = Duration::from_secs(3);
+
+/// Runs the service until `shutdown`: reading, storing, printing, alerting, serving. Ends
+/// with an error when a task failed (see [`supervisor`]).
 pub async fn run(
     settings: Settings,
     listener: TcpListener,
@@ -109,10 +123,13 @@ pub async fn run(
     let store = Arc::new(EventStore::open(&data_dir, storage.ring_size)?);
     let alerter = Arc::new(Alerter::new(alerts));
     let counter = Arc::new(LineCounter::default());
+    // The last hour of counts, so that `/summary` answers the same after a restart.
+    store.load_counter(&counter, chrono::Utc::now().timestamp())?;
     let sources = Arc::new(SourceList::default());
     let events_total = Arc::new(AtomicU64::new(0));
     let file_checkpoints = store.checkpoints()?;
     let container_checkpoints = store.container_checkpoints()?;
+    let supervisor = Supervisor::new(shutdown.clone());
 
     // A few batches in flight at most: the sources wait for the writer instead of buffering.
     let (batches, received) = mpsc::channel::<Batch>(4);
@@ -139,7 +156,11 @@ pub async fn run(
                 batches.clone(),
                 sources.clone(),
             );
-            Some(tokio::spawn(source.run(shutdown.clone())))
+            let shutdown = shutdown.clone();
+            Some(supervisor.spawn("docker_api", async move {
+                supervisor::injected_panic("docker_api");
+                source.run(shutdown).await
+            }))
         }
         None => None,
     };
@@ -154,32 +175,45 @@ pub async fn run(
     );
     let reader_thread = {
         let (sources, shutdown) = (sources.clone(), shutdown.clone());
-        std::thread::Builder::new()
-            .name("log-reader".to_string())
-            .spawn(move || file_source.run(batches, sources, shutdown))?
+        supervisor.spawn_thread("reader", move || {
+            supervisor::injected_panic("reader");
+            file_source.run(batches, sources, shutdown)
+        })?
     };
-    let writer = tokio::spawn(
-        Writer {
+    let writer = {
+        let writer = Writer {
             store: store.clone(),
             counter: counter.clone(),
             alerter: alerter.clone(),
             events_total: events_total.clone(),
-        }
-        .run(received),
-    );
-    let housekeeping = tokio::spawn(housekeeping::run(
-        store.clone(),
-        counter.clone(),
-        alerter.clone(),
-        summary_every_secs,
-        storage.retention_days,
-        shutdown.clone(),
-    ));
+        };
+        supervisor.spawn("writer", async move {
+            supervisor::injected_panic("writer");
+            writer.run(received).await
+        })
+    };
+    let housekeeping = {
+        let task = housekeeping::run(
+            store.clone(),
+            counter.clone(),
+            alerter.clone(),
+            summary_every_secs,
+            storage.retention_days,
+            shutdown.clone(),
+        );
+        supervisor.spawn("housekeeping", async move {
+            supervisor::injected_panic("housekeeping");
+            task.await
+        })
+    };
     // Only with the peer configured: no task, no polling, no markers without it.
     let deploys = Arc::new(DeployMarkers::default());
-    let deploy_poller = peers
-        .webhook_handler
-        .map(|peer| tokio::spawn(deploys::poll(peer, deploys.clone(), shutdown.clone())));
+    let deploy_poller = peers.webhook_handler.map(|peer| {
+        supervisor.spawn(
+            "deploys",
+            deploys::poll(peer, deploys.clone(), shutdown.clone()),
+        )
+    });
 
     let app = Arc::new(App {
         store,
@@ -191,9 +225,23 @@ pub async fn run(
         dashboard: api.dashboard,
         deploys,
         deploy_markers: deploy_poller.is_some(),
+        max_response_bytes: api.max_response_bytes,
+        streams: StreamSlots::new(api.max_streams),
+        supervisor: supervisor.clone(),
     });
     tracing::info!(address = %listener.local_addr()?, "Log watcher listening.");
-    let served = service_kit::serve::serve(listener, router(app), shutdown.clone()).await;
+    service_kit::serve::warn_if_open(
+        "log_watcher",
+        listener.local_addr()?,
+        app.auth.is_enabled(),
+        "anyone who reaches this port reads every followed log line (set [auth] or LOG_WATCHER_TOKEN)",
+    );
+    let limits = ServeLimits {
+        max_connections: api.max_connections,
+        ..ServeLimits::default()
+    };
+    let served =
+        service_kit::serve::serve_with(listener, router(app), shutdown.clone(), limits).await;
     shutdown.cancel();
     stop(reader_thread, docker_api, writer, housekeeping).await;
     if let Some(poller) = deploy_poller {
@@ -202,22 +250,50 @@ pub async fn run(
     if let Some(dispatcher) = alerter.dispatcher() {
         dispatcher.drain(Duration::from_secs(3)).await;
     }
+    if let Some(failure) = supervisor.failure() {
+        tracing::error!(%failure, "Log watcher stopped after a task failed.");
+        return Err(RunError::Io(std::io::Error::other(format!(
+            "{failure}; exiting so that the service is restarted"
+        ))));
+    }
     tracing::info!("Log watcher stopped.");
     served.map_err(RunError::from)
 }
 
 /// Waits for every task after `shutdown`: the sources send their last batches (held lines
-/// let go), then the writer commits them and ends with the channel.
+/// let go), then the writer commits them and ends with the channel. All within
+/// [`STOP_BUDGET`]: a writer still failing to commit by then is abandoned (its batch stays
+/// uncommitted, so its lines are read again on the next start), which lets a source blocked
+/// on the full channel end too; so is housekeeping stuck in a prune.
 async fn stop(
     reader_thread: std::thread::JoinHandle<()>,
     docker_api: Option<JoinHandle<()>>,
     writer: JoinHandle<()>,
     housekeeping: JoinHandle<()>,
 ) {
-    let _ = tokio::task::spawn_blocking(move || reader_thread.join()).await;
-    if let Some(docker_api) = docker_api {
-        let _ = docker_api.await;
+    let abandon = [writer.abort_handle(), housekeeping.abort_handle()];
+    let sources = async {
+        let _ = tokio::task::spawn_blocking(move || reader_thread.join()).await;
+        if let Some(docker_api) = docker_api {
+            let _ = docker_api.await;
+        }
+    };
+    let mut sources = std::pin::pin!(sources.fuse());
+    let everything = async {
+        let _ = housekeeping.await;
+        (&mut sources).await;
+        let _ = writer.await;
+    };
+    if tokio::time::timeout(STOP_BUDGET, everything).await.is_err() {
+        tracing::warn!(
+            "The database did not take the last lines in time; they stay unread and are read again on the next start."
+        );
+        for task in abandon {
+            task.abort();
+        }
+        // The sources' sends now fail, and they end (unless they had already).
+        if !sources.is_terminated() {
+            let _ = tokio::time::timeout(Duration::from_secs(2), sources).await;
+        }
     }
-    let _ = writer.await;
-    let _ = housekeeping.await;
 }

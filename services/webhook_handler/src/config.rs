@@ -12,6 +12,7 @@ use service_kit::auth::AuthConfig;
 use service_kit::config::{
     default_host, default_true, env_parse, env_string, ConfigError, ConfigFile,
 };
+use service_kit::secret::Secret;
 
 /// Default port (the spec's `WEBHOOK_PORT=9000`).
 pub const DEFAULT_PORT: u16 = 9000;
@@ -60,7 +61,7 @@ pub struct ServerConfig {
     pub host: String,
     /// Shared secret of the single hook at `POST /` (env `WEBHOOK_SECRET`): GitHub's HMAC key.
     #[serde(default)]
-    pub secret: Option<String>,
+    pub secret: Option<Secret>,
     /// Largest request body accepted, in bytes (default 25 MiB, GitHub's own cap); larger
     /// bodies get 413 before they are read.
     #[serde(default = "default_max_body_bytes")]
@@ -71,7 +72,7 @@ pub struct ServerConfig {
     /// Bearer token for `POST /hooks/ID/trigger` and `POST /jobs/ID/retry` (env
     /// `WEBHOOK_ADMIN_TOKEN`); both are disabled without one.
     #[serde(default)]
-    pub admin_token: Option<String>,
+    pub admin_token: Option<Secret>,
     /// Proxies whose `X-Forwarded-For` is believed (CIDRs such as `10.0.0.0/8`); default
     /// none, so the peer address is the sender.
     #[serde(default)]
@@ -205,7 +206,7 @@ pub struct HookConfig {
     pub provider: Provider,
     /// The shared secret, written here (prefer `secret_env` or `secret_file`).
     #[serde(default)]
-    pub secret: Option<String>,
+    pub secret: Option<Secret>,
     /// The environment variable holding the secret.
     #[serde(default)]
     pub secret_env: Option<String>,
@@ -308,7 +309,7 @@ pub struct DeployConfig {
     pub health_url: String,
     /// Bearer token for it (default: env `DASHBOARD_TOKEN`).
     #[serde(default)]
-    pub health_token: Option<String>,
+    pub health_token: Option<Secret>,
     /// Consecutive green rounds each service needs (default 2).
     #[serde(default = "default_healthy_rounds")]
     pub healthy_rounds: u32,
@@ -320,7 +321,7 @@ pub struct DeployConfig {
     pub logs_url: Option<String>,
     /// Bearer token for it (default: env `LOG_WATCHER_TOKEN`).
     #[serde(default)]
-    pub logs_token: Option<String>,
+    pub logs_token: Option<Secret>,
     /// More error events than this since the deploy started fail it (needs `logs_url`).
     #[serde(default)]
     pub max_error_events: Option<u64>,
@@ -422,7 +423,7 @@ impl ConfigFile for Config {
             self.server.port = port;
         }
         if let Some(secret) = env_string("WEBHOOK_SECRET") {
-            self.server.secret = Some(secret);
+            self.server.secret = Some(secret.into());
         }
         if let Some(script) = env_string("ACTION_SCRIPT") {
             self.actions.push_event_script = Some(script);
@@ -431,10 +432,10 @@ impl ConfigFile for Config {
             self.actions.notify_webhook = Some(url);
         }
         if let Some(token) = env_string("WEBHOOK_ADMIN_TOKEN") {
-            self.server.admin_token = Some(token);
+            self.server.admin_token = Some(token.into());
         }
         if let Some(token) = env_string("WEBHOOK_TOKEN") {
-            self.auth.token = Some(token);
+            self.auth.token = Some(token.into());
         }
         self.alerts.apply_env()
     }
@@ -461,7 +462,10 @@ allowed_events = ["push", "release"]
 "#;
         let config: Config = service_kit::config::parse_toml(text).unwrap();
         assert_eq!(config.server.port, 9000);
-        assert_eq!(config.server.secret.as_deref(), Some("your_shared_secret"));
+        assert_eq!(
+            config.server.secret.as_ref().map(Secret::expose),
+            Some("your_shared_secret")
+        );
         assert_eq!(config.filters.allowed_events, ["push", "release"]);
     }
 

@@ -36,7 +36,6 @@ pub mod metrics;
 pub mod network;
 pub mod notify;
 pub mod payload;
-pub mod secret;
 pub mod settings;
 pub mod store;
 pub mod verify;
@@ -173,6 +172,13 @@ pub async fn run(
         hooks = settings.hooks.len(),
         "Webhook handler listening."
     );
+    service_kit::serve::warn_if_open(
+        "webhook_handler",
+        listener.local_addr()?,
+        app.read_auth.is_enabled(),
+        "deliveries are still verified, but job output is served to the local host only \
+         until [auth] or WEBHOOK_TOKEN is set",
+    );
     let served = service_kit::serve::serve(listener, router(app), shutdown.clone()).await;
     shutdown.cancel();
     stop_accepting.cancel();
@@ -190,10 +196,7 @@ fn read_auth(settings: &Settings) -> AuthConfig {
         return settings.auth.clone();
     }
     AuthConfig {
-        token: settings
-            .admin_token
-            .as_ref()
-            .map(|t| t.expose().to_string()),
+        token: settings.admin_token.clone(),
         ..AuthConfig::default()
     }
 }

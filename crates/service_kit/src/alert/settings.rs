@@ -15,12 +15,13 @@ use serde::Deserialize;
 
 use super::{Sink, SmtpSecurity, SmtpSettings};
 use crate::config::{env_parse, env_string, split_list, ConfigError};
+use crate::secret::Secret;
 
 /// Default seconds between two messages about the same thing.
 pub const DEFAULT_COOLDOWN_SECS: u64 = 300;
 
 /// `[alerts]`: the same keys in every service. `R` is the service's raw alert rule type.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields, bound(deserialize = "R: DeserializeOwned"))]
 pub struct AlertsConfig<R = NoRules> {
     /// Send alerts at all. Unset means the service's default: healthcheck_dashboard's spec
@@ -57,6 +58,26 @@ pub struct AlertsConfig<R = NoRules> {
     /// The service's alert rules (`[[alerts.rules]]`, log_watcher).
     #[serde(default = "Vec::new")]
     pub rules: Vec<R>,
+}
+
+/// Webhook URLs are secrets themselves (whoever has a Slack or Discord URL can post to the
+/// channel), so `Debug` only says whether each is set.
+impl<R: std::fmt::Debug> std::fmt::Debug for AlertsConfig<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = |url: &str| if url.is_empty() { "" } else { "***" };
+        f.debug_struct("AlertsConfig")
+            .field("enabled", &self.enabled)
+            .field("webhook", &shown(&self.webhook))
+            .field("slack", &shown(&self.slack))
+            .field("discord", &shown(&self.discord))
+            .field("email", &self.email)
+            .field("smtp", &self.smtp)
+            .field("cooldown_secs", &self.cooldown_secs)
+            .field("resolved", &self.resolved)
+            .field("reminder_mins", &self.reminder_mins)
+            .field("rules", &self.rules)
+            .finish()
+    }
 }
 
 impl<R> Default for AlertsConfig<R> {
@@ -206,7 +227,7 @@ impl EmailRecipients {
 }
 
 /// `[alerts.smtp]`: the mail relay.
-#[derive(Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SmtpConfig {
     /// Relay host (env `SMTP_HOST`; default `localhost`).
@@ -215,15 +236,17 @@ pub struct SmtpConfig {
     /// Relay port (env `SMTP_PORT`; default 25 for `none`, 587 for `starttls`, 465 for `tls`).
     #[serde(default)]
     pub port: Option<u16>,
-    /// `none` (plain, for local relays), `starttls` or `tls` (implicit TLS). Default `none`.
-    #[serde(default = "default_smtp_security")]
-    pub security: SmtpSecurity,
+    /// `none` (plain, for local relays), `starttls` or `tls` (implicit TLS). Default: `starttls`
+    /// (required) when a username is set, so a password never crosses the network in clear
+    /// text unless `none` is chosen here explicitly; `none` without credentials.
+    #[serde(default)]
+    pub security: Option<SmtpSecurity>,
     /// Login user (env `SMTP_USERNAME`).
     #[serde(default)]
     pub username: Option<String>,
     /// Login password (env `SMTP_PASSWORD`).
     #[serde(default)]
-    pub password: Option<String>,
+    pub password: Option<Secret>,
     /// Sender address (env `SMTP_FROM`); the service picks the default.
     #[serde(default)]
     pub from: Option<String>,
@@ -232,27 +255,12 @@ pub struct SmtpConfig {
     pub accept_invalid_certs: bool,
 }
 
-impl fmt::Debug for SmtpConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // The password never reaches a log line, even through `{:?}`.
-        f.debug_struct("SmtpConfig")
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("security", &self.security)
-            .field("username", &self.username)
-            .field("password", &self.password.as_ref().map(|_| "***"))
-            .field("from", &self.from)
-            .field("accept_invalid_certs", &self.accept_invalid_certs)
-            .finish()
-    }
-}
-
 impl Default for SmtpConfig {
     fn default() -> Self {
         SmtpConfig {
             host: default_smtp_host(),
             port: None,
-            security: default_smtp_security(),
+            security: None,
             username: None,
             password: None,
             from: None,
@@ -263,10 +271,6 @@ impl Default for SmtpConfig {
 
 fn default_smtp_host() -> String {
     "localhost".to_string()
-}
-
-fn default_smtp_security() -> SmtpSecurity {
-    SmtpSecurity::None
 }
 
 impl SmtpConfig {
@@ -282,7 +286,7 @@ impl SmtpConfig {
             self.username = Some(user);
         }
         if let Some(password) = env_string("SMTP_PASSWORD") {
-            self.password = Some(password);
+            self.password = Some(Secret::new(&password));
         }
         if let Some(from) = env_string("SMTP_FROM") {
             self.from = Some(from);
@@ -290,9 +294,20 @@ impl SmtpConfig {
         Ok(())
     }
 
+    /// The security in force: the configured one, else STARTTLS with credentials, else none.
+    pub fn security(&self) -> SmtpSecurity {
+        self.security
+            .unwrap_or(if self.username.as_deref().is_some_and(|u| !u.is_empty()) {
+                SmtpSecurity::StartTls
+            } else {
+                SmtpSecurity::None
+            })
+    }
+
     /// The connection settings, with the port the security implies when none is set.
     pub fn settings(&self) -> SmtpSettings {
-        let port = self.port.unwrap_or(match self.security {
+        let security = self.security();
+        let port = self.port.unwrap_or(match security {
             SmtpSecurity::None => 25,
             SmtpSecurity::StartTls => 587,
             SmtpSecurity::Tls => 465,
@@ -300,9 +315,9 @@ impl SmtpConfig {
         SmtpSettings {
             host: self.host.clone(),
             port,
-            security: self.security,
+            security,
             username: self.username.clone(),
-            password: self.password.clone(),
+            password: self.password.as_ref().map(|p| p.expose().to_string()),
             timeout: Duration::from_secs(10),
             accept_invalid_certs: self.accept_invalid_certs,
         }
@@ -366,8 +381,34 @@ mod tests {
     }
 
     #[test]
+    fn credentials_are_never_sent_in_clear_unless_chosen_explicitly() {
+        let with_login = alerts("[smtp]\nusername = \"u\"\npassword = \"p\"").unwrap();
+        assert_eq!(with_login.smtp.security(), SmtpSecurity::StartTls);
+        assert_eq!(with_login.smtp.settings().port, 587);
+        let anonymous = alerts("[smtp]\nhost = \"relay\"").unwrap();
+        assert_eq!(anonymous.smtp.security(), SmtpSecurity::None);
+        let explicit = alerts("[smtp]\nusername = \"u\"\nsecurity = \"none\"").unwrap();
+        assert_eq!(explicit.smtp.security(), SmtpSecurity::None);
+    }
+
+    #[test]
     fn the_smtp_password_never_shows_in_debug() {
         let config = alerts("[smtp]\npassword = \"hunter2\"").unwrap();
         assert!(!format!("{config:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn debug_hides_webhook_urls_and_the_smtp_password() {
+        let config = alerts(
+            "slack = \"https://hooks.slack.com/services/T0/B1/s3cr3t\"\n\
+             [smtp]\nusername = \"u\"\npassword = \"hunter2\"",
+        )
+        .unwrap();
+        let shown = format!("{config:?}");
+        assert!(
+            !shown.contains("s3cr3t") && !shown.contains("hunter2"),
+            "{shown}"
+        );
+        assert!(shown.contains("slack: \"***\""), "{shown}");
     }
 }

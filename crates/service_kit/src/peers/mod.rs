@@ -24,6 +24,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use crate::config::{env_string, ConfigError};
+use crate::secret::Secret;
 
 /// How long one call to a peer may take.
 pub const PEER_TIMEOUT: Duration = Duration::from_secs(5);
@@ -39,21 +40,21 @@ pub struct PeersConfig {
     /// Bearer token for it (env `LOG_WATCHER_TOKEN`, the variable log_watcher's own `[auth]`
     /// token comes from, so one value in a Compose `.env` serves both).
     #[serde(default)]
-    pub log_watcher_token: Option<String>,
+    pub log_watcher_token: Option<Secret>,
     /// webhook_handler's base URL, such as `http://webhook_handler:9000` (env
     /// `WEBHOOK_HANDLER_URL`).
     #[serde(default)]
     pub webhook_handler: Option<String>,
     /// Bearer token for it (env `WEBHOOK_TOKEN`, webhook_handler's own `[auth]` token).
     #[serde(default)]
-    pub webhook_handler_token: Option<String>,
+    pub webhook_handler_token: Option<Secret>,
     /// healthcheck_dashboard's base URL, such as `http://healthcheck_dashboard:9100` (env
     /// `HEALTHCHECK_URL`).
     #[serde(default)]
     pub healthcheck_dashboard: Option<String>,
     /// Bearer token for it (env `DASHBOARD_TOKEN`, its own `[auth]` token).
     #[serde(default)]
-    pub healthcheck_dashboard_token: Option<String>,
+    pub healthcheck_dashboard_token: Option<Secret>,
 }
 
 impl PeersConfig {
@@ -70,7 +71,7 @@ impl PeersConfig {
                 *field = Some(value);
             }
         }
-        let tokens: [(&Option<String>, &mut Option<String>, &str); 3] = [
+        let tokens: [(&Option<String>, &mut Option<Secret>, &str); 3] = [
             (
                 &self.log_watcher,
                 &mut self.log_watcher_token,
@@ -89,14 +90,14 @@ impl PeersConfig {
         ];
         for (url, token, var) in tokens {
             if url.is_some() && token.is_none() {
-                *token = env_string(var);
+                *token = env_string(var).map(Secret::from);
             }
         }
     }
 
     /// The clients, naming the `peers.*` key of the first bad URL.
     pub fn build(&self) -> Result<Peers, ConfigError> {
-        let peer = |key: &str, url: &Option<String>, token: &Option<String>| {
+        let peer = |key: &str, url: &Option<String>, token: &Option<Secret>| {
             url.as_deref()
                 .filter(|u| !u.trim().is_empty())
                 .map(|u| {
@@ -184,7 +185,7 @@ impl PeerError {
 #[derive(Clone)]
 pub struct Peer {
     base: Url,
-    token: Option<String>,
+    token: Option<Secret>,
     client: reqwest::Client,
 }
 
@@ -200,7 +201,7 @@ impl std::fmt::Debug for Peer {
 
 impl Peer {
     /// A client for the peer at `base` (an `http(s)://` URL).
-    pub fn new(base: &str, token: Option<String>) -> Result<Peer, String> {
+    pub fn new(base: &str, token: Option<Secret>) -> Result<Peer, String> {
         let base = Url::parse(base.trim()).map_err(|e| format!("{base:?} is not a URL: {e}"))?;
         if !matches!(base.scheme(), "http" | "https") {
             return Err(format!("{base} is not an http(s) URL"));
@@ -212,7 +213,7 @@ impl Peer {
             .map_err(|e| format!("cannot build an HTTP client: {e}"))?;
         Ok(Peer {
             base,
-            token: token.filter(|t| !t.trim().is_empty()),
+            token: token.filter(|t| !t.expose().trim().is_empty()),
             client,
         })
     }
@@ -232,7 +233,7 @@ impl Peer {
             .request(method, self.url(path))
             .header(reqwest::header::ACCEPT, "application/json");
         match &self.token {
-            Some(token) => request.bearer_auth(token),
+            Some(token) => request.bearer_auth(token.expose()),
             None => request,
         }
     }
@@ -371,7 +372,7 @@ mod tests {
 
     #[test]
     fn a_peers_token_never_shows_in_debug() {
-        let peer = Peer::new("http://user:pw@logs:9200", Some("tok3n".into())).unwrap();
+        let peer = Peer::new("http://user:pw@logs:9200", Some(Secret::new("tok3n"))).unwrap();
         let shown = format!("{peer:?}");
         assert!(!shown.contains("tok3n") && !shown.contains("pw"), "{shown}");
     }

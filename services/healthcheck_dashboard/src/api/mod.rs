@@ -3,7 +3,7 @@
 //!
 //! | route | what | file | protected by `[auth]` |
 //! |---|---|---|---|
-//! | `GET /livez` | process alive | here | never |
+//! | `GET /livez` | every long-lived task running (503 `{"status":"failed"}` once one died) | here | never |
 //! | `GET /health`, `GET /health/NAME` | aggregate and per-service health (JSON or `application/health+json`) | `health.rs` | unless `public_health` |
 //! | `GET /badge/NAME.svg` | status badge | `badge.rs` | unless `public_health` |
 //! | `GET /metrics` | Prometheus text | `metrics.rs` | yes |
@@ -23,15 +23,19 @@ mod events;
 mod health;
 mod maintenance;
 mod metrics;
+pub mod query;
 pub mod status;
 
 use std::sync::Arc;
 
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::middleware::from_fn_with_state;
-use axum::response::Redirect;
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{delete, get};
 use axum::{Json, Router};
 use service_kit::auth::AuthConfig;
+use service_kit::serve::StreamSlots;
 use service_kit::storage::Store;
 
 use crate::alerting::Alerter;
@@ -40,6 +44,7 @@ use crate::deploys::DeployMarkers;
 use crate::maintenance::Maintenance;
 use crate::scheduler::SchedulerStats;
 use crate::state::HealthState;
+use crate::supervisor::Liveness;
 
 /// Everything the HTTP handlers need.
 pub struct App {
@@ -61,6 +66,25 @@ pub struct App {
     pub maintenance: Arc<Maintenance>,
     /// Deploys known from webhook_handler, for markers.
     pub deploys: Arc<DeployMarkers>,
+    /// Slots of the live `/events` streams (`[dashboard] max_streams`).
+    pub streams: StreamSlots,
+    /// Whether every long-lived task still runs (`/livez`).
+    pub liveness: Arc<Liveness>,
+}
+
+/// `GET /livez`: `{"status": "ok"}`, or 503 `{"status": "failed"}` once a long-lived task
+/// died ([`crate::supervisor`]). Nothing else: it is open to anyone, so it names no task,
+/// path or error (those are in the service's log).
+pub async fn livez(State(app): State<Arc<App>>) -> Response {
+    if app.liveness.is_alive() {
+        Json(serde_json::json!({ "status": "ok" })).into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({ "status": "failed" })),
+        )
+            .into_response()
+    }
 }
 
 /// Builds every route over the shared app state.
@@ -96,12 +120,13 @@ pub fn router(app: Arc<App>) -> Router {
     }
     let private = private.layer(from_fn_with_state(auth, service_kit::auth::require_auth));
     Router::new()
-        .route(
-            "/livez",
-            get(|| async { Json(serde_json::json!({ "status": "ok" })) }),
-        )
+        .route("/livez", get(livez))
         .merge(health_routes)
         .merge(private)
         .fallback(service_kit::http_error::not_found)
+        .method_not_allowed_fallback(service_kit::http_error::method_not_allowed)
+        .layer(axum::middleware::from_fn(
+            service_kit::http_error::catch_panic,
+        ))
         .with_state(app)
 }

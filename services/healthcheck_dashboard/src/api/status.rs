@@ -3,15 +3,15 @@
 
 use std::sync::Arc;
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::Json;
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use service_kit::http_error::ApiError;
 
 use service_kit::peers::webhook_handler::Deploy;
 
+use super::query::Params;
 use super::App;
 use crate::check::{Check, Sample, Status};
 use crate::maintenance::WindowView;
@@ -201,31 +201,21 @@ pub async fn status_json(State(app): State<Arc<App>>) -> Json<StatusView> {
     Json(status_view(&app))
 }
 
-/// Query of `GET /api/history/NAME`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HistoryQuery {
-    /// Hours back (default 24, at most 24 * retention days).
-    pub hours: Option<u32>,
-}
-
-/// `GET /api/history/NAME?hours=24`: per-minute history from storage.
+/// `GET /api/history/NAME?hours=24`: per-minute history from storage; `hours` from 1 to
+/// 24 times the retention days (default 24).
 pub async fn history_json(
     State(app): State<Arc<App>>,
     Path(name): Path<String>,
-    query: Result<Query<HistoryQuery>, QueryRejection>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let params = Params::parse(raw.as_deref(), &["hours"])?;
     if app.state.check_named(&name).is_none() {
         return Err(ApiError::NotFound(format!("no service named {name:?}")));
     }
-    let max_hours = (app.retention_days * 24).min(u64::from(u32::MAX)) as u32;
-    let hours = query.hours.unwrap_or(24);
-    if hours == 0 || hours > max_hours {
-        return Err(ApiError::BadRequest(format!(
-            "hours must be between 1 and {max_hours}"
-        )));
-    }
+    // Retention is bounded in the settings, so this product cannot overflow.
+    let max_hours = app.retention_days.saturating_mul(24).max(1);
+    let hours = params.number("hours", 1..=max_hours, 24.min(max_hours))?;
+    let hours = u32::try_from(hours).unwrap_or(u32::MAX);
     let points = crate::history::minutes(&app.store, name.clone(), hours)
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;

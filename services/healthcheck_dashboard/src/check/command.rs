@@ -4,25 +4,40 @@
 //! A command that outlives its time limit is killed with its whole process group
 //! ([`service_kit::process`]), children included, so it can never pile up.
 
+use std::fmt;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use service_kit::process::{in_own_group, kill_group};
 use tokio::io::AsyncReadExt;
 
-use super::{one_line, FieldProblem, Outcome};
+use super::secrets::shown_command;
+use super::{one_line, FieldProblem, Outcome, Secrets};
 use crate::config::{CommandSpec, EndpointConfig};
 
 /// How much output is kept for the detail line.
 const MAX_OUTPUT_BYTES: u64 = 16 * 1024;
 
-/// A configured command check.
-#[derive(Debug, Clone)]
+/// A configured command check. Its `Debug` shows the arguments with secrets masked.
+#[derive(Clone)]
 pub struct CommandProbe {
     /// Program and arguments.
     pub argv: Vec<String>,
     /// Time limit; the process group is killed when it passes.
     pub timeout: Duration,
+    /// Secret arguments (`--token=x`, `--password x`, also inside `sh -c` scripts), scrubbed
+    /// from the output the check shows.
+    pub secrets: Secrets,
+}
+
+impl fmt::Debug for CommandProbe {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CommandProbe")
+            .field("command", &self.shown())
+            .field("timeout", &self.timeout)
+            .field("secrets", &self.secrets)
+            .finish()
+    }
 }
 
 impl CommandProbe {
@@ -42,7 +57,18 @@ impl CommandProbe {
         if argv.is_empty() || argv[0].trim().is_empty() {
             return Err(("command", "must name a program".to_string()));
         }
-        Ok(CommandProbe { argv, timeout })
+        let mut secrets = Secrets::new();
+        secrets.add_args(&argv);
+        Ok(CommandProbe {
+            argv,
+            timeout,
+            secrets,
+        })
+    }
+
+    /// The command as it may be shown: secret arguments masked, inside scripts too.
+    pub fn shown(&self) -> String {
+        shown_command(&self.argv)
     }
 
     /// Runs the command once.
@@ -65,6 +91,9 @@ impl CommandProbe {
                 )
             }
         };
+        // From here on, however this run ends (done, timed out, or abandoned at shutdown),
+        // the whole group goes with it.
+        let _group = GroupGuard(child.id());
         let stdout = child.stdout.take();
         let stderr = child.stderr.take();
         let collect = async {
@@ -110,6 +139,21 @@ impl CommandProbe {
     }
 }
 
+/// Kills a command's process group when dropped, so that nothing a check started outlives
+/// its run: not on a timeout, not when the run is abandoned (shutdown, the probe's outer
+/// limit), not a background job left by a command that exited. The signal goes through
+/// [`kill_group`] (a system call), no `kill` program is spawned.
+struct GroupGuard(Option<u32>);
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0 {
+            // Failing means the group is gone already.
+            let _ = kill_group(pid);
+        }
+    }
+}
+
 async fn read_limited<R: tokio::io::AsyncRead + Unpin>(reader: Option<R>) -> String {
     let Some(reader) = reader else {
         return String::new();
@@ -133,7 +177,10 @@ fn first_non_empty_line(text: &str) -> Option<String> {
 /// `["pg_isready", "-h", "db host"]`.
 pub fn split_words(line: &str) -> Result<Vec<String>, String> {
     shlex::split(line).ok_or_else(|| {
-        format!("cannot split {line:?} into words: unclosed quote or trailing backslash")
+        format!(
+            "cannot split {:?} into words: unclosed quote or trailing backslash",
+            service_kit::redact::redact_url(line)
+        )
     })
 }
 
@@ -163,6 +210,7 @@ mod tests {
                 format!("sleep {seconds} & sleep {seconds}"),
             ],
             timeout: Duration::from_millis(300),
+            secrets: Secrets::new(),
         };
         let outcome = probe.run().await;
         assert_eq!(
@@ -186,5 +234,76 @@ mod tests {
             assert!(Instant::now() < deadline, "{marker} still runs");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// Starts `sh -c "sleep 100 & echo $! > FILE; sleep 100"` under `run` and returns the
+    /// background sleep's pid once the shell wrote it.
+    async fn grandchild_of(
+        run: impl std::future::Future<Output = ()>,
+        marker: &std::path::Path,
+    ) -> i32 {
+        run.await;
+        let text = std::fs::read_to_string(marker).expect("the shell wrote the pid");
+        text.trim().parse().unwrap()
+    }
+
+    fn assert_gone(pid: i32) {
+        let proc_dir = std::path::PathBuf::from(format!("/proc/{pid}"));
+        let deadline = Instant::now() + Duration::from_secs(5);
+        // Gone, or a zombie waiting for init to reap it.
+        while proc_dir.exists()
+            && !std::fs::read_to_string(proc_dir.join("stat")).is_ok_and(|s| s.contains(") Z"))
+        {
+            assert!(Instant::now() < deadline, "grandchild {pid} still runs");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn backgrounding_probe(marker: &std::path::Path, timeout: Duration) -> CommandProbe {
+        CommandProbe {
+            argv: vec![
+                "sh".to_string(),
+                "-c".to_string(),
+                format!("sleep 100 & echo $! > {}; sleep 100", marker.display()),
+            ],
+            timeout,
+            secrets: Secrets::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_timed_out_shell_takes_its_grandchildren_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("grandchild.pid");
+        let probe = backgrounding_probe(&marker, Duration::from_millis(500));
+        let pid = grandchild_of(
+            async {
+                let outcome = probe.run().await;
+                assert_eq!(
+                    outcome.error.as_deref(),
+                    Some("timed out after 500 ms; killed")
+                );
+            },
+            &marker,
+        )
+        .await;
+        assert_gone(pid);
+    }
+
+    #[tokio::test]
+    async fn an_abandoned_run_takes_its_grandchildren_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("grandchild.pid");
+        let probe = backgrounding_probe(&marker, Duration::from_secs(60));
+        let pid = grandchild_of(
+            async {
+                // As at shutdown: the run is dropped long before its own time limit.
+                let abandoned = tokio::time::timeout(Duration::from_millis(500), probe.run()).await;
+                assert!(abandoned.is_err());
+            },
+            &marker,
+        )
+        .await;
+        assert_gone(pid);
     }
 }

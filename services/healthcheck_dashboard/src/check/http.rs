@@ -2,12 +2,15 @@
 //! the two pooled clients every HTTP check shares ([`HttpClients`]).
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::time::{Duration, Instant};
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, Url};
 
-use super::{one_line, FieldProblem, Outcome, Status};
+use service_kit::redact::{redact_header, redact_url};
+
+use super::{one_line, FieldProblem, Outcome, Secrets, Status};
 use crate::config::{EndpointConfig, StatusSpec};
 
 /// How much of a response body is read for `body_contains` and `json` expectations; a health
@@ -65,8 +68,8 @@ fn client(verify_tls: bool) -> reqwest::Client {
         .expect("the TLS backend is compiled in")
 }
 
-/// A configured HTTP check.
-#[derive(Debug, Clone)]
+/// A configured HTTP check. Its `Debug` shows the URL and headers masked.
+#[derive(Clone)]
 pub struct HttpProbe {
     /// The URL requested.
     pub url: Url,
@@ -88,6 +91,30 @@ pub struct HttpProbe {
     pub cert_warn_days: i64,
     /// Whether certificates are verified.
     pub tls_verify: bool,
+    /// The URL's and headers' secret values, scrubbed from every text the check produces.
+    pub secrets: Secrets,
+}
+
+impl fmt::Debug for HttpProbe {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let headers: Vec<(String, String)> = self
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                let value = String::from_utf8_lossy(value.as_bytes());
+                (name.to_string(), redact_header(name.as_str(), &value))
+            })
+            .collect();
+        f.debug_struct("HttpProbe")
+            .field("url", &redact_url(self.url.as_str()))
+            .field("method", &self.method)
+            .field("headers", &headers)
+            .field("expected_status", &self.expected_status)
+            .field("timeout", &self.timeout)
+            .field("tls_verify", &self.tls_verify)
+            .field("secrets", &self.secrets)
+            .finish_non_exhaustive()
+    }
 }
 
 impl HttpProbe {
@@ -97,6 +124,8 @@ impl HttpProbe {
         url: &str,
         timeout: Duration,
     ) -> Result<HttpProbe, FieldProblem> {
+        let mut secrets = Secrets::new();
+        secrets.add_url(url);
         let url = Url::parse(url).map_err(|e| ("url", format!("not a valid URL: {e}")))?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err((
@@ -116,9 +145,14 @@ impl HttpProbe {
         for (name, value) in &endpoint.headers {
             let name = HeaderName::from_bytes(name.as_bytes())
                 .map_err(|_| ("headers", format!("invalid header name {name:?}")))?;
-            let value = HeaderValue::from_str(value)
+            let mut shown = HeaderValue::from_str(value)
                 .map_err(|_| ("headers", format!("invalid value for header {name}")))?;
-            headers.insert(name, value);
+            secrets.add_header(name.as_str(), value);
+            if redact_header(name.as_str(), value) != *value {
+                // Kept out of the client's own debug output and logs, too.
+                shown.set_sensitive(true);
+            }
+            headers.insert(name, shown);
         }
         let expected_status = if endpoint.expected_status.is_empty() {
             vec![(200, 399)]
@@ -149,6 +183,7 @@ impl HttpProbe {
             degraded_after: endpoint.degraded_ms.map(Duration::from_millis),
             cert_warn_days: i64::from(endpoint.cert_expiry_warn_days.unwrap_or(14)),
             tls_verify: endpoint.tls_verify.unwrap_or(true),
+            secrets,
         })
     }
 
@@ -294,12 +329,9 @@ impl HttpProbe {
                 format!("request failed: {root}")
             }
         };
-        // reqwest errors may quote the URL; never let its credentials through.
-        let text = match self.url.password() {
-            Some(password) => service_kit::redact::scrub(&text, password),
-            None => text,
-        };
-        one_line(&text, 300)
+        // reqwest errors may quote the URL; never let its credentials through (the probe
+        // scrubs every outcome again; this keeps the cut to 300 characters honest).
+        one_line(&self.secrets.scrub(&redact_url(&text)), 300)
     }
 }
 

@@ -8,8 +8,10 @@
 //!
 //! - `probe`: [`Probe`], building a check type's probe from its config entry and running it.
 //! - `http`, `tcp`, `postgres`, `command`: each check type, what counts as up, degraded,
-//!   down, and the error texts.
+//!   down, and the error texts; `postgres_tls`: `sslmode` on rustls for Postgres checks.
 //! - `outcome`: [`Outcome`] and [`Status`].
+//! - `secrets`: [`Secrets`], the secret values a check carries, scrubbed from every text it
+//!   produces.
 //! - `state`: [`CheckState`] (last outcome, counters, uptime, latencies), the alerting
 //!   hysteresis ([`Transition`]) and whether its alert goes out ([`Gate`]).
 
@@ -17,7 +19,9 @@ mod command;
 mod http;
 mod outcome;
 mod postgres;
+pub mod postgres_tls;
 mod probe;
+mod secrets;
 mod state;
 mod tcp;
 
@@ -32,6 +36,7 @@ use outcome::one_line;
 pub use outcome::{Outcome, Status};
 pub use postgres::PostgresProbe;
 pub use probe::{FieldProblem, Probe};
+pub use secrets::{shown_command, Secrets};
 pub use state::{
     CheckState, Gate, HourBucket, Sample, Transition, EVIDENCE_WINDOW, RECENT_SAMPLES, UPTIME_HOURS,
 };

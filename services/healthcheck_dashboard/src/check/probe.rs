@@ -8,7 +8,7 @@ use super::command::CommandProbe;
 use super::http::{HttpClients, HttpProbe};
 use super::postgres::PostgresProbe;
 use super::tcp::TcpProbe;
-use super::Outcome;
+use super::{Outcome, Secrets};
 use crate::config::{CheckKind, EndpointConfig};
 
 /// A config problem found while building a probe: the endpoint's field and what is wrong
@@ -68,12 +68,33 @@ impl Probe {
         };
         // Each probe enforces its own timeout; this outer one is the guarantee that a probe
         // with a bug cannot hold a scheduler slot forever.
-        match tokio::time::timeout(limit, run).await {
+        let outcome = match tokio::time::timeout(limit, run).await {
             Ok(outcome) => outcome,
             Err(_) => Outcome::down(
                 started.elapsed(),
                 format!("timed out after {} ms", self.timeout().as_millis()),
             ),
+        };
+        self.scrubbed(outcome)
+    }
+
+    /// `outcome` with the check's secrets removed from its texts: the one gate every
+    /// outcome passes before state, history, alerts and logs see it.
+    fn scrubbed(&self, mut outcome: Outcome) -> Outcome {
+        if let Some(secrets) = self.secrets().filter(|s| !s.is_empty()) {
+            outcome.error = outcome.error.map(|text| secrets.scrub(&text));
+            outcome.detail = outcome.detail.map(|text| secrets.scrub(&text));
+        }
+        outcome
+    }
+
+    /// The secret values the check carries, if its type can carry any.
+    pub fn secrets(&self) -> Option<&Secrets> {
+        match self {
+            Probe::Http(p) => Some(&p.secrets),
+            Probe::Tcp(_) => None,
+            Probe::Postgres(p) => Some(&p.secrets),
+            Probe::Command(p) => Some(&p.secrets),
         }
     }
 
@@ -101,10 +122,12 @@ impl Probe {
     /// What is probed, safe to show (credentials masked).
     pub fn target(&self) -> String {
         match self {
-            Probe::Http(p) => service_kit::redact::redact_url(p.url.as_str()),
+            Probe::Http(p) => p
+                .secrets
+                .scrub(&service_kit::redact::redact_url(p.url.as_str())),
             Probe::Tcp(p) => p.address.clone(),
-            Probe::Postgres(p) => p.display.clone(),
-            Probe::Command(p) => p.argv.join(" "),
+            Probe::Postgres(p) => p.secrets.scrub(&p.display),
+            Probe::Command(p) => p.shown(),
         }
     }
 }

@@ -278,7 +278,10 @@ endpoints = [ { name = "web", url = "http://127.0.0.1:9/", type = "http" } ]
     .await;
     let (code, body) = app.get_json("/api/history/web?hours=0").await;
     assert_eq!(code, StatusCode::BAD_REQUEST);
-    assert_eq!(body["error"], "hours must be between 1 and 168");
+    assert_eq!(
+        body["error"],
+        "hours: must be a whole number from 1 to 168, got \"0\""
+    );
     let (code, _) = app.get_json("/api/history/web?hours=abc").await;
     assert_eq!(code, StatusCode::BAD_REQUEST);
     let (code, _) = app.get_json("/api/history/nope").await;

@@ -270,9 +270,12 @@ pub async fn start_https_target(valid_days: i64) -> String {
 
 /// A TCP port with nothing listening on it.
 pub fn closed_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    drop(listener);
+    // Bound but never listening: connections are refused, and no other test (or process)
+    // can be given the port meanwhile, as it could if the socket were closed.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let port = socket.local_addr().unwrap().port();
+    std::mem::forget(socket);
     port
 }
 
@@ -293,8 +296,45 @@ pub async fn silent_listener() -> SocketAddr {
 pub struct PostgresServer {
     dir: tempfile::TempDir,
     bin: PathBuf,
+    /// Extra server options (TLS).
+    options: String,
     /// Port on 127.0.0.1.
     pub port: u16,
+}
+
+/// A certificate authority and a server certificate it signed, as PEM.
+pub struct TestCertificates {
+    /// The authority's certificate (what `sslrootcert` trusts).
+    pub ca_pem: String,
+    /// The server's certificate.
+    pub cert_pem: String,
+    /// The server's private key.
+    pub key_pem: String,
+}
+
+/// A fresh authority and a server certificate for `names` signed by it.
+pub fn certificates_for(names: &[&str]) -> TestCertificates {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        // A name of its own, so that another authority's root is unknown, not a mismatch.
+        .push(
+            rcgen::DnType::CommonName,
+            format!("healthcheck test CA {:x}", fastrand::u64(..)),
+        );
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let params =
+        rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+            .unwrap();
+    let cert = params.signed_by(&key, &ca, &ca_key).unwrap();
+    TestCertificates {
+        ca_pem: ca.pem(),
+        cert_pem: cert.pem(),
+        key_pem: key.serialize_pem(),
+    }
 }
 
 /// User and password of the test server.
@@ -333,6 +373,16 @@ impl PostgresServer {
     /// Initialises and starts a server; `None` (after the loud skip or CI failure of
     /// `require_component`) when PostgreSQL is not installed.
     pub fn start() -> Option<PostgresServer> {
+        PostgresServer::start_with(None)
+    }
+
+    /// Like [`start`](Self::start), with TLS on (`ssl = on`) using `certificates`, and every
+    /// connection logged (its log says whether it used TLS).
+    pub fn start_with_tls(certificates: &TestCertificates) -> Option<PostgresServer> {
+        PostgresServer::start_with(Some(certificates))
+    }
+
+    fn start_with(tls: Option<&TestCertificates>) -> Option<PostgresServer> {
         let bin = postgres_bin_dir();
         if !service_kit_testing::require_component(
             "PostgreSQL server",
@@ -372,10 +422,31 @@ impl PostgresServer {
             "initdb failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        let mut options = String::new();
+        if let Some(tls) = tls {
+            let cert = dir.path().join("server.crt");
+            let key = dir.path().join("server.key");
+            std::fs::write(&cert, &tls.cert_pem).unwrap();
+            std::fs::write(&key, &tls.key_pem).unwrap();
+            // The server refuses a key others can read.
+            std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+                .unwrap();
+            let _ = Command::new("chown")
+                .args(["postgres:postgres"])
+                .arg(&cert)
+                .arg(&key)
+                .status();
+            options = format!(
+                " -c ssl=on -c ssl_cert_file={} -c ssl_key_file={} -c log_connections=on",
+                cert.display(),
+                key.display()
+            );
+        }
         let server = PostgresServer {
-            port: closed_port(),
+            port: service_kit_testing::binary::free_port(),
             bin,
             dir,
+            options,
         };
         server.start_again();
         Some(server)
@@ -385,9 +456,10 @@ impl PostgresServer {
     pub fn start_again(&self) {
         let data = self.dir.path().join("data");
         let options = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off{}",
             self.port,
-            self.dir.path().display()
+            self.dir.path().display(),
+            self.options
         );
         let out = as_postgres_user(&self.bin.join("pg_ctl"))
             .arg("-D")
@@ -412,6 +484,11 @@ impl PostgresServer {
             .arg(self.dir.path().join("data"))
             .args(["-m", "fast", "-w", "stop"])
             .output();
+    }
+
+    /// The server's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("log")).unwrap_or_default()
     }
 
     /// A DSN for the `postgres` database with the given password.

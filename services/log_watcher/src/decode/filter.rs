@@ -16,6 +16,40 @@ pub struct EventFilter {
     levels: [bool; 6],
     /// The regexes, if any.
     regexes: Option<Matcher>,
+    /// Every regex is a plain word: no regex syntax, not empty, no line break (the usual
+    /// `panic`, `unauthorized`). Then a message matches exactly when one of the words occurs
+    /// in it, and a whole run of lines can be searched at once ([`Self::find_words`]).
+    words_only: bool,
+}
+
+/// Where the words of a words-only filter occur in a run of text: the matches of the
+/// alternation, left to right, as byte ranges. Answers for a message that is a slice of
+/// that text whether it holds a word ([`WordHits::in_range`]).
+#[derive(Debug, Default)]
+pub struct WordHits {
+    /// Start and end of each match, in order, not overlapping.
+    hits: Vec<(usize, usize)>,
+}
+
+impl WordHits {
+    /// Whether the message at `start..end` of the searched text holds one of the words:
+    /// `Some(answer)`, or `None` when a match overlaps its start (the search went past a
+    /// word that may begin inside it; ask the regex).
+    pub fn in_range(&self, start: usize, end: usize) -> Option<bool> {
+        // The first match that ends inside or after the message.
+        let first = self.hits.partition_point(|&(_, e)| e <= start);
+        match self.hits.get(first) {
+            None => Some(false),
+            Some(&(s, _)) if s >= end => Some(false),
+            Some(&(s, e)) if s >= start && e <= end => Some(true),
+            Some(_) => None,
+        }
+    }
+
+    /// Forgets the matches.
+    pub fn clear(&mut self) {
+        self.hits.clear();
+    }
 }
 
 /// "Does any of the regexes match": one regex `(?:a)|(?:b)|...` when it can be built, else
@@ -42,7 +76,7 @@ impl EventFilter {
         if wanted[Level::Error as usize] {
             wanted[Level::Critical as usize] = true;
         }
-        let regexes = if regexes.is_empty() {
+        let regexes_matcher = if regexes.is_empty() {
             None
         } else {
             let patterns: Vec<&str> = regexes.iter().map(Regex::as_str).collect();
@@ -59,19 +93,62 @@ impl EventFilter {
                 None => Matcher::Set(RegexSet::new(&patterns)?),
             })
         };
+        let words_only = !regexes.is_empty()
+            && regexes.iter().all(|r| {
+                let p = r.as_str();
+                !p.is_empty() && !p.contains(['\n', '\r']) && regex::escape(p) == p
+            })
+            && matches!(regexes_matcher, Some(Matcher::Alternation(_)));
         Ok(EventFilter {
             levels: wanted,
-            regexes,
+            regexes: regexes_matcher,
+            words_only,
         })
+    }
+
+    /// Whether events are picked by level alone, so a message never needs looking at.
+    pub fn has_regexes(&self) -> bool {
+        self.regexes.is_some()
+    }
+
+    /// Whether a line of `level` is an event whatever its message says.
+    #[inline]
+    pub fn is_event_level(&self, level: Level) -> bool {
+        self.levels[level as usize]
+    }
+
+    /// For a words-only filter (every regex a plain word), finds where the words occur in
+    /// `text` (a run of lines), into `hits`; `false`, leaving `hits` empty, for any other
+    /// filter. A message that is a slice of `text` then matches exactly when
+    /// [`WordHits::in_range`] says so, as a line never holds part of a match that starts on
+    /// another line: the words hold no line break.
+    pub fn find_words(&self, text: &str, hits: &mut WordHits) -> bool {
+        hits.clear();
+        match &self.regexes {
+            Some(Matcher::Alternation(regex)) if self.words_only => {
+                hits.hits
+                    .extend(regex.find_iter(text).map(|m| (m.start(), m.end())));
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Whether a line of `level` with `message` is an event.
     pub fn is_event(&self, level: Level, message: &str) -> bool {
+        self.is_event_knowing(level, message, None)
+    }
+
+    /// [`is_event`](Self::is_event) when whether the regexes match `message` may be known
+    /// already (`words`, from [`WordHits::in_range`]).
+    #[inline]
+    pub fn is_event_knowing(&self, level: Level, message: &str, words: Option<bool>) -> bool {
         self.levels[level as usize]
-            || match &self.regexes {
-                None => false,
-                Some(Matcher::Alternation(regex)) => regex.is_match(message),
-                Some(Matcher::Set(set)) => set.is_match(message),
+            || match (&self.regexes, words) {
+                (None, _) => false,
+                (Some(_), Some(known)) => known,
+                (Some(Matcher::Alternation(regex)), None) => regex.is_match(message),
+                (Some(Matcher::Set(set)), None) => set.is_match(message),
             }
     }
 }

@@ -22,14 +22,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use memchr::{memchr, memchr_iter};
 
 use crate::event::LogEvent;
+use crate::parse::line::utf8_cut_point;
 use crate::parse::{
-    parse_line, DockerLine, Level, LevelCounts, MultilineConfig, MultilineJoiner, ParsedLine,
-    PartialMerger, Stream, TRUNCATION_MARKER,
+    parse_line, parse_line_without_escapes, DockerLine, Level, LevelCounts, MultilineConfig,
+    MultilineJoiner, ParsedLine, PartialMerger, Stream, TRUNCATION_MARKER,
 };
 
-pub use self::filter::EventFilter;
+pub use self::filter::{EventFilter, WordHits};
 
 /// How a source's lines are grouped into events.
 #[derive(Debug, Clone)]
@@ -90,6 +92,10 @@ struct Lane<P> {
     pending_lines: u64,
     /// When the last line arrived.
     last_line: Instant,
+    /// While [`Decoder::plain_block`] runs: where the pending event's message lies in the
+    /// block's text, as long as it is one line read the fast way (then the block's word
+    /// hits answer for it).
+    span: Option<(usize, usize)>,
 }
 
 /// Decodes the lines of one source. See the module documentation.
@@ -107,6 +113,10 @@ pub struct Decoder<P> {
     merge_from: [Option<P>; 2],
     /// Event assembly per stream (stdout, stderr).
     lanes: [Lane<P>; 2],
+    /// Where the filter's words occur in the text of the block being decoded.
+    hits: WordHits,
+    /// Whether `hits` holds them (a words-only filter, inside [`Decoder::plain_block`]).
+    use_hits: bool,
 }
 
 fn stream_index(stream: Stream) -> usize {
@@ -124,6 +134,7 @@ impl<P: Copy> Decoder<P> {
             held_from: None,
             pending_lines: 0,
             last_line: Instant::now(),
+            span: None,
         };
         Decoder {
             service,
@@ -132,6 +143,8 @@ impl<P: Copy> Decoder<P> {
             merger: PartialMerger::new(settings.max_line_bytes),
             merge_from: [None, None],
             lanes: [lane(), lane()],
+            hits: WordHits::default(),
+            use_hits: false,
         }
     }
 
@@ -159,7 +172,67 @@ impl<P: Copy> Decoder<P> {
             text.to_mut().push_str(TRUNCATION_MARKER);
         }
         let parsed = parse_line(&text, None, read.wall);
-        self.push(0, &parsed, start, read.instant, out);
+        self.push(0, &parsed, None, start, read.instant, out);
+    }
+
+    /// A run of complete lines of a plain file, each ending in `\n` (a `\r` before it is
+    /// dropped too), the same as handing each to [`plain_line`](Self::plain_line) (cut at
+    /// `max_line` bytes and flagged when longer), only faster: UTF-8 is validated and escape
+    /// sequences looked for once over the run, not line by line. `at` gives the position of
+    /// the line starting at a byte offset in `block`.
+    pub fn plain_block(
+        &mut self,
+        block: &[u8],
+        max_line: usize,
+        at: impl Fn(usize) -> P,
+        read: ReadAt,
+        out: &mut Decoded,
+    ) {
+        // `text` is `block[text_from..]` checked as UTF-8 up to `text_to`.
+        let (mut text, mut text_from, mut text_to) = valid_prefix(block, 0);
+        self.use_hits = self.filter.find_words(text, &mut self.hits);
+        let mut next_escape = memchr(ESC, block).unwrap_or(usize::MAX);
+        let mut start = 0;
+        for newline in memchr_iter(b'\n', block) {
+            let end = if newline > start && block[newline - 1] == b'\r' {
+                newline - 1
+            } else {
+                newline
+            };
+            if end - start > max_line {
+                let line = &block[start..end];
+                let cut = utf8_cut_point(line, max_line);
+                self.plain_line(&line[..cut], true, at(start), read, out);
+            } else if next_escape < newline || end > text_to {
+                self.plain_line(&block[start..end], false, at(start), read, out);
+            } else {
+                let (from, to) = (start - text_from, end - text_from);
+                let parsed = parse_line_without_escapes(&text[from..to], None, read.wall);
+                // The message is the end of the line (a lone `\r` may have gone too).
+                let message = parsed.message().len();
+                let span = (from + parsed.text().len() - message, from + parsed.text().len());
+                self.push(0, &parsed, Some(span), at(start), read.instant, out);
+            }
+            start = newline + 1;
+            if next_escape < start {
+                next_escape = memchr(ESC, &block[start..]).map_or(usize::MAX, |i| start + i);
+            }
+            if text_to < start && start < block.len() {
+                // Past a line that was not valid UTF-8: check again from the next line on.
+                (text, text_from, text_to) = valid_prefix(block, start);
+                self.forget_spans();
+                self.use_hits = self.filter.find_words(text, &mut self.hits);
+            }
+        }
+        self.forget_spans();
+        self.use_hits = false;
+    }
+
+    /// The block's text is gone: pending events are answered by the regexes.
+    fn forget_spans(&mut self) {
+        for lane in &mut self.lanes {
+            lane.span = None;
+        }
     }
 
     /// One line (or chunk of a line) of Docker's json-file format or Engine API, starting
@@ -174,26 +247,30 @@ impl<P: Copy> Decoder<P> {
         };
         let start = self.merge_from[lane].take().unwrap_or(start);
         let parsed = parse_line(&whole.log, whole.time, read.wall);
-        self.push(lane, &parsed, start, read.instant, out);
+        self.push(lane, &parsed, None, start, read.instant, out);
     }
 
-    /// Feeds a parsed line to its lane.
+    /// Feeds a parsed line to its lane; `span`: where its message lies in the text of the
+    /// block being decoded, when it does.
     fn push(
         &mut self,
         lane: usize,
         line: &ParsedLine<'_>,
+        span: Option<(usize, usize)>,
         start: P,
         at: Instant,
         out: &mut Decoded,
     ) {
         let filter = &self.filter;
         let service = &self.service;
+        let hits = self.use_hits.then_some(&self.hits);
         let lane = &mut self.lanes[lane];
         lane.last_line = at;
         let Some(joiner) = lane.joiner.as_mut() else {
             let level = line.level.unwrap_or(Level::Info);
             out.counts[level as usize] += 1;
-            if filter.is_event(level, line.message()) {
+            let words = words_in(hits, span);
+            if filter.is_event_knowing(level, line.message(), words) {
                 out.events.push(LogEvent {
                     id: 0,
                     timestamp: line.timestamp,
@@ -207,6 +284,12 @@ impl<P: Copy> Decoder<P> {
         let had_pending = joiner.has_pending();
         let started = match joiner.push(line) {
             Some(event) => {
+                // The finished event is the one line at `lane.span` unless lines joined it.
+                let words = if event.line_count == 1 && !event.truncated {
+                    words_in(hits, lane.span)
+                } else {
+                    None
+                };
                 keep(
                     filter,
                     service,
@@ -214,6 +297,7 @@ impl<P: Copy> Decoder<P> {
                     event.level,
                     &event.message,
                     lane.pending_lines,
+                    words,
                     out,
                 );
                 true
@@ -223,8 +307,10 @@ impl<P: Copy> Decoder<P> {
         if started {
             lane.held_from = Some(start);
             lane.pending_lines = 1;
+            lane.span = span;
         } else if had_pending {
             lane.pending_lines += 1;
+            lane.span = None;
         } else {
             // A blank line outside any event: counted now, nothing is held.
             out.counts[Level::Info as usize] += 1;
@@ -248,7 +334,7 @@ impl<P: Copy> Decoder<P> {
             let lane = stream_index(whole.stream);
             if let Some(start) = self.merge_from[lane].take() {
                 let parsed = parse_line(&whole.log, whole.time, read.wall);
-                self.push(lane, &parsed, start, read.instant, out);
+                self.push(lane, &parsed, None, start, read.instant, out);
             }
         }
         for index in 0..self.lanes.len() {
@@ -260,7 +346,14 @@ impl<P: Copy> Decoder<P> {
         let lane = &mut self.lanes[index];
         lane.held_from = None;
         let lines = std::mem::take(&mut lane.pending_lines);
+        let span = lane.span.take();
+        let hits = self.use_hits.then_some(&self.hits);
         if let Some(event) = lane.joiner.as_mut().and_then(|j| j.flush()) {
+            let words = if event.line_count == 1 && !event.truncated {
+                words_in(hits, span)
+            } else {
+                None
+            };
             keep(
                 &self.filter,
                 &self.service,
@@ -268,6 +361,7 @@ impl<P: Copy> Decoder<P> {
                 event.level,
                 &event.message,
                 lines,
+                words,
                 out,
             );
         }
@@ -292,7 +386,31 @@ impl<P: Copy> Decoder<P> {
     }
 }
 
-/// Counts a finished event's lines and keeps it when it passes the filter.
+/// The escape byte that starts ANSI sequences (see [`crate::parse::strip_ansi`]).
+const ESC: u8 = 0x1b;
+
+/// The longest valid UTF-8 text in `block` from `from` on: the text, where it starts and
+/// where it ends in `block`.
+fn valid_prefix(block: &[u8], from: usize) -> (&str, usize, usize) {
+    let rest = &block[from..];
+    let valid = match std::str::from_utf8(rest) {
+        Ok(text) => text,
+        Err(err) => std::str::from_utf8(&rest[..err.valid_up_to()]).unwrap_or_default(),
+    };
+    (valid, from, from + valid.len())
+}
+
+/// Whether the filter's words occur in the message at `span` of the block's text, when the
+/// block's word hits can tell.
+#[inline]
+fn words_in(hits: Option<&WordHits>, span: Option<(usize, usize)>) -> Option<bool> {
+    let (start, end) = span?;
+    hits?.in_range(start, end)
+}
+
+/// Counts a finished event's lines and keeps it when it passes the filter; `words`: whether
+/// the filter's regexes match `message`, when known already.
+#[allow(clippy::too_many_arguments)]
 fn keep(
     filter: &EventFilter,
     service: &Arc<str>,
@@ -300,11 +418,12 @@ fn keep(
     level: Option<Level>,
     message: &str,
     lines: u64,
+    words: Option<bool>,
     out: &mut Decoded,
 ) {
     let level = level.unwrap_or(Level::Info);
     out.counts[level as usize] += lines.max(1);
-    if filter.is_event(level, message) {
+    if filter.is_event_knowing(level, message, words) {
         out.events.push(LogEvent {
             id: 0,
             timestamp,

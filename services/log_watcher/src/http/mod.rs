@@ -3,7 +3,8 @@
 //!
 //! | route | what | module | protected by `[auth]` |
 //! |---|---|---|---|
-//! | `GET /livez` | process alive, and the followed sources | here | never |
+//! | `GET /livez` | `{"status": "ok"}`, or 503 `{"status": "failed"}` once a task died | here | never |
+//! | `GET /api/sources` | what every source follows: paths, containers, errors | here | yes |
 //! | `GET /logs`, `GET /logs/stream` | events (`service`, `level`, `q`, `since`, `limit`), as JSON or live | [`logs`] | yes |
 //! | `GET /summary?window=10m` | lines per level and service in the window | [`summary`] | yes |
 //! | `GET /summary/series?window=1h&step=60&service=` | lines per level in equal buckets | [`series`] | yes |
@@ -11,13 +12,18 @@
 //! | `GET /api/deploys?service=` | webhook_handler's deploys, the chart's markers | [`deploys`] | yes |
 //! | `GET /dashboard`, `GET /` | the HTML page (404 with `[api] dashboard = false`) | [`dashboard`] | yes |
 //!
-//! Durations in queries (`since=15m`, `window=10m`, `step=5m`) are read by [`duration`].
+//! Query strings are read by [`query`] (a 400 naming the parameter for every bad value),
+//! durations in them (`since=15m`, `window=10m`, `step=5m`) by [`duration`].
+//!
+//! `/livez` says nothing but the status, since it is open to anyone: file paths, container
+//! names and error texts are in `/api/sources`, behind `[auth]` like the logs themselves.
 
 pub mod dashboard;
 pub mod deploys;
 pub mod duration;
 pub mod logs;
 pub mod metrics;
+pub mod query;
 pub mod series;
 pub mod summary;
 
@@ -25,15 +31,18 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::middleware::from_fn_with_state;
 use axum::routing::get;
 use axum::{Json, Router};
 use service_kit::auth::AuthConfig;
+use service_kit::serve::StreamSlots;
 
 use crate::alerting::Alerter;
 use crate::deploys::DeployMarkers;
 use crate::status::SourceList;
 use crate::store::{EventStore, LineCounter};
+use crate::supervisor::Supervisor;
 
 /// Everything the HTTP handlers need.
 pub struct App {
@@ -56,6 +65,12 @@ pub struct App {
     /// Whether deploys are polled at all (`[peers] webhook_handler` set): the page then
     /// asks `/api/deploys` for them.
     pub deploy_markers: bool,
+    /// Most bytes of one `/logs` answer (`[api] max_response_bytes`).
+    pub max_response_bytes: usize,
+    /// Slots of the live streams (`[api] max_streams`).
+    pub streams: StreamSlots,
+    /// The tasks' health, behind `/livez`.
+    pub supervisor: Arc<Supervisor>,
 }
 
 /// Builds every route.
@@ -67,6 +82,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/metrics", get(metrics::metrics))
         .route("/summary/series", get(series::series_handler))
         .route("/api/deploys", get(deploys::deploys))
+        .route("/api/sources", get(sources))
         .merge(dashboard::routes(app.dashboard))
         .layer(from_fn_with_state(
             app.auth.clone(),
@@ -76,10 +92,98 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/livez", get(livez))
         .merge(private)
         .fallback(service_kit::http_error::not_found)
+        .method_not_allowed_fallback(service_kit::http_error::method_not_allowed)
+        .layer(axum::middleware::from_fn(
+            service_kit::http_error::catch_panic,
+        ))
         .with_state(app)
 }
 
-/// `GET /livez`: the process runs; and what every source follows.
-async fn livez(State(app): State<Arc<App>>) -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "status": "ok", "sources": app.sources.snapshot() }))
+/// `GET /livez`: `{"status": "ok"}` while every task runs; 503 `{"status": "failed"}` once
+/// one died (the process is then on its way out). Nothing else: anyone may ask.
+async fn livez(State(app): State<Arc<App>>) -> (StatusCode, Json<serde_json::Value>) {
+    match app.supervisor.failure() {
+        None => (StatusCode::OK, Json(serde_json::json!({ "status": "ok" }))),
+        Some(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({ "status": "failed" })),
+        ),
+    }
+}
+
+/// `GET /api/sources`: what every source follows (paths, containers, errors), and which
+/// task failed if one did.
+async fn sources(State(app): State<Arc<App>>) -> Json<serde_json::Value> {
+    let mut answer = serde_json::json!({ "sources": app.sources.snapshot() });
+    if let Some(failure) = app.supervisor.failure() {
+        answer["failed"] = serde_json::Value::String(failure.to_string());
+    }
+    Json(answer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alerting::AlertSettings;
+
+    /// The router over an empty store, with `supervisor`; served on 127.0.0.1:0.
+    async fn serve_app(dir: &std::path::Path, supervisor: Arc<Supervisor>) -> String {
+        let app = Arc::new(App {
+            store: Arc::new(EventStore::open(dir, 10).unwrap()),
+            counter: Arc::new(LineCounter::default()),
+            alerter: Arc::new(Alerter::new(AlertSettings {
+                rules: Vec::new(),
+                sinks: Vec::new(),
+                cooldown: std::time::Duration::from_secs(60),
+                link: None,
+            })),
+            auth: Arc::new(AuthConfig::default()),
+            sources: Arc::new(SourceList::default()),
+            events_total: Arc::new(AtomicU64::new(0)),
+            dashboard: true,
+            deploys: Arc::new(DeployMarkers::default()),
+            deploy_markers: false,
+            max_response_bytes: 1 << 20,
+            streams: StreamSlots::new(4),
+            supervisor,
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(service_kit::serve::serve(
+            listener,
+            router(app),
+            tokio_util::sync::CancellationToken::new(),
+        ));
+        base
+    }
+
+    #[tokio::test]
+    async fn livez_turns_503_once_a_task_died_and_the_sources_say_which() {
+        let dir = tempfile::tempdir().unwrap();
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let supervisor = Supervisor::new(shutdown.clone());
+        let base = serve_app(dir.path(), supervisor.clone()).await;
+        let livez = reqwest::get(format!("{base}/livez")).await.unwrap();
+        assert_eq!(livez.status(), reqwest::StatusCode::OK);
+        assert_eq!(livez.text().await.unwrap(), r#"{"status":"ok"}"#);
+
+        supervisor
+            .spawn("writer", async { panic!("injected failure") })
+            .await
+            .unwrap();
+        assert!(shutdown.is_cancelled(), "the service is told to stop");
+        let livez = reqwest::get(format!("{base}/livez")).await.unwrap();
+        assert_eq!(livez.status(), reqwest::StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(livez.text().await.unwrap(), r#"{"status":"failed"}"#);
+        let sources: serde_json::Value = reqwest::get(format!("{base}/api/sources"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            sources["failed"],
+            "the writer task panicked: injected failure"
+        );
+    }
 }

@@ -3,16 +3,16 @@
 //!
 //! Buckets are aligned to multiples of the step (a 60 s step starts every bucket on a full
 //! minute), the last one holds "now" and is still filling, and every bucket is present even
-//! when nothing was read in it, so a chart can draw them side by side without gaps. Windows
-//! up to an hour come from the per-second counts in memory
-//! ([`LineCounter::seconds`](crate::store::LineCounter::seconds)); longer ones from the
-//! per-minute `line_counts` table in SQLite, which is why their step must be whole minutes.
+//! when nothing was read in it, so a chart can draw them side by side without gaps. Steps of
+//! whole minutes come from the per-minute counts: in memory for windows up to an hour
+//! ([`LineCounter::minutes`](crate::store::LineCounter::minutes)), from the `line_counts`
+//! table in SQLite beyond. Shorter steps come from the per-second counts, which memory
+//! keeps for the last [`SECOND_SECS`] only: longer windows need whole-minute steps.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -20,8 +20,9 @@ use service_kit::http_error::ApiError;
 
 use crate::event::format_time;
 use crate::parse::{Level, LevelCounts};
-use crate::store::MEMORY_WINDOW_SECS;
+use crate::store::{MEMORY_WINDOW_SECS, SECOND_SECS};
 
+use super::query::{non_empty, Params};
 use super::{duration, App};
 
 /// Most buckets one answer may have (a day of minutes).
@@ -44,12 +45,15 @@ pub struct Buckets {
 
 impl Buckets {
     /// Enough `step_secs` buckets to cover `window_secs`, the last one holding `now`.
+    /// The window and step are those [`SeriesParams::window_and_step`] lets through (at most
+    /// [`duration::MAX_SECS`] and [`MAX_BUCKETS`] buckets); the arithmetic saturates anyway.
     pub fn ending_at(now: i64, window_secs: i64, step_secs: i64) -> Buckets {
         let step_secs = step_secs.max(1);
-        let count = (window_secs.max(1) + step_secs - 1) / step_secs;
-        let last_start = now.div_euclid(step_secs) * step_secs;
+        let count = window_secs.max(1).saturating_add(step_secs - 1) / step_secs;
+        let count = count.clamp(1, MAX_BUCKETS);
+        let last_start = now.div_euclid(step_secs).saturating_mul(step_secs);
         Buckets {
-            first_start: last_start - (count - 1) * step_secs,
+            first_start: last_start.saturating_sub((count - 1).saturating_mul(step_secs)),
             step_secs,
             count: count as usize,
         }
@@ -57,7 +61,8 @@ impl Buckets {
 
     /// The second just after the newest bucket.
     pub fn end(&self) -> i64 {
-        self.first_start + self.count as i64 * self.step_secs
+        self.first_start
+            .saturating_add((self.count as i64).saturating_mul(self.step_secs))
     }
 
     /// The bucket `second` falls into, if any.
@@ -108,7 +113,8 @@ impl Series {
             .enumerate()
             .map(|(i, counts)| Bucket {
                 start: DateTime::<Utc>::from_timestamp(
-                    cut.first_start + i as i64 * cut.step_secs,
+                    cut.first_start
+                        .saturating_add((i as i64).saturating_mul(cut.step_secs)),
                     0,
                 )
                 .map(format_time)
@@ -141,21 +147,21 @@ pub struct SeriesParams {
 
 impl SeriesParams {
     /// The window and step asked for, checked: at most [`MAX_BUCKETS`] buckets, and whole
-    /// minutes for windows beyond the in-memory hour.
+    /// minutes for windows beyond the [`SECOND_SECS`] of per-second counts. Errors name the
+    /// parameter (`window: ...`, `step: ...`).
     pub fn window_and_step(&self) -> Result<(i64, i64), String> {
-        let window = match self.window.as_deref().filter(|w| !w.is_empty()) {
+        let window = match non_empty(&self.window) {
             Some(text) => duration::parse_secs(text)
-                .ok_or_else(|| format!("window must be a duration such as 1h, got {text:?}"))?,
+                .map_err(|why| format!("window: {why}, got {}", super::query::quoted(text)))?,
             None => DEFAULT_WINDOW_SECS,
         };
-        let from_memory = window <= MEMORY_WINDOW_SECS;
-        let step = match self.step.as_deref().filter(|s| !s.is_empty()) {
-            Some(text) => duration::parse_secs(text).ok_or_else(|| {
-                format!("step must be a number of seconds or a duration such as 5m, got {text:?}")
-            })?,
+        let per_second = window <= SECOND_SECS;
+        let step = match non_empty(&self.step) {
+            Some(text) => duration::parse_secs(text)
+                .map_err(|why| format!("step: {why}, got {}", super::query::quoted(text)))?,
             None => {
                 let step = (window + DEFAULT_BUCKETS - 1) / DEFAULT_BUCKETS;
-                if from_memory {
+                if per_second {
                     step
                 } else {
                     (step + 59) / 60 * 60
@@ -164,19 +170,18 @@ impl SeriesParams {
         };
         if step > window {
             return Err(format!(
-                "step ({step} s) must not be longer than the window ({window} s)"
+                "step: {step} s must not be longer than the window ({window} s)"
             ));
         }
-        if !from_memory && step % 60 != 0 {
+        if !per_second && step % 60 != 0 {
             return Err(format!(
-                "windows over {} s are kept per minute: step must be a multiple of 60 s, got {step} s",
-                MEMORY_WINDOW_SECS
+                "step: windows over {SECOND_SECS} s are counted per minute: the step must be a multiple of 60 s, got {step} s"
             ));
         }
         let buckets = (window + step - 1) / step;
         if buckets > MAX_BUCKETS {
             return Err(format!(
-                "window / step gives {buckets} buckets; at most {MAX_BUCKETS}: use a longer step"
+                "step: window / step gives {buckets} buckets; at most {MAX_BUCKETS}: use a longer step"
             ));
         }
         Ok((window, step))
@@ -192,12 +197,17 @@ pub async fn series(
     window_secs: i64,
     step_secs: i64,
     service: Option<&str>,
-) -> Result<Series, service_kit::storage::StorageError> {
+) -> Result<Series, crate::store::ReadError> {
     let buckets = Buckets::ending_at(now, window_secs, step_secs);
-    let counts = if window_secs <= MEMORY_WINDOW_SECS {
+    let counts = if step_secs % 60 != 0 {
         buckets.fill(
             app.counter
                 .seconds(buckets.first_start, buckets.end(), service),
+        )
+    } else if window_secs <= MEMORY_WINDOW_SECS {
+        buckets.fill(
+            app.counter
+                .minutes(buckets.first_start, buckets.end(), service),
         )
     } else {
         let rows = app
@@ -216,16 +226,15 @@ pub async fn series(
 /// `GET /summary/series?window=1h&step=60&service=api`.
 pub async fn series_handler(
     State(app): State<Arc<App>>,
-    params: Result<Query<SeriesParams>, QueryRejection>,
+    Params(params): Params<SeriesParams>,
 ) -> Result<Json<Series>, ApiError> {
-    let Query(params) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let (window, step) = params.window_and_step().map_err(ApiError::BadRequest)?;
-    let service = params.service.as_deref().filter(|s| !s.is_empty());
+    let service = super::query::text("service", &params.service)?;
     let now = Utc::now().timestamp();
     series(&app, now, window, step, service)
         .await
         .map(Json)
-        .map_err(|e| ApiError::Internal(e.to_string()))
+        .map_err(super::logs::read_error)
 }
 
 #[cfg(test)]
@@ -294,15 +303,49 @@ mod tests {
     #[test]
     fn series_parameters_are_checked() {
         assert_eq!(SeriesParams::default().window_and_step(), Ok((3600, 60)));
-        assert_eq!(params("10m", "10").window_and_step(), Ok((600, 10)));
+        assert_eq!(params("5m", "10").window_and_step(), Ok((300, 10)));
         assert_eq!(params("1d", "").window_and_step(), Ok((86_400, 1440)));
         assert_eq!(params("7d", "1h").window_and_step(), Ok((604_800, 3600)));
         let error = |p: SeriesParams| p.window_and_step().unwrap_err();
-        assert!(error(params("soon", "60")).contains("window must be a duration"));
-        assert!(error(params("1h", "0")).contains("step must be"));
+        assert!(error(params("soon", "60")).starts_with("window: must be a duration"));
+        assert!(error(params("1h", "0")).starts_with("step: must be at least one second"));
         assert!(error(params("1h", "2h")).contains("must not be longer than the window"));
-        assert!(error(params("1h", "1")).contains("at most 1440"));
+        assert!(error(params("2d", "60")).contains("at most 1440"));
         assert!(error(params("2h", "90")).contains("multiple of 60"));
+        assert!(error(params("10m", "10")).contains("multiple of 60"));
+        assert!(error(params("9223372036854775807s", "")).starts_with("window: must be at most"));
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any window and step: a bounded cut, or an error naming `window` or `step`.
+        #[test]
+        fn any_window_and_step_is_a_bounded_cut_or_names_its_parameter(
+            window in proptest::option::of(prop_oneof![
+                ".{0,20}",
+                any::<u64>().prop_map(|n| n.to_string()),
+                (any::<u64>(), "[smhdwy]").prop_map(|(n, u)| format!("{n}{u}")),
+            ]),
+            step in proptest::option::of(prop_oneof![
+                ".{0,20}",
+                any::<u64>().prop_map(|n| n.to_string()),
+                (0u64..100_000, "[smhd]").prop_map(|(n, u)| format!("{n}{u}")),
+            ]),
+            now in any::<i64>(),
+        ) {
+            let params = SeriesParams { window, step, service: None };
+            match params.window_and_step() {
+                Ok((window, step)) => {
+                    let cut = Buckets::ending_at(now, window, step);
+                    proptest::prop_assert!(cut.count as i64 <= MAX_BUCKETS);
+                    let _ = Series::new(window, cut, &cut.fill([(now, [1; 6])]));
+                }
+                Err(error) => proptest::prop_assert!(
+                    error.starts_with("window: ") || error.starts_with("step: "), "{}", error
+                ),
+            }
+        }
     }
 
     #[tokio::test]

@@ -102,7 +102,35 @@ pub fn parse_line(
     source_time: Option<DateTime<Utc>>,
     read_time: DateTime<Utc>,
 ) -> ParsedLine<'_> {
-    let text = strip_ansi(line::strip_line_ending(raw));
+    parse_text(
+        strip_ansi(line::strip_line_ending(raw)),
+        source_time,
+        read_time,
+    )
+}
+
+/// [`parse_line`] for a line known to hold no escape byte (`\x1b`), so there is no ANSI
+/// sequence to strip: the same result, without looking for one.
+pub fn parse_line_without_escapes(
+    raw: &str,
+    source_time: Option<DateTime<Utc>>,
+    read_time: DateTime<Utc>,
+) -> ParsedLine<'_> {
+    debug_assert!(!raw.contains('\x1b'));
+    parse_text(
+        Cow::Borrowed(line::strip_line_ending(raw)),
+        source_time,
+        read_time,
+    )
+}
+
+/// Parses a line whose line ending and ANSI sequences are gone.
+#[inline]
+fn parse_text<'a>(
+    text: Cow<'a, str>,
+    source_time: Option<DateTime<Utc>>,
+    read_time: DateTime<Utc>,
+) -> ParsedLine<'a> {
     let (line_time, message_start) = match leading_timestamp(&text) {
         Some((time, consumed)) => (Some(time), consumed),
         None => (None, 0),

@@ -61,6 +61,12 @@ pub struct ApiSettings {
     pub dashboard: bool,
     /// Credentials protecting everything but `/livez` (open when empty).
     pub auth: AuthConfig,
+    /// Most bytes of one `/logs` answer.
+    pub max_response_bytes: usize,
+    /// Most HTTP connections at once.
+    pub max_connections: usize,
+    /// Most live streams at once.
+    pub max_streams: usize,
 }
 
 /// `[storage]`, but for the line limit (which is the decoder's).
@@ -137,6 +143,13 @@ impl Settings {
         }
         at_least(storage.ring_size as u64, 1, "storage.ring_size")?;
         at_least(
+            api.max_response_bytes as u64,
+            64 * 1024,
+            "api.max_response_bytes",
+        )?;
+        at_least(api.max_connections as u64, 1, "api.max_connections")?;
+        at_least(api.max_streams as u64, 1, "api.max_streams")?;
+        at_least(
             storage.max_line_bytes as u64,
             1024,
             "storage.max_line_bytes",
@@ -174,6 +187,9 @@ impl Settings {
                 port: api.port,
                 dashboard: api.dashboard,
                 auth,
+                max_response_bytes: api.max_response_bytes,
+                max_connections: api.max_connections,
+                max_streams: api.max_streams,
             },
             summary_every_secs: summary
                 .interval_secs
@@ -191,6 +207,7 @@ impl ServiceSettings for Settings {
     type File = Config;
 
     fn from_file(file: Config) -> Result<Settings, ConfigError> {
+        file.auth.validate()?;
         Settings::build(file)
     }
 
@@ -309,6 +326,13 @@ mod tests {
         assert!(error("[storage]\nmax_line_bytes = 10")
             .contains("storage.max_line_bytes: must be at least 1024"));
         assert!(error("[multiline]\nmax_lines = 0").contains("multiline.max_lines"));
+        assert!(error("[api]\nmax_response_bytes = 1000")
+            .contains("api.max_response_bytes: must be at least 65536"));
+        assert!(
+            error("[api]\nmax_connections = 0").contains("api.max_connections: must be at least 1")
+        );
+        assert!(error("[api]\nmax_streams = 0").contains("api.max_streams: must be at least 1"));
+        assert!(error("[api]\nmax_streams = -1").contains("api.max_streams"));
         assert!(error("[api]\npublic_url = \"logs.example.com\"").contains("api.public_url"));
         let settings = Settings::from_toml("[summary]\ninterval_mins = 2").unwrap();
         assert_eq!(settings.summary_every_secs, 120);
@@ -332,5 +356,83 @@ mod tests {
         assert!(error("[peers]\nwebhook_handler = \"webhook_handler:9000\"")
             .contains("peers.webhook_handler: "));
         assert!(error("[peers]\nwebhok_handler = \"http://x\"").contains("webhok_handler"));
+    }
+
+    /// Keys of every section, the ones people write most.
+    const KEYS: &[(&str, &str)] = &[
+        ("log_sources", "extra_files"),
+        ("log_sources", "docker_logs_dir"),
+        ("log_sources", "poll_interval_ms"),
+        ("filters", "levels"),
+        ("filters", "regexes"),
+        ("api", "port"),
+        ("api", "host"),
+        ("api", "max_response_bytes"),
+        ("api", "max_connections"),
+        ("api", "max_streams"),
+        ("api", "public_url"),
+        ("summary", "interval_mins"),
+        ("summary", "interval_secs"),
+        ("storage", "ring_size"),
+        ("storage", "retention_days"),
+        ("storage", "max_line_bytes"),
+        ("multiline", "timeout_ms"),
+        ("multiline", "max_lines"),
+        ("multiline", "start_pattern"),
+        ("alerts", "webhook"),
+        ("alerts", "email"),
+        ("auth", "token"),
+        ("auth", "username"),
+        ("peers", "webhook_handler"),
+    ];
+
+    fn toml_value() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        prop_oneof![
+            any::<i64>().prop_map(|n| n.to_string()),
+            any::<u64>().prop_map(|n| n.to_string()),
+            Just("-1".to_string()),
+            Just("0".to_string()),
+            "[a-z(\\[*.:/ ]{0,12}".prop_map(|s| format!("{s:?}")),
+            proptest::collection::vec("[a-z(\\[*.]{0,6}", 0..3).prop_map(|v| format!("{v:?}")),
+            Just("true".to_string()),
+            Just("1.5e300".to_string()),
+        ]
+    }
+
+    proptest::proptest! {
+        /// Any values under the known keys (and a misspelt one): settings, or one error that
+        /// names the key it is about (or, for what TOML itself cannot read, such as an
+        /// integer beyond 64 bits, the line); never a panic.
+        #[test]
+        fn any_config_is_settings_or_an_error_naming_its_key(
+            entries in proptest::collection::vec(
+                (proptest::sample::select(KEYS), toml_value(), proptest::bool::weighted(0.05)),
+                1..5,
+            ),
+        ) {
+            let mut by_section: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
+            let mut keys = Vec::new();
+            for ((section, key), value, misspelt) in &entries {
+                let key = if *misspelt { format!("{key}x") } else { key.to_string() };
+                by_section.entry(section).or_default().push(format!("{key} = {value}"));
+                keys.push(key);
+            }
+            let text: String = by_section
+                .iter()
+                .map(|(section, lines)| format!("[{section}]\n{}\n", lines.join("\n")))
+                .collect();
+            match Settings::from_toml(&text) {
+                Ok(_) => {}
+                Err(error) => {
+                    let error = error.to_string();
+                    proptest::prop_assert!(
+                        keys.iter().any(|key| error.contains(key.as_str())) || error.contains("(line "),
+                        "{error:?} names none of {keys:?} for\n{text}"
+                    );
+                    proptest::prop_assert_eq!(error.lines().count(), 1, "{}", error);
+                }
+            }
+        }
     }
 }

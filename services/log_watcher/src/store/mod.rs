@@ -14,6 +14,7 @@
 
 pub mod counter;
 pub mod query;
+pub mod readers;
 pub mod ring;
 
 use std::path::{Path, PathBuf};
@@ -28,10 +29,21 @@ use crate::checkpoint::{ContainerCheckpoint, FileCheckpoint, FileId, Fingerprint
 use crate::event::LogEvent;
 use crate::parse::{Level, LevelCounts};
 
+use self::readers::Readers;
 use self::ring::{RecentEvents, RING_MAX_BYTES};
 
-pub use self::counter::{LineCounter, Summary, MEMORY_WINDOW_SECS};
+pub use self::counter::{window_minutes, LineCounter, Summary, MEMORY_WINDOW_SECS, SECOND_SECS};
 pub use self::query::LogQuery;
+pub use self::readers::ReadError;
+
+/// What `/logs` gets: events, and whether the byte bound left older matching ones out.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct QueryAnswer {
+    /// The events, oldest first.
+    pub events: Vec<LogEvent>,
+    /// Whether older matching events were left out to stay within the query's bytes.
+    pub truncated: bool,
+}
 
 /// The SQLite file name inside the data directory.
 pub const DB_FILE: &str = "log_watcher.sqlite";
@@ -84,6 +96,8 @@ pub struct Uncommitted {
 pub struct EventStore {
     /// The SQLite file and its one writer.
     store: Store,
+    /// Connections and threads for reads (searches, counts), apart from the writer.
+    readers: Readers,
     /// The newest events.
     ring: Mutex<RecentEvents>,
     /// Committed events, to live streams.
@@ -109,8 +123,10 @@ impl EventStore {
             recent.into_iter().rev().collect(),
             complete,
         );
+        let readers = Readers::open(store.path())?;
         Ok(EventStore {
             store,
+            readers,
             ring: Mutex::new(ring),
             live: broadcast::channel(1024).0,
         })
@@ -205,90 +221,50 @@ impl EventStore {
         self.live.subscribe()
     }
 
-    /// Events matching `query`, oldest first, the newest `query.limit` of them. Answered from
-    /// memory when the ring covers the request, else from SQLite.
-    pub async fn query(&self, query: LogQuery) -> Result<Vec<LogEvent>, StorageError> {
-        {
+    /// Events matching `query`, oldest first, the newest `query.limit` of them within
+    /// `query.max_bytes` of message text. Answered from memory when the ring covers the
+    /// request, else from SQLite; either way on a reader thread and connection, so that a
+    /// search never holds the writer's connection or the ring's lock for long.
+    pub async fn query(&self, query: LogQuery) -> Result<QueryAnswer, ReadError> {
+        let (recent, complete) = {
             let ring = self.ring.lock().unwrap_or_else(|p| p.into_inner());
-            let mut matched: Vec<LogEvent> = ring
-                .newest_first()
-                .filter(|e| query.matches(e))
-                .take(query.limit)
-                .map(|e| (**e).clone())
-                .collect();
-            let ring_is_complete = ring.is_complete()
-                || matched.len() == query.limit
-                || query.since.is_some_and(|since| {
-                    ring.oldest().is_some_and(|oldest| oldest.timestamp < since)
-                });
-            if ring_is_complete {
-                matched.reverse();
-                return Ok(matched);
-            }
-        }
-        self.query_database(query).await
-    }
-
-    async fn query_database(&self, query: LogQuery) -> Result<Vec<LogEvent>, StorageError> {
-        self.store
-            .run(move |c| {
-                let mut sql = String::from(
-                    "SELECT id, ts_ms, service, level, message FROM events WHERE level >= ?1 AND ts_ms >= ?2",
-                );
-                if query.service.is_some() {
-                    sql.push_str(" AND service = ?4");
-                } else {
-                    sql.push_str(" AND ?4 IS NULL");
-                }
-                sql.push_str(" ORDER BY id DESC LIMIT ?3");
-                let mut statement = c.prepare(&sql)?;
-                let since = query.since.map(|s| s.timestamp_millis()).unwrap_or(i64::MIN);
-                let rows = statement.query_map(
-                    rusqlite::params![
-                        query.min_level.map(|l| l as i64).unwrap_or(0),
-                        since,
-                        // The text filter runs in Rust, so fetch more rows than the limit.
-                        if query.text.is_some() { i64::MAX } else { query.limit as i64 },
-                        query.service
-                    ],
-                    row_to_event,
-                )?;
-                let mut events = Vec::new();
-                for row in rows {
-                    let event = row?;
-                    if query.matches(&event) {
-                        events.push(event);
-                        if events.len() == query.limit {
-                            break;
-                        }
-                    }
-                }
-                events.reverse();
-                Ok(events)
+            let recent: Vec<Arc<LogEvent>> = ring.newest_first().cloned().collect();
+            (recent, ring.is_complete())
+        };
+        self.readers
+            .run(move |c| match from_ring(&recent, complete, &query) {
+                Some(answer) => Ok(answer),
+                None => query_database(c, &query),
             })
             .await
     }
 
-    /// Line counts per service and level since `from` (unix seconds), from SQLite.
-    pub async fn counts_since(&self, from: i64) -> Result<Vec<(String, Level, u64)>, StorageError> {
-        self.store
-            .run(move |c| {
-                let mut statement = c.prepare(
-                    "SELECT service, level, SUM(lines) FROM line_counts WHERE minute >= ?1 GROUP BY service, level",
-                )?;
-                let rows = statement.query_map([from.div_euclid(60)], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
-                })?;
-                let mut out = Vec::new();
-                for row in rows {
-                    let (service, level, lines) = row?;
-                    if let Some(level) = Level::ALL.get(level as usize) {
-                        out.push((service, *level, lines as u64));
-                    }
-                }
-                Ok(out)
-            })
-            .await
+    /// The counts of the window of `window_secs` ending at `now`, from the per-minute
+    /// counts in SQLite, by the same rule as [`LineCounter::window`] (whole minutes, see
+    /// [`counter`]): the answer for windows longer than memory keeps.
+    pub async fn summary(&self, now: i64, window_secs: i64) -> Result<Summary, ReadError> {
+        let (first, last) = window_minutes(now, window_secs);
+        let rows = self
+            .readers
+            .run(move |c| minute_rows(c, first, last))
+            .await?;
+        Ok(Summary::from_counts(
+            window_secs,
+            rows.iter()
+                .map(|(service, _, counts)| (service.as_str(), *counts)),
+        ))
+    }
+
+    /// Loads the per-minute counts of the last [`MEMORY_WINDOW_SECS`] before `now` (and
+    /// the minute after, should the clock have gone back) into `counter`: at start-up, so
+    /// that windows answered from memory count what was read before the restart too.
+    pub fn load_counter(&self, counter: &LineCounter, now: i64) -> Result<(), StorageError> {
+        let (first, last) = window_minutes(now, MEMORY_WINDOW_SECS);
+        let rows = self
+            .store
+            .run_blocking(|c| minute_rows(c, first - 1, last + 1))?;
+        counter.load_minutes(rows);
+        Ok(())
     }
 
     /// Line counts per minute from SQLite, summed over every service or only `service`:
@@ -300,8 +276,8 @@ impl EventStore {
         from_minute: i64,
         to_minute: i64,
         service: Option<String>,
-    ) -> Result<Vec<(i64, LevelCounts)>, StorageError> {
-        self.store
+    ) -> Result<Vec<(i64, LevelCounts)>, ReadError> {
+        self.readers
             .run(move |c| {
                 let mut statement = c.prepare(
                     "SELECT minute, level, SUM(lines) FROM line_counts
@@ -358,6 +334,106 @@ impl EventStore {
             })
             .await
     }
+}
+
+/// Per-minute counts per service of the minutes `first..=last`: `(service, minute, counts)`.
+fn minute_rows(
+    c: &rusqlite::Connection,
+    first: i64,
+    last: i64,
+) -> rusqlite::Result<Vec<(String, i64, LevelCounts)>> {
+    let mut statement = c.prepare_cached(
+        "SELECT service, minute, level, lines FROM line_counts
+         WHERE minute >= ?1 AND minute <= ?2 ORDER BY service, minute",
+    )?;
+    let rows = statement.query_map([first, last], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, i64>(1)?,
+            r.get::<_, i64>(2)?,
+            r.get::<_, i64>(3)?,
+        ))
+    })?;
+    let mut out: Vec<(String, i64, LevelCounts)> = Vec::new();
+    for row in rows {
+        let (service, minute, level, lines) = row?;
+        let Some(slot) = usize::try_from(level).ok().filter(|l| *l < 6) else {
+            continue;
+        };
+        let same = out
+            .last()
+            .is_some_and(|(s, m, _)| *m == minute && *s == service);
+        if !same {
+            out.push((service, minute, [0; 6]));
+        }
+        if let Some((_, _, counts)) = out.last_mut() {
+            counts[slot] = counts[slot].saturating_add(lines.max(0) as u64);
+        }
+    }
+    Ok(out)
+}
+
+/// The answer from the ring (newest first in `recent`), when it covers the request: it
+/// holds every stored event, or enough matching ones, or every one since `query.since`.
+fn from_ring(recent: &[Arc<LogEvent>], complete: bool, query: &LogQuery) -> Option<QueryAnswer> {
+    let mut answer = QueryAnswer::default();
+    let mut bytes = 0usize;
+    for event in recent.iter().filter(|e| query.matches(e)) {
+        if answer.events.len() == query.limit {
+            break;
+        }
+        bytes = bytes.saturating_add(event.message.len());
+        if bytes > query.max_bytes {
+            answer.truncated = true;
+            break;
+        }
+        answer.events.push((**event).clone());
+    }
+    let covered = complete
+        || answer.truncated
+        || answer.events.len() == query.limit
+        || query
+            .since
+            .is_some_and(|since| recent.last().is_some_and(|oldest| oldest.timestamp < since));
+    covered.then(|| {
+        answer.events.reverse();
+        answer
+    })
+}
+
+/// The answer from SQLite: the filters (text included, through `lw_contains`) and the
+/// limit run in SQL, newest first; rows stop coming once their messages exceed the bytes.
+fn query_database(c: &rusqlite::Connection, query: &LogQuery) -> rusqlite::Result<QueryAnswer> {
+    let mut statement = c.prepare_cached(
+        "SELECT id, ts_ms, service, level, message FROM events
+         WHERE level >= ?1 AND ts_ms >= ?2 AND (?4 IS NULL OR service = ?4)
+           AND (?5 IS NULL OR lw_contains(message, ?5))
+         ORDER BY id DESC LIMIT ?3",
+    )?;
+    let since = query.since.map_or(i64::MIN, |s| s.timestamp_millis());
+    let rows = statement.query_map(
+        rusqlite::params![
+            query.min_level.map_or(0, |l| l as i64),
+            since,
+            i64::try_from(query.limit).unwrap_or(i64::MAX),
+            query.service,
+            query.text,
+        ],
+        row_to_event,
+    )?;
+    let mut answer = QueryAnswer::default();
+    let mut bytes = 0usize;
+    for row in rows {
+        let event = row?;
+        bytes = bytes.saturating_add(event.message.len());
+        if bytes > query.max_bytes {
+            answer.truncated = true;
+            break;
+        }
+        answer.events.push(event);
+    }
+    answer.events.reverse();
+    Ok(answer)
 }
 
 /// Writes a batch in one transaction; returns the ids its events got, in order.

@@ -126,15 +126,15 @@ fn the_image_built_from_the_dockerfile_runs_the_spec_compose_snippet_and_prints_
     let own_id = docker(&["inspect", "--format", "{{.Id}}", CONTAINER])
         .trim()
         .to_string();
-    let livez = stack.get_json("/livez");
-    let sources = livez["sources"]
+    let listed = stack.get_json("/api/sources");
+    let sources = listed["sources"]
         .as_array()
-        .expect("/livez lists its sources");
+        .expect("/api/sources lists the sources");
     assert!(
         sources
             .iter()
             .any(|s| s["kind"] == "docker_file" && s["service"] == "api"),
-        "the api container's log is not followed: {livez}"
+        "the api container's log is not followed: {listed}"
     );
     let own_sources: Vec<&Value> = sources
         .iter()

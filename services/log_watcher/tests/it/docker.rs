@@ -118,7 +118,7 @@ async fn wait_for_run_events(
     }
 }
 
-/// Polls `/livez` until `done` accepts its sources.
+/// Polls `/api/sources` until `done` accepts the sources.
 async fn wait_for_sources(
     app: &TestApp,
     what: &str,
@@ -127,14 +127,14 @@ async fn wait_for_sources(
 ) -> Vec<Value> {
     let deadline = Instant::now() + timeout;
     loop {
-        let (_, livez) = app.get_json("/livez").await;
+        let (_, livez) = app.get_json("/api/sources").await;
         let sources = livez["sources"].as_array().cloned().unwrap_or_default();
         if done(&sources) {
             return sources;
         }
         assert!(
             Instant::now() < deadline,
-            "{what} within {timeout:?}; /livez sources: {sources:?}"
+            "{what} within {timeout:?}; /api/sources: {sources:?}"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -289,7 +289,7 @@ async fn json_file_logs_are_named_by_compose_service_keep_long_lines_whole_and_d
         "the late container's line took {took:?}"
     );
 
-    // A removed container is dropped from /livez.
+    // A removed container is dropped from /api/sources.
     let listed = |sources: &[Value], id: &str| {
         sources
             .iter()
@@ -413,7 +413,7 @@ async fn the_engine_api_source_reads_every_line_once_across_a_restart_and_follow
         6,
         "two runs of three lines each"
     );
-    let (_, livez) = second.get_json("/livez").await;
+    let (_, livez) = second.get_json("/api/sources").await;
     let late_name = unique_name(&image, "api-late");
     assert!(
         livez["sources"]
@@ -432,7 +432,7 @@ async fn the_engine_api_source_reads_every_line_once_across_a_restart_and_follow
 }
 
 #[tokio::test]
-async fn a_missing_docker_socket_shows_in_livez_and_metrics_while_files_are_still_read() {
+async fn a_missing_docker_socket_shows_in_the_sources_and_metrics_while_files_are_still_read() {
     let (_guard, dir) = temp_dir();
     let socket = dir.join("no-such-docker.sock");
     let log = dir.join("api.log");

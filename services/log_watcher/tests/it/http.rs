@@ -1,18 +1,19 @@
-//! HTTP contract: `/livez` lists sources and their errors, `/metrics` counts and passes
-//! promtool, auth protects everything but `/livez`, unknown routes are JSON 404s.
+//! HTTP contract: `/livez` tells anyone only its status, `/api/sources` (behind auth) lists
+//! the sources and their errors, `/metrics` counts and passes promtool, auth protects
+//! everything but `/livez`, unknown routes are JSON 404s.
 
 use crate::support::{append, files_config, spawn_app, temp_dir};
 
 #[tokio::test]
-async fn livez_lists_the_sources_and_unknown_routes_are_json_404() {
+async fn api_sources_lists_the_sources_and_unknown_routes_are_json_404() {
     let (_guard, dir) = temp_dir();
     let missing = dir.join("not-yet.log");
     let app = spawn_app(&files_config(&[&missing], ""), &dir.join("data")).await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let (code, livez) = app.get_json("/livez").await;
+    let (code, listed) = app.get_json("/api/sources").await;
     assert_eq!(code, reqwest::StatusCode::OK);
-    assert_eq!(livez["sources"][0]["service"], "not-yet");
-    assert_eq!(livez["sources"][0]["open"], false);
+    assert_eq!(listed["sources"][0]["service"], "not-yet");
+    assert_eq!(listed["sources"][0]["open"], false);
     let (code, body) = app.get_json("/nope").await;
     assert_eq!(code, reqwest::StatusCode::NOT_FOUND);
     assert!(body["error"].is_string());
@@ -51,7 +52,7 @@ async fn metrics_count_lines_bytes_events_and_lag_and_pass_promtool() {
 }
 
 #[tokio::test]
-async fn a_token_protects_logs_summary_and_metrics_but_not_livez() {
+async fn a_token_protects_logs_summary_metrics_and_sources_but_not_livez() {
     let (_guard, dir) = temp_dir();
     let api = dir.join("api.log");
     let app = spawn_app(
@@ -59,19 +60,73 @@ async fn a_token_protects_logs_summary_and_metrics_but_not_livez() {
         &dir.join("data"),
     )
     .await;
-    for path in ["/logs", "/summary", "/metrics", "/logs/stream"] {
+    for path in [
+        "/logs",
+        "/summary",
+        "/metrics",
+        "/logs/stream",
+        "/api/sources",
+    ] {
         let (code, _) = app.get_text(path).await;
         assert_eq!(code, reqwest::StatusCode::UNAUTHORIZED, "{path}");
     }
     let (code, _) = app.get_text("/livez").await;
     assert_eq!(code, reqwest::StatusCode::OK);
-    let response = reqwest::Client::new()
-        .get(format!("{}/logs", app.base))
-        .bearer_auth("s3cret")
+    for path in ["/logs", "/api/sources"] {
+        let response = reqwest::Client::new()
+            .get(format!("{}{path}", app.base))
+            .bearer_auth("s3cret")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), reqwest::StatusCode::OK, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn livez_tells_anyone_only_its_status_and_paths_and_errors_need_credentials() {
+    let (_guard, dir) = temp_dir();
+    // A directory where a file is expected: an error naming the path shows in the sources.
+    let secret_path = dir.join("secret-service.log");
+    std::fs::create_dir(&secret_path).unwrap();
+    let app = spawn_app(
+        &files_config(&[&secret_path], "[auth]\ntoken = \"s3cret\""),
+        &dir.join("data"),
+    )
+    .await;
+    let authorized = |path: &str| {
+        reqwest::Client::new()
+            .get(format!("{}{path}", app.base))
+            .bearer_auth("s3cret")
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let listed: serde_json::Value = loop {
+        let listed: serde_json::Value = authorized("/api/sources")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if listed["sources"][0]["error"].is_string() || std::time::Instant::now() > deadline {
+            break listed;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert!(listed.to_string().contains("secret-service"), "{listed}");
+    assert!(listed["sources"][0]["error"].is_string(), "{listed}");
+    // Without credentials, and with them too: /livez is the status and nothing else.
+    let (code, text) = app.get_text("/livez").await;
+    assert_eq!(code, reqwest::StatusCode::OK);
+    assert_eq!(text, r#"{"status":"ok"}"#);
+    let with_token = authorized("/livez")
         .send()
         .await
+        .unwrap()
+        .text()
+        .await
         .unwrap();
-    assert_eq!(response.status(), reqwest::StatusCode::OK);
+    assert_eq!(with_token, r#"{"status":"ok"}"#);
 }
 
 #[tokio::test]
@@ -91,15 +146,15 @@ async fn an_unreadable_file_is_reported_and_the_others_keep_flowing() {
     assert_eq!(events[0]["service"], "open");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     loop {
-        let (_, livez) = app.get_json("/livez").await;
-        let sources = livez["sources"].as_array().unwrap();
+        let (_, listed) = app.get_json("/api/sources").await;
+        let sources = listed["sources"].as_array().unwrap();
         let locked = sources.iter().find(|s| s["service"] == "locked").unwrap();
         if locked["error"].is_string() {
             break;
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "no error shown: {livez}"
+            "no error shown: {listed}"
         );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use service_kit::config::{env_string, ConfigError};
 use service_kit::peers::Peer;
+use service_kit::secret::Secret;
 
 use crate::config::{DeployConfig, UpdateConfig};
 
@@ -165,7 +166,7 @@ pub fn build(
     let health_token = raw
         .health_token
         .clone()
-        .or_else(|| env_string("DASHBOARD_TOKEN"));
+        .or_else(|| env_string("DASHBOARD_TOKEN").map(Secret::from));
     let health = Peer::new(&raw.health_url, health_token)
         .map_err(|problem| ConfigError::new(field("health_url"), problem))?;
     let logs = match &raw.logs_url {
@@ -173,7 +174,7 @@ pub fn build(
             let token = raw
                 .logs_token
                 .clone()
-                .or_else(|| env_string("LOG_WATCHER_TOKEN"));
+                .or_else(|| env_string("LOG_WATCHER_TOKEN").map(Secret::from));
             Some(
                 Peer::new(url, token)
                     .map_err(|problem| ConfigError::new(field("logs_url"), problem))?,

@@ -16,8 +16,8 @@ use super::{notify_sinks, verify_mode};
 use crate::config::{Config, HookConfig, NotifyTargets, NotifyWhen, Provider, VerifyMode};
 use crate::filter::HookFilter;
 use crate::network::parse_networks;
-use crate::secret::Secret;
 use crate::verify::{StandardKey, Verifier};
+use service_kit::secret::Secret;
 
 /// The id of the spec's single hook, served at `POST /`.
 pub const DEFAULT_HOOK_ID: &str = "default";
@@ -131,7 +131,12 @@ pub struct ComposeAction {
 /// `[actions] push_event_script` (`ACTION_SCRIPT`) is set: GitHub-style signatures, the
 /// `[filters]`, the script for `push` events, `notify_webhook` for outcomes.
 pub fn default_hook(config: &Config) -> Result<Option<Hook>, ConfigError> {
-    let secret = config.server.secret.as_deref().filter(|s| !s.is_empty());
+    let secret = config
+        .server
+        .secret
+        .as_ref()
+        .map(Secret::expose)
+        .filter(|s| !s.is_empty());
     let script = config
         .actions
         .push_event_script
@@ -271,7 +276,7 @@ fn load_secret(
         ));
     }
     let secret = if let Some(value) = &raw.secret {
-        Secret::new(value)
+        value.clone()
     } else if let Some(var) = &raw.secret_env {
         match std::env::var(var) {
             Ok(value) if !value.trim().is_empty() => Secret::new(&value),

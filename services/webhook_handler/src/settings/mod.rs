@@ -16,7 +16,7 @@ use service_kit::config::{ConfigError, ServiceSettings};
 
 use crate::config::{Config, NotifyTargets, NotifyWhen, Provider, VerifyMode};
 use crate::network::parse_networks;
-use crate::secret::Secret;
+use service_kit::secret::Secret;
 
 pub use deploy::{DeployAction, Target, Update};
 pub use hook::{Action, ComposeAction, Hook, DEFAULT_HOOK_ID};
@@ -163,7 +163,8 @@ impl Settings {
             read_timeout: Duration::from_secs(server.read_timeout_secs),
             admin_token: server
                 .admin_token
-                .as_deref()
+                .as_ref()
+                .map(Secret::expose)
                 .filter(|t| !t.trim().is_empty())
                 .map(Secret::new),
             trusted_proxies,
@@ -179,7 +180,8 @@ impl Settings {
             alerts_cooldown: config.alerts.cooldown(),
             auth: config.auth.clone(),
             hidden_env,
-            default_secret_is_example: server.secret.as_deref() == Some(EXAMPLE_SECRET),
+            default_secret_is_example: server.secret.as_ref().map(Secret::expose)
+                == Some(EXAMPLE_SECRET),
         })
     }
 
@@ -198,6 +200,7 @@ impl ServiceSettings for Settings {
     type File = Config;
 
     fn from_file(file: Config) -> Result<Settings, ConfigError> {
+        file.auth.validate()?;
         Settings::build(file)
     }
 

@@ -17,7 +17,7 @@ use std::time::SystemTime;
 use axum::http::{HeaderMap, HeaderName};
 use ring::hmac;
 
-use crate::secret::Secret;
+use service_kit::secret::Secret;
 
 pub use standard::StandardKey;
 

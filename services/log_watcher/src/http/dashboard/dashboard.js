@@ -8,7 +8,7 @@
 //   stream;
 // - "following" appends new events at the bottom and keeps the newest in view; pausing (or
 //   scrolling up) holds them back behind a "N new events" button;
-// - the header, legend and chart are refreshed from `summary`, `summary/series` and `livez`;
+// - the header, legend and chart are refreshed from `summary`, `summary/series` and `api/sources`;
 //   with deploy markers on (`data-deploys`), the chart's markers from `api/deploys` (the
 //   filtered service's deploys), whose failure keeps the markers drawn last.
 // It mirrors render.rs and chart.rs: same elements, same classes, same words, same chart
@@ -545,18 +545,18 @@
     return Promise.all([
       fetchJson('summary?window=' + WINDOW),
       fetchJson(seriesUrl),
-      fetchJson('livez'),
+      fetchJson('api/sources'),
       // Markers are a garnish: when they cannot be read, the chart keeps the last ones.
       DEPLOYS ? fetchJson(deploysUrl).catch(() => null) : Promise.resolve(null),
     ])
-      .then(([summary, series, livez, marks]) => {
+      .then(([summary, series, sourceList, marks]) => {
         if (mine !== generation) return;
         if (marks) {
           deploys = Array.isArray(marks.deploys) ? marks.deploys : [];
           renderDeploysNote(marks.error ? String(marks.error) : '');
         }
         const counts = filters.service ? (summary.services || {})[filters.service] || {} : summary.totals;
-        const sources = Array.isArray(livez.sources) ? livez.sources : [];
+        const sources = Array.isArray(sourceList.sources) ? sourceList.sources : [];
         renderServices([...Object.keys(summary.services || {}), ...sources.map((s) => s.service)]);
         renderCounts(counts);
         renderTotals(counts);

@@ -10,7 +10,7 @@
 //! `<noscript>` refresh keeps it current and the filter form submits as a plain GET. The
 //! inline script (`dashboard/dashboard.js`) then keeps it live from `/logs/stream`,
 //! re-querying `/logs` whenever the stream (re)opens or the filters change, and polls
-//! `/summary`, `/summary/series`, `/livez` and (with the peer) `/api/deploys` for the
+//! `/summary`, `/summary/series`, `/api/sources` and (with the peer) `/api/deploys` for the
 //! header and the chart. The deploys come from the copy the poller keeps
 //! ([`crate::deploys`]), so a page never waits for webhook_handler. The inline
 //! style and script run under a per-response CSP nonce and the policy allows nothing
@@ -88,11 +88,28 @@ impl PageParams {
             },
             None => (None, None),
         };
+        // Over-long text is dropped (and said so) rather than searched for.
+        let too_long = |v: &Option<String>| {
+            v.as_ref()
+                .is_some_and(|v| v.len() > super::query::MAX_TEXT_BYTES)
+        };
+        let error = if too_long(&self.q) || too_long(&self.service) {
+            Some(format!(
+                "A filter longer than {} bytes was ignored.",
+                super::query::MAX_TEXT_BYTES
+            ))
+        } else {
+            error
+        };
+        let bounded = |v: &Option<String>| {
+            v.clone()
+                .filter(|v| v.len() <= super::query::MAX_TEXT_BYTES)
+        };
         Filters {
-            service: non_empty(&self.service),
+            service: non_empty(&bounded(&self.service)),
             level,
             // Text is matched as typed (spaces included), so it is not trimmed.
-            q: self.q.clone().filter(|q| !q.is_empty()),
+            q: bounded(&self.q).filter(|q| !q.is_empty()),
             error,
         }
     }
@@ -134,9 +151,10 @@ pub async fn page(
     );
     let events = app
         .store
-        .query(query)
+        .query(query.with_max_bytes(app.max_response_bytes))
         .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        .map_err(super::logs::read_error)?
+        .events;
     let now = Utc::now();
     let series = super::series::series(
         &app,
@@ -146,7 +164,7 @@ pub async fn page(
         filters.service.as_deref(),
     )
     .await
-    .map_err(|e| ApiError::Internal(e.to_string()))?;
+    .map_err(super::logs::read_error)?;
     let deploys = app.deploys.shown(filters.service.as_deref());
     let view = View {
         now,
@@ -190,5 +208,25 @@ mod tests {
         }
         .filters();
         assert_eq!(filters.level, Some(Level::Warning));
+        let long = PageParams {
+            q: Some("x".repeat(5000)),
+            ..PageParams::default()
+        }
+        .filters();
+        assert_eq!(long.q, None);
+        assert!(long.error.unwrap().contains("was ignored"));
+    }
+
+    proptest::proptest! {
+        /// The page's filters never fail: any values give filters, at worst with a note.
+        #[test]
+        fn any_page_filters_are_read_without_panicking(
+            service in proptest::option::of(".{0,40}"),
+            level in proptest::option::of(".{0,12}"),
+            q in proptest::option::of(".{0,40}"),
+        ) {
+            let filters = PageParams { service, level, q }.filters();
+            proptest::prop_assert!(filters.q.is_none_or(|q| q.len() <= super::super::query::MAX_TEXT_BYTES));
+        }
     }
 }

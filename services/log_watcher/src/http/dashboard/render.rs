@@ -1,7 +1,7 @@
 //! Server-side rendering of the dashboard. The HTML is complete without JavaScript (a
 //! `<noscript>` refresh keeps it current, and the filter form submits as a plain GET);
 //! `dashboard.js` rebuilds the very same markup from `/logs`, `/logs/stream`, `/summary`,
-//! `/summary/series`, `/livez` and `/api/deploys`, so the two must change together: same
+//! `/summary/series`, `/api/sources` and `/api/deploys`, so the two must change together: same
 //! elements, same classes, same words, same chart geometry. Every text that comes from
 //! logs, services, paths or another sidecar (deploys' hooks and services) goes through
 //! [`escape`]. The head and the script element are every page's
@@ -208,7 +208,7 @@ pub fn page(view: &View, nonce: &str) -> String {
 </div></div>
 <button type="button" id="new-events" class="new-events" hidden></button>
 </section>
-<footer class="footer"><a href="logs">events JSON</a> <span class="sep">·</span> <a href="summary?window=1h">summary</a> <span class="sep">·</span> <a href="summary/series?window=1h&amp;step=60">series</a> <span class="sep">·</span> <a href="livez">sources</a> <span class="sep">·</span> <a href="metrics">metrics</a></footer>
+<footer class="footer"><a href="logs">events JSON</a> <span class="sep">·</span> <a href="summary?window=1h">summary</a> <span class="sep">·</span> <a href="summary/series?window=1h&amp;step=60">series</a> <span class="sep">·</span> <a href="api/sources">sources</a> <span class="sep">·</span> <a href="metrics">metrics</a></footer>
 "#,
     );
     page::write_script_and_end(&mut out, JS, nonce);

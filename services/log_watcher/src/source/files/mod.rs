@@ -36,7 +36,7 @@ use crate::status::{SourceKind, SourceList, SourceStatus};
 
 use self::follower::FileFollower;
 use self::patterns::FilePattern;
-use self::reader::{FilePos, LineSink, POLL_BUDGET};
+use self::reader::{for_each_line, FilePos, LineSink, POLL_BUDGET};
 use self::wake::Wakeup;
 use super::docker_dir;
 
@@ -80,6 +80,21 @@ impl LineSink for ToDecoder<'_> {
         // Plain text, or a foreign line in a Docker log folder: keep it as text.
         self.decoder
             .plain_line(line, truncated, start, self.read, self.out);
+    }
+
+    fn lines(&mut self, block: &[u8], max_line: usize, start: FilePos) {
+        if self.docker_json {
+            for_each_line(block, max_line, start, |line, truncated, at| {
+                self.line(line, truncated, at)
+            });
+            return;
+        }
+        let at = |offset: usize| FilePos {
+            file: start.file,
+            offset: start.offset + offset as u64,
+        };
+        self.decoder
+            .plain_block(block, max_line, at, self.read, self.out);
     }
 
     fn file_done(&mut self, _file: FileId) {

@@ -35,9 +35,43 @@ pub struct FilePos {
 pub trait LineSink {
     /// One complete line without its line ending (cut at the limit when `truncated`).
     fn line(&mut self, line: &[u8], truncated: bool, start: FilePos);
+    /// A run of complete lines, each ending in `\n`, the first starting at `start`: what one
+    /// read brought, handed over at once so that per-read work (UTF-8 validation, looking
+    /// for escape sequences) runs once over the run. By default, line by line
+    /// ([`for_each_line`]).
+    fn lines(&mut self, block: &[u8], max_line: usize, start: FilePos) {
+        for_each_line(block, max_line, start, |line, truncated, at| {
+            self.line(line, truncated, at)
+        });
+    }
     /// The follower let go of `file` (drained after rotation, or truncated): nothing more
     /// will be read from it, so whatever is held from it should be finished now.
     fn file_done(&mut self, file: FileId);
+}
+
+/// Splits `block` (complete lines, each ending in `\n`, the first at `start`) into lines
+/// without their line endings, cut to `max_line` bytes (flagged) when longer, exactly as
+/// they are handed to [`LineSink::line`] one by one.
+pub fn for_each_line(
+    block: &[u8],
+    max_line: usize,
+    start: FilePos,
+    mut line: impl FnMut(&[u8], bool, FilePos),
+) {
+    let mut line_start = 0;
+    for newline in memchr::memchr_iter(b'\n', block) {
+        let at = FilePos {
+            file: start.file,
+            offset: start.offset + line_start as u64,
+        };
+        let text = trim_line(&block[line_start..newline]);
+        if text.len() > max_line {
+            line(&text[..utf8_cut_point(text, max_line)], true, at);
+        } else {
+            line(text, false, at);
+        }
+        line_start = newline + 1;
+    }
 }
 
 /// Reading position in one open file.
@@ -122,27 +156,30 @@ impl Reader {
     fn consume(&mut self, chunk: &[u8], max_line: usize, sink: &mut dyn LineSink) {
         let chunk_start = self.read_pos;
         let mut line_start = 0;
-        for newline in memchr::memchr_iter(b'\n', chunk) {
-            let end = newline + 1;
-            let start = self.position();
-            if self.skipping {
-                self.skipping = false;
-            } else if self.pending.is_empty() {
-                emit_bounded(
-                    trim_line(&chunk[line_start..newline]),
-                    max_line,
-                    start,
-                    sink,
-                );
-            } else {
-                self.pending.extend_from_slice(&chunk[line_start..newline]);
-                let line = std::mem::take(&mut self.pending);
-                emit_bounded(trim_line(&line), max_line, start, sink);
-                self.pending = line;
-                self.pending.clear();
+        // A line begun in an earlier chunk (or being skipped) ends at the chunk's first newline.
+        if self.skipping || !self.pending.is_empty() {
+            if let Some(newline) = memchr::memchr(b'\n', chunk) {
+                if self.skipping {
+                    self.skipping = false;
+                } else {
+                    self.pending.extend_from_slice(&chunk[..newline]);
+                    let line = std::mem::take(&mut self.pending);
+                    emit_bounded(trim_line(&line), max_line, self.position(), sink);
+                    self.pending = line;
+                    self.pending.clear();
+                }
+                line_start = newline + 1;
+                self.offset = chunk_start + line_start as u64;
             }
-            self.offset = chunk_start + end as u64;
-            line_start = end;
+        }
+        // Every complete line after it, in one run.
+        if !self.skipping && self.pending.is_empty() {
+            if let Some(last) = memchr::memrchr(b'\n', &chunk[line_start..]) {
+                let end = line_start + last + 1;
+                sink.lines(&chunk[line_start..end], max_line, self.position());
+                line_start = end;
+                self.offset = chunk_start + end as u64;
+            }
         }
         let rest = &chunk[line_start..];
         if !self.skipping && !rest.is_empty() {
