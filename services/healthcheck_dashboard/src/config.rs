@@ -47,6 +47,39 @@ pub struct Config {
     /// `healthcheck_dashboard` (this service) is accepted and unused.
     #[serde(default)]
     pub peers: PeersConfig,
+    /// The Docker Engine and Compose project that `docker` checks look at.
+    #[serde(default)]
+    pub discovery: DiscoveryConfig,
+}
+
+/// `[discovery]`: where the Docker Engine listens and which Compose project the stack is.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiscoveryConfig {
+    /// Check every service of `project` without configuration (default false).
+    #[serde(default)]
+    pub docker: bool,
+    /// The Compose project of `docker` checks that name none (default: the service in any
+    /// project).
+    #[serde(default)]
+    pub project: Option<String>,
+    /// The engine's unix socket (default `/var/run/docker.sock`).
+    #[serde(default = "default_docker_socket")]
+    pub socket: std::path::PathBuf,
+}
+
+impl Default for DiscoveryConfig {
+    fn default() -> Self {
+        DiscoveryConfig {
+            docker: false,
+            project: None,
+            socket: default_docker_socket(),
+        }
+    }
+}
+
+fn default_docker_socket() -> std::path::PathBuf {
+    compose_engine::DEFAULT_SOCKET.into()
 }
 
 impl ConfigFile for Config {
@@ -157,6 +190,12 @@ pub struct EndpointConfig {
     /// `["sh", "-c", "pg_isready -h db"]`.
     #[serde(default)]
     pub command: Option<CommandSpec>,
+    /// For `docker` checks: the Compose service (default: the check's `name`).
+    #[serde(default)]
+    pub service: Option<String>,
+    /// For `docker` checks: the Compose project (default `[discovery] project`).
+    #[serde(default)]
+    pub project: Option<String>,
 }
 
 impl fmt::Debug for EndpointConfig {
@@ -201,10 +240,12 @@ pub enum CheckKind {
     Postgres,
     /// `command`: run a program; exit 0 is up.
     Command,
+    /// `docker`: a Compose service's containers, as the Docker Engine reports them.
+    Docker,
 }
 
 /// Every check type the `type` key accepts, as the error for an unknown one lists them.
-pub const CHECK_TYPES: &str = "\"http\", \"https\", \"tcp\", \"postgres\", \"command\"";
+pub const CHECK_TYPES: &str = "\"http\", \"https\", \"tcp\", \"postgres\", \"command\", \"docker\"";
 
 impl TryFrom<String> for CheckKind {
     type Error = String;
@@ -218,6 +259,7 @@ impl TryFrom<String> for CheckKind {
             "tcp" => Ok(CheckKind::Tcp),
             "postgres" | "postgresql" => Ok(CheckKind::Postgres),
             "command" => Ok(CheckKind::Command),
+            "docker" => Ok(CheckKind::Docker),
             other => Err(format!(
                 "unknown check type {other:?}; expected one of {CHECK_TYPES}"
             )),

@@ -31,6 +31,8 @@
 //!   the down alert sent when one ends over a service still down.
 //! - [`deploys`]: deploys polled from webhook_handler (`[peers] webhook_handler`), for the
 //!   markers on the dashboard's sparklines.
+//! - [`discovery`]: with `[discovery] docker = true`, a check for every service of the
+//!   Compose project (its `sidecars.health.*` labels, else its container), kept in step.
 //! - [`scheduler`]: runs each check on its schedule with bounded concurrency, then records
 //!   the outcome (state, history, status-change log line, alert or held-back alert).
 //! - [`supervisor`]: the long-lived tasks run under watch; the first to die turns `/livez`
@@ -45,6 +47,7 @@ pub mod api;
 pub mod check;
 pub mod config;
 pub mod deploys;
+pub mod discovery;
 pub mod history;
 pub mod maintenance;
 pub mod scheduler;
@@ -62,7 +65,8 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::alerting::Alerter;
-use crate::check::HttpClients;
+use crate::check::{ContainerViews, HttpClients};
+use crate::discovery::Discovery;
 use crate::deploys::DeployMarkers;
 use crate::maintenance::Maintenance;
 use crate::scheduler::{Scheduler, SchedulerStats};
@@ -91,11 +95,14 @@ pub async fn run(
         auth,
         retention_days,
         peers,
+        docker_socket,
+        discovery,
     } = settings;
     let store = Store::open(&data_dir, history::DB_FILE, history::SCHEMA)?;
     let state = Arc::new(HealthState::new(checks));
-    for (name, past) in history::load(&store, chrono::Utc::now())? {
-        if let Some(check) = state.check_named(&name) {
+    let mut restored = history::load(&store, chrono::Utc::now())?;
+    for check in state.checks().iter() {
+        if let Some(past) = restored.remove(&*check.info.name) {
             check
                 .lock()
                 .restore(past.hourly, past.recent, past.last_error);
@@ -113,15 +120,27 @@ pub async fn run(
     let (history_writer, writer_task) = history::writer(store.clone(), retention, shutdown.clone());
     supervisor.spawn("history writer", writer_task);
     let scheduler_stats = Arc::new(SchedulerStats::default());
-    let scheduler = Scheduler {
+    let scheduler = Arc::new(Scheduler {
         state: state.clone(),
         history: history_writer,
         alerter: alerter.clone(),
         permits: tokio::sync::Semaphore::new(max_concurrent),
         clients: HttpClients::new(),
+        containers: ContainerViews::new(docker_socket, shutdown.clone()),
         stats: scheduler_stats.clone(),
-    };
-    scheduler.spawn(&mut supervisor, shutdown.clone());
+    });
+    scheduler.clone().spawn(&mut supervisor, shutdown.clone());
+    if let Some(settings) = discovery {
+        let view = scheduler.containers.view(Some(&settings.project));
+        let discovery = Discovery {
+            settings,
+            view,
+            state: state.clone(),
+            scheduler: scheduler.clone(),
+            restored,
+        };
+        supervisor.spawn("discovery", discovery.run(shutdown.clone()));
+    }
     let maintenance = Arc::new(Maintenance::new(state.clone(), alerter.clone()));
     supervisor.spawn(
         "maintenance expiry",

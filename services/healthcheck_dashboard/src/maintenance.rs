@@ -65,8 +65,8 @@ struct Window {
     view: WindowView,
     /// When it ends.
     until: DateTime<Utc>,
-    /// Positions of the checks it covers.
-    checks: Vec<usize>,
+    /// The checks it covers (names: a discovered check may go and come back meanwhile).
+    checks: Vec<Arc<str>>,
 }
 
 /// The open windows, and what their opening and ending does to the checks.
@@ -106,11 +106,11 @@ impl Maintenance {
         let mut checks = Vec::new();
         let mut seen = HashSet::new();
         for name in &request.services {
-            let index = self.state.index_of(name).ok_or_else(|| {
+            let check = self.state.check_named(name).ok_or_else(|| {
                 ApiError::BadRequest(format!("services: no check named {name:?}"))
             })?;
-            if seen.insert(index) {
-                checks.push(index);
+            if seen.insert(check.info.name.clone()) {
+                checks.push(check.info.name.clone());
                 services.push(name.clone());
             }
         }
@@ -142,8 +142,10 @@ impl Maintenance {
                 break id;
             }
         };
-        for &index in &checks {
-            self.state.checks()[index].lock().maintenance = true;
+        for name in &checks {
+            if let Some(check) = self.state.check_named(name) {
+                check.lock().maintenance = true;
+            }
         }
         let view = WindowView {
             id,
@@ -201,9 +203,9 @@ impl Maintenance {
             let (ended, kept): (Vec<Window>, Vec<Window>) =
                 std::mem::take(&mut *windows).into_iter().partition(ends);
             *windows = kept;
-            let still_covered: HashSet<usize> = windows
+            let still_covered: HashSet<Arc<str>> = windows
                 .iter()
-                .flat_map(|w| w.checks.iter().copied())
+                .flat_map(|w| w.checks.iter().cloned())
                 .collect();
             let mut released = HashSet::new();
             for window in &ended {
@@ -213,22 +215,28 @@ impl Maintenance {
                     early = window.until > now,
                     "Maintenance window ended."
                 );
-                for &index in &window.checks {
-                    if still_covered.contains(&index) || !released.insert(index) {
+                for name in &window.checks {
+                    if still_covered.contains(name) || !released.insert(name.clone()) {
                         continue;
                     }
-                    let check = &self.state.checks()[index];
+                    let Some(check) = self.state.check_named(name) else {
+                        continue;
+                    };
                     let mut state = check.lock();
                     if let Some(transition) = state.end_maintenance(now) {
                         let outcome = state.last.clone();
-                        announce.push((index, transition, outcome, state.evidence_since(now)));
+                        announce.push((
+                            check.clone(),
+                            transition,
+                            outcome,
+                            state.evidence_since(now),
+                        ));
                     }
                 }
             }
             ended.len()
         };
-        for (index, transition, outcome, since) in announce {
-            let check = &self.state.checks()[index];
+        for (check, transition, outcome, since) in announce {
             tracing::warn!(
                 check = &*check.info.name,
                 "Maintenance window ended with the service still down; announcing it now."

@@ -15,7 +15,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::alerting::Alerter;
-use crate::check::{Gate, HttpClients, Outcome, Status};
+use crate::check::{Check, ContainerViews, Gate, HttpClients, Outcome, Status};
 use crate::history::{HistoryRecord, HistoryWriter};
 use crate::state::HealthState;
 use crate::supervisor::Supervisor;
@@ -42,6 +42,8 @@ pub struct Scheduler {
     pub permits: Semaphore,
     /// Pooled clients shared by all HTTP checks.
     pub clients: HttpClients,
+    /// The live views of the Compose projects that `docker` checks read.
+    pub containers: ContainerViews,
     /// Scheduler counters.
     pub stats: Arc<SchedulerStats>,
 }
@@ -75,25 +77,25 @@ fn log_status_change(name: &str, previous: Status, outcome: &Outcome) {
 
 impl Scheduler {
     /// Starts one task per check under `supervisor`; they stop when `shutdown` is cancelled.
-    pub fn spawn(self, supervisor: &mut Supervisor, shutdown: CancellationToken) {
-        let shared = Arc::new(self);
-        for index in 0..shared.state.checks().len() {
-            let shared = shared.clone();
+    pub fn spawn(self: Arc<Self>, supervisor: &mut Supervisor, shutdown: CancellationToken) {
+        for check in self.state.checks().iter() {
+            let (scheduler, check) = (self.clone(), check.clone());
             let shutdown = shutdown.clone();
             supervisor.spawn("scheduler", async move {
-                shared.run_check(index, shutdown).await
+                scheduler.run_check(check, shutdown).await
             });
         }
     }
 
-    async fn run_check(&self, index: usize, shutdown: CancellationToken) {
-        let check = &self.state.checks()[index];
+    /// Runs `check` on its schedule until `stop` (the service's shutdown, or the check's
+    /// removal).
+    pub async fn run_check(&self, check: Arc<Check>, stop: CancellationToken) {
         let mut ticks = check.schedule.ticks();
         let reminder = self.alerter.reminder();
         loop {
             let due = tokio::select! {
                 due = ticks.tick() => due,
-                _ = shutdown.cancelled() => return,
+                _ = stop.cancelled() => return,
             };
             if check.schedule.is_late(due) {
                 self.stats.missed_rounds.fetch_add(1, Ordering::Relaxed);
@@ -106,11 +108,11 @@ impl Scheduler {
                     .acquire()
                     .await
                     .expect("semaphore is never closed");
-                check.probe.run(&self.clients).await
+                check.probe.run(&self.clients, &self.containers).await
             });
             let outcome = tokio::select! {
                 outcome = probing => outcome,
-                _ = shutdown.cancelled() => return,
+                _ = stop.cancelled() => return,
             };
             self.stats.probes_run.fetch_add(1, Ordering::Relaxed);
             let at = Utc::now();
@@ -121,7 +123,7 @@ impl Scheduler {
                 latency_ms: outcome.elapsed.as_millis() as u64,
                 error: outcome.error.clone(),
             });
-            let recorded = self.state.record(index, outcome.clone(), at, reminder);
+            let recorded = self.state.record(&check, outcome.clone(), at, reminder);
             if recorded.previous != outcome.status {
                 log_status_change(&check.info.name, recorded.previous, &outcome);
             }

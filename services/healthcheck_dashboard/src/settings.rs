@@ -37,6 +37,10 @@ pub struct Settings {
     /// Clients for the other sidecars (`[peers]`): log_watcher for the error lines of down
     /// alerts, webhook_handler for deploy markers; each `None` when not configured.
     pub peers: Peers,
+    /// The Docker Engine's socket, for `docker` checks (`[discovery] socket`).
+    pub docker_socket: std::path::PathBuf,
+    /// The Compose project whose services are checked without configuration, if any.
+    pub discovery: Option<DiscoverySettings>,
 }
 
 /// `[alerts]`, ready to use.
@@ -100,6 +104,11 @@ impl Settings {
         if let Some(mins) = config.alerts.reminder_mins {
             within("alerts.reminder_mins", mins, REMINDER_MINS)?;
         }
+        let defaults = CheckDefaults {
+            interval_secs: checks.interval_secs,
+            timeout_ms: checks.timeout_ms,
+            project: config.discovery.project.clone(),
+        };
         let mut names = HashSet::new();
         let mut built = Vec::with_capacity(checks.endpoints.len());
         for (index, endpoint) in checks.endpoints.iter().enumerate() {
@@ -113,8 +122,21 @@ impl Settings {
             if !names.insert(endpoint.name.as_str()) {
                 return Err(ConfigError::new(key("name"), "is used by another endpoint"));
             }
-            built.push(check(endpoint, &config, key)?);
+            built.push(check(endpoint, &defaults, key)?);
         }
+        let discovery =
+            match (&config.discovery.project, config.discovery.docker) {
+                (_, false) => None,
+                (Some(project), true) if !project.trim().is_empty() => Some(DiscoverySettings {
+                    project: project.trim().to_string(),
+                    defaults,
+                    configured: names.iter().map(|name| name.to_string()).collect(),
+                }),
+                (_, true) => return Err(ConfigError::new(
+                    "discovery.project",
+                    "is required with docker = true (the Compose project whose services to check)",
+                )),
+            };
 
         let alerts = &config.alerts;
         let alerts = AlertSettings {
@@ -136,6 +158,8 @@ impl Settings {
             auth: config.auth,
             retention_days: config.storage.retention_days,
             peers,
+            docker_socket: config.discovery.socket,
+            discovery,
         })
     }
 }
@@ -161,10 +185,33 @@ impl ServiceSettings for Settings {
     }
 }
 
+/// What an endpoint takes when it does not say: `[checks]`'s interval and timeout, and
+/// `[discovery]`'s project for `docker` checks. Kept after start-up for discovered checks.
+#[derive(Debug, Clone)]
+pub struct CheckDefaults {
+    /// `[checks] interval_secs`.
+    pub interval_secs: u64,
+    /// `[checks] timeout_ms`.
+    pub timeout_ms: u64,
+    /// `[discovery] project`.
+    pub project: Option<String>,
+}
+
+/// Docker discovery, when `[discovery] docker = true`.
+#[derive(Debug, Clone)]
+pub struct DiscoverySettings {
+    /// The Compose project whose services are checked.
+    pub project: String,
+    /// What discovered checks take when their labels do not say.
+    pub defaults: CheckDefaults,
+    /// The names of configured endpoints: a service of the same name is left to them.
+    pub configured: HashSet<String>,
+}
+
 /// The check of one endpoint; `key` names its fields.
-fn check(
+pub fn check(
     endpoint: &EndpointConfig,
-    config: &Config,
+    defaults: &CheckDefaults,
     key: impl Fn(&str) -> String,
 ) -> Result<Check, ConfigError> {
     let bounded = |field: &str, value: Option<u64>, range: RangeInclusive<u64>| match value {
@@ -189,7 +236,7 @@ fn check(
         endpoint.cert_expiry_warn_days.map(u64::from),
         0..=3650,
     )?;
-    let probe = Probe::from_endpoint(endpoint, config.checks.timeout_ms)
+    let probe = Probe::from_endpoint(endpoint, defaults.timeout_ms, defaults.project.as_deref())
         .map_err(|(field, problem)| ConfigError::new(key(field), problem))?;
     let info = CheckInfo {
         name: endpoint.name.as_str().into(),
@@ -197,13 +244,11 @@ fn check(
         target: probe.target(),
         failure_threshold: endpoint.failure_threshold.unwrap_or(3),
         success_threshold: endpoint.success_threshold.unwrap_or(2),
+        project: probe.project().map(str::to_string),
+        discovered: false,
     };
     let schedule = Schedule {
-        interval: Duration::from_secs(
-            endpoint
-                .interval_secs
-                .unwrap_or(config.checks.interval_secs),
-        ),
+        interval: Duration::from_secs(endpoint.interval_secs.unwrap_or(defaults.interval_secs)),
     };
     Ok(Check::new(info, schedule, probe))
 }

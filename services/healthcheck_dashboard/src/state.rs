@@ -1,12 +1,13 @@
-//! All checks of the service, shared by the scheduler (which records outcomes) and the HTTP
-//! handlers (which read them): lookup by name, whether the first round is done, and a
-//! notification on every outcome (and on other changes the page shows: maintenance windows,
-//! deploys) for the dashboard's event stream. Each check's own state
-//! sits behind its own lock ([`Check::lock`]), held only to copy or update a few fields.
+//! All checks of the service, shared by the scheduler (which records outcomes), discovery
+//! (which adds and removes checks) and the HTTP handlers (which read them): lookup by name,
+//! whether the first round is done, and a notification on every outcome (and on other
+//! changes the page shows: maintenance windows, deploys) for the dashboard's event stream.
+//! Each check's own state sits behind its own lock ([`Check::lock`]), held only to copy or
+//! update a few fields.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -27,13 +28,45 @@ pub struct Recorded {
     pub evidence_since: DateTime<Utc>,
 }
 
+/// The checks at one moment: a snapshot that stays valid while checks are added or removed
+/// (discovery), in config order with discovered ones after, and by name.
+#[derive(Debug, Default)]
+pub struct CheckSet {
+    checks: Vec<Arc<Check>>,
+    by_name: HashMap<Arc<str>, usize>,
+}
+
+impl CheckSet {
+    fn from_checks(checks: Vec<Arc<Check>>) -> CheckSet {
+        let by_name = checks
+            .iter()
+            .enumerate()
+            .map(|(i, check)| (check.info.name.clone(), i))
+            .collect();
+        CheckSet { checks, by_name }
+    }
+
+    /// The check named `name`.
+    pub fn named(&self, name: &str) -> Option<&Arc<Check>> {
+        self.by_name.get(name).map(|&i| &self.checks[i])
+    }
+}
+
+impl std::ops::Deref for CheckSet {
+    type Target = [Arc<Check>];
+
+    fn deref(&self) -> &[Arc<Check>] {
+        &self.checks
+    }
+}
+
 /// Every check and what is known about them as a whole.
 pub struct HealthState {
-    /// In config order.
-    checks: Vec<Check>,
-    /// Position of each check by name.
-    by_name: HashMap<Arc<str>, usize>,
-    /// Checks that have no outcome yet; `/health` is 503 until this is zero.
+    /// The current checks; replaced as a whole when one is added or removed, so readers
+    /// never wait on a writer for more than a pointer copy.
+    set: RwLock<Arc<CheckSet>>,
+    /// Checks that have no outcome yet; `/health` is 503 until this is zero. Counts the
+    /// checks there at start and those added before every one of them had run.
     waiting_first: AtomicUsize,
     /// Bumped on every outcome; the dashboard's event stream waits on it.
     version: tokio::sync::watch::Sender<u64>,
@@ -44,33 +77,64 @@ pub struct HealthState {
 impl HealthState {
     /// State for `checks`, none run yet.
     pub fn new(checks: Vec<Check>) -> HealthState {
-        let by_name = checks
-            .iter()
-            .enumerate()
-            .map(|(i, check)| (check.info.name.clone(), i))
-            .collect();
+        let checks: Vec<Arc<Check>> = checks.into_iter().map(Arc::new).collect();
+        for check in &checks {
+            check.awaited.store(true, Ordering::Release);
+        }
         HealthState {
             waiting_first: AtomicUsize::new(checks.len()),
-            checks,
-            by_name,
+            set: RwLock::new(Arc::new(CheckSet::from_checks(checks))),
             version: tokio::sync::watch::channel(0).0,
             started_at: Utc::now(),
         }
     }
 
-    /// The checks, in config order.
-    pub fn checks(&self) -> &[Check] {
-        &self.checks
+    /// The checks now, in config order (discovered ones after).
+    pub fn checks(&self) -> Arc<CheckSet> {
+        self.set.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// The check named `name`.
-    pub fn check_named(&self, name: &str) -> Option<&Check> {
-        self.by_name.get(name).map(|&i| &self.checks[i])
+    pub fn check_named(&self, name: &str) -> Option<Arc<Check>> {
+        self.checks().named(name).cloned()
     }
 
-    /// The position of the check named `name`.
-    pub fn index_of(&self, name: &str) -> Option<usize> {
-        self.by_name.get(name).copied()
+    /// Adds `check`; `Err` with it when the name is taken.
+    pub fn add(&self, check: Check) -> Result<Arc<Check>, Check> {
+        let mut set = self.set.write().unwrap_or_else(|e| e.into_inner());
+        if set.named(&check.info.name).is_some() {
+            return Err(check);
+        }
+        let check = Arc::new(check);
+        if !self.first_round_done() {
+            check.awaited.store(true, Ordering::Release);
+            self.waiting_first.fetch_add(1, Ordering::AcqRel);
+        }
+        let mut checks = set.checks.clone();
+        checks.push(check.clone());
+        *set = Arc::new(CheckSet::from_checks(checks));
+        drop(set);
+        self.touch();
+        Ok(check)
+    }
+
+    /// Removes the check named `name`, returning it.
+    pub fn remove(&self, name: &str) -> Option<Arc<Check>> {
+        let mut set = self.set.write().unwrap_or_else(|e| e.into_inner());
+        let removed = set.named(name)?.clone();
+        let checks = set
+            .checks
+            .iter()
+            .filter(|c| !Arc::ptr_eq(c, &removed))
+            .cloned()
+            .collect();
+        *set = Arc::new(CheckSet::from_checks(checks));
+        drop(set);
+        if removed.awaited.swap(false, Ordering::AcqRel) {
+            self.waiting_first.fetch_sub(1, Ordering::AcqRel);
+        }
+        self.touch();
+        Some(removed)
     }
 
     /// Whether every check has run at least once.
@@ -78,26 +142,20 @@ impl HealthState {
         self.waiting_first.load(Ordering::Acquire) == 0
     }
 
-    /// Records an outcome of check number `index`: the status before it, the alerting
-    /// transition and whether its alert goes out, decided under one lock with the
-    /// maintenance flag.
+    /// Records an outcome of `check`: the status before it, the alerting transition and
+    /// whether its alert goes out, decided under one lock with the maintenance flag.
     pub fn record(
         &self,
-        index: usize,
+        check: &Check,
         outcome: Outcome,
         at: DateTime<Utc>,
         reminder: Option<Duration>,
     ) -> Recorded {
-        let check = &self.checks[index];
         let recorded = {
             let mut state = check.lock();
-            let first = state.last.is_none();
             let previous = state.status;
             let transition = state.apply(&check.info, outcome, at, reminder);
             let gate = state.gate(&transition);
-            if first {
-                self.waiting_first.fetch_sub(1, Ordering::AcqRel);
-            }
             Recorded {
                 previous,
                 evidence_since: state.evidence_since(at),
@@ -105,12 +163,15 @@ impl HealthState {
                 gate,
             }
         };
+        if check.awaited.swap(false, Ordering::AcqRel) {
+            self.waiting_first.fetch_sub(1, Ordering::AcqRel);
+        }
         self.version.send_modify(|v| *v += 1);
         recorded
     }
 
     /// Tells the event stream that something it shows changed without a new outcome (a
-    /// maintenance window opened or closed).
+    /// maintenance window opened or closed, a check added or removed).
     pub fn touch(&self) {
         self.version.send_modify(|v| *v += 1);
     }

@@ -149,6 +149,33 @@ pub struct DockerApiConfig {
     /// `include` (default: none).
     #[serde(default)]
     pub exclude: Vec<String>,
+    /// Container lifecycle (`die` with its exit code and last lines, `oom`, restart loops,
+    /// HEALTHCHECK changes) as events of their own (default true).
+    #[serde(default = "default_true")]
+    pub lifecycle: bool,
+    /// Lines before a container's death attached to its `die` event (default 20, at most
+    /// 1000; 0 attaches none).
+    #[serde(default = "default_last_lines")]
+    pub last_lines: usize,
+    /// Starts of one service within `restart_loop_minutes` that make a restart loop
+    /// (critical; default 3).
+    #[serde(default = "default_restart_loop_starts")]
+    pub restart_loop_starts: u32,
+    /// The window of a restart loop, in minutes (default 5).
+    #[serde(default = "default_restart_loop_minutes")]
+    pub restart_loop_minutes: u64,
+}
+
+fn default_last_lines() -> usize {
+    20
+}
+
+fn default_restart_loop_starts() -> u32 {
+    3
+}
+
+fn default_restart_loop_minutes() -> u64 {
+    5
 }
 
 /// `[filters]`: a line is an event when its level is listed or a regex matches it.

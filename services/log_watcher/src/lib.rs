@@ -209,10 +209,11 @@ pub async fn run(
     // Only with the peer configured: no task, no polling, no markers without it.
     let deploys = Arc::new(DeployMarkers::default());
     let deploy_poller = peers.webhook_handler.map(|peer| {
-        supervisor.spawn(
-            "deploys",
-            deploys::poll(peer, deploys.clone(), shutdown.clone()),
-        )
+        let task = deploys::poll(peer, deploys.clone(), shutdown.clone());
+        supervisor.spawn("deploys", async move {
+            supervisor::injected_panic("deploys");
+            task.await
+        })
     });
 
     let app = Arc::new(App {

@@ -203,7 +203,10 @@ mod tests {
             .unwrap()
             .join()
             .unwrap();
-        supervisor.spawn("housekeeping", async { panic!("later") }).await.unwrap();
+        supervisor
+            .spawn("housekeeping", async { panic!("later") })
+            .await
+            .unwrap();
         assert_eq!(
             supervisor.failure().unwrap().to_string(),
             "the reader task panicked: bad inode"

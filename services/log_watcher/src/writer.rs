@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 
 use crate::alerting::Alerter;
 use crate::batch::Batch;
+use crate::event::{format_time, LogEvent};
 use crate::store::{EventStore, LineCounter, Uncommitted};
 
 /// First wait before storing a batch again; it doubles up to [`RETRY_MAX`].
@@ -34,6 +35,40 @@ pub struct Writer {
     pub events_total: Arc<AtomicU64>,
 }
 
+/// Bytes of stdout buffered before a write(2): a batch's events go out in few calls.
+const STDOUT_BUFFER: usize = 64 * 1024;
+
+/// Prints each event's [`stdout_line`](LogEvent::stdout_line), written piece by piece into
+/// one buffer rather than formatted into a string per event; the time, the same for many
+/// events in a row, is formatted once per second.
+fn print_events(events: &[Arc<LogEvent>]) {
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::with_capacity(STDOUT_BUFFER, stdout.lock());
+    let mut time: Option<(i64, String)> = None;
+    for event in events {
+        let second = event.timestamp.timestamp();
+        if time.as_ref().is_none_or(|(at, _)| *at != second) {
+            time = Some((second, format_time(event.timestamp)));
+        }
+        let formatted = time.as_ref().map_or("", |(_, text)| text.as_str());
+        let _ = write_stdout_line(&mut out, formatted, event);
+    }
+    let _ = out.flush();
+}
+
+/// `[time][service][LEVEL] message` and a newline, as [`LogEvent::stdout_line`] has it.
+fn write_stdout_line(out: &mut impl Write, time: &str, event: &LogEvent) -> std::io::Result<()> {
+    out.write_all(b"[")?;
+    out.write_all(time.as_bytes())?;
+    out.write_all(b"][")?;
+    out.write_all(event.service.as_bytes())?;
+    out.write_all(b"][")?;
+    out.write_all(event.level.label().as_bytes())?;
+    out.write_all(b"] ")?;
+    out.write_all(event.message.as_bytes())?;
+    out.write_all(b"\n")
+}
+
 impl Writer {
     /// Commits batches until every sender is gone; after each commit prints its events,
     /// counts its lines and alerts.
@@ -50,13 +85,7 @@ impl Writer {
             if events.is_empty() {
                 continue;
             }
-            let stdout = std::io::stdout();
-            let mut out = std::io::BufWriter::new(stdout.lock());
-            for event in &events {
-                let _ = writeln!(out, "{}", event.stdout_line());
-            }
-            let _ = out.flush();
-            drop(out);
+            print_events(&events);
             self.events_total
                 .fetch_add(events.len() as u64, Ordering::Relaxed);
             for event in &events {
@@ -89,5 +118,30 @@ impl Writer {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::Level;
+    use chrono::{TimeZone, Utc};
+
+    #[test]
+    fn the_written_line_is_the_events_stdout_line() {
+        let event = LogEvent {
+            id: 1,
+            timestamp: Utc.with_ymd_and_hms(2024, 6, 12, 1, 23, 45).unwrap()
+                + chrono::Duration::milliseconds(678),
+            service: Arc::from("api"),
+            level: Level::Warning,
+            message: "disk at 91%\nsecond line".to_string(),
+        };
+        let mut out = Vec::new();
+        write_stdout_line(&mut out, &format_time(event.timestamp), &event).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            format!("{}\n", event.stdout_line())
+        );
     }
 }

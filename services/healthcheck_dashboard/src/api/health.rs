@@ -145,7 +145,7 @@ pub async fn one(
         .check_named(&name)
         .ok_or_else(|| ApiError::NotFound(format!("no service named {name:?}")))?;
     let now = Utc::now();
-    let view = service_view(check, now, false);
+    let view = service_view(&check, now, false);
     let status = overall([&view.status], view.status != Status::Unknown);
     if wants_health_json(&headers) {
         let body = json!({

@@ -119,14 +119,24 @@ pub fn router(app: Arc<App>) -> Router {
             .route("/", get(|| async { Redirect::temporary("/dashboard") }));
     }
     let private = private.layer(from_fn_with_state(auth, service_kit::auth::require_auth));
-    Router::new()
-        .route("/livez", get(livez))
-        .merge(health_routes)
-        .merge(private)
+    guarded(
+        Router::new()
+            .route("/livez", get(livez))
+            .merge(health_routes)
+            .merge(private),
+    )
+    .with_state(app)
+}
+
+/// What every route goes through: unknown paths are a 404 and wrong methods a 405, both with
+/// the JSON error body, and a handler that panics is a 500 JSON error (logged once) rather
+/// than a dropped connection. Separate from [`router`] so a test can put a panicking route
+/// behind the very same layers.
+pub fn guarded<S: Clone + Send + Sync + 'static>(routes: Router<S>) -> Router<S> {
+    routes
         .fallback(service_kit::http_error::not_found)
         .method_not_allowed_fallback(service_kit::http_error::method_not_allowed)
         .layer(axum::middleware::from_fn(
             service_kit::http_error::catch_panic,
         ))
-        .with_state(app)
 }

@@ -84,6 +84,12 @@ pub struct ServiceView {
     pub cert_days_left: Option<i64>,
     /// Seconds between checks.
     pub interval_secs: u64,
+    /// The Compose project it belongs to, when known (the dashboard groups by it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    /// Whether discovery made it from the project's containers (not in the config).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub discovered: bool,
 }
 
 /// An error and when it happened.
@@ -172,6 +178,8 @@ pub fn service_view(check: &Check, now: DateTime<Utc>, with_history: bool) -> Se
         http_status: last.and_then(|o| o.http_status),
         cert_days_left: last.and_then(|o| o.cert_days_left),
         interval_secs: check.schedule.interval.as_secs(),
+        project: info.project.clone(),
+        discovered: info.discovered,
     }
 }
 

@@ -7,7 +7,7 @@
 //! state; the API reads the state.
 //!
 //! - `probe`: [`Probe`], building a check type's probe from its config entry and running it.
-//! - `http`, `tcp`, `postgres`, `command`: each check type, what counts as up, degraded,
+//! - `http`, `tcp`, `postgres`, `command`, `docker`: each check type, what counts as up, degraded,
 //!   down, and the error texts; `postgres_tls`: `sslmode` on rustls for Postgres checks.
 //! - `outcome`: [`Outcome`] and [`Status`].
 //! - `secrets`: [`Secrets`], the secret values a check carries, scrubbed from every text it
@@ -16,6 +16,7 @@
 //!   hysteresis ([`Transition`]) and whether its alert goes out ([`Gate`]).
 
 mod command;
+mod docker;
 mod http;
 mod outcome;
 mod postgres;
@@ -25,12 +26,14 @@ mod secrets;
 mod state;
 mod tcp;
 
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 
 pub use command::CommandProbe;
+pub use docker::{ContainerViews, DockerProbe, GuardedProbe};
 pub use http::{HttpClients, HttpProbe};
 use outcome::one_line;
 pub use outcome::{Outcome, Status};
@@ -53,6 +56,8 @@ pub struct Check {
     pub probe: Probe,
     /// What it found so far; locked only to copy or update a few fields.
     pub state: Mutex<CheckState>,
+    /// Whether `/health` waits for its first outcome (see [`crate::state::HealthState`]).
+    pub awaited: AtomicBool,
 }
 
 impl Check {
@@ -63,6 +68,7 @@ impl Check {
             schedule,
             probe,
             state: Mutex::new(CheckState::default()),
+            awaited: AtomicBool::new(false),
         }
     }
 
@@ -88,6 +94,10 @@ pub struct CheckInfo {
     pub failure_threshold: u32,
     /// Consecutive successes before alerting recovered.
     pub success_threshold: u32,
+    /// The Compose project it belongs to, when known (`docker` checks, discovered checks).
+    pub project: Option<String>,
+    /// Whether discovery made it from a container's labels rather than the config.
+    pub discovered: bool,
 }
 
 /// When a check runs.

@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use super::command::CommandProbe;
+use super::docker::{ContainerViews, DockerProbe, GuardedProbe};
 use super::http::{HttpClients, HttpProbe};
 use super::postgres::PostgresProbe;
 use super::tcp::TcpProbe;
@@ -26,14 +27,19 @@ pub enum Probe {
     Postgres(PostgresProbe),
     /// A local command; exit 0 is up.
     Command(CommandProbe),
+    /// A Compose service's containers.
+    Docker(DockerProbe),
+    /// A discovered service's probe behind its container's state.
+    Guarded(Box<GuardedProbe>),
 }
 
 impl Probe {
-    /// Builds the probe for `endpoint` (its time limit defaulting to `default_timeout_ms`),
-    /// or names the field that is wrong.
+    /// Builds the probe for `endpoint` (its time limit defaulting to `default_timeout_ms`,
+    /// a `docker` check's project to `default_project`), or names the field that is wrong.
     pub fn from_endpoint(
         endpoint: &EndpointConfig,
         default_timeout_ms: u64,
+        default_project: Option<&str>,
     ) -> Result<Probe, FieldProblem> {
         let timeout = Duration::from_millis(endpoint.timeout_ms.unwrap_or(default_timeout_ms));
         let url = || {
@@ -51,11 +57,15 @@ impl Probe {
             CheckKind::Tcp => Probe::Tcp(TcpProbe::new(url()?, timeout)?),
             CheckKind::Postgres => Probe::Postgres(PostgresProbe::new(url()?, timeout)?),
             CheckKind::Command => Probe::Command(CommandProbe::new(endpoint, timeout)?),
+            CheckKind::Docker => {
+                Probe::Docker(DockerProbe::new(endpoint, default_project, timeout)?)
+            }
         })
     }
 
     /// Runs the check once. Never panics, never outlives its timeout by more than a moment.
-    pub async fn run(&self, clients: &HttpClients) -> Outcome {
+    /// HTTP checks use `clients`, `docker` checks read `containers`.
+    pub async fn run(&self, clients: &HttpClients, containers: &ContainerViews) -> Outcome {
         let limit = self.timeout() + Duration::from_millis(500);
         let started = Instant::now();
         let run = async {
@@ -64,6 +74,9 @@ impl Probe {
                 Probe::Tcp(p) => p.run().await,
                 Probe::Postgres(p) => p.run().await,
                 Probe::Command(p) => p.run().await,
+                Probe::Docker(p) => p.run(containers).await,
+                // Boxed: this runs a `Probe` again, and a future cannot hold itself.
+                Probe::Guarded(p) => Box::pin(p.run(clients, containers)).await,
             }
         };
         // Each probe enforces its own timeout; this outer one is the guarantee that a probe
@@ -95,6 +108,17 @@ impl Probe {
             Probe::Tcp(_) => None,
             Probe::Postgres(p) => Some(&p.secrets),
             Probe::Command(p) => Some(&p.secrets),
+            Probe::Docker(_) => None,
+            Probe::Guarded(p) => p.probe.secrets(),
+        }
+    }
+
+    /// The Compose project of a `docker` check (or of a discovered check's container).
+    pub fn project(&self) -> Option<&str> {
+        match self {
+            Probe::Docker(p) => p.project.as_deref(),
+            Probe::Guarded(p) => p.container.project.as_deref(),
+            _ => None,
         }
     }
 
@@ -105,6 +129,8 @@ impl Probe {
             Probe::Tcp(p) => p.timeout,
             Probe::Postgres(p) => p.timeout,
             Probe::Command(p) => p.timeout,
+            Probe::Docker(p) => p.timeout,
+            Probe::Guarded(p) => p.probe.timeout(),
         }
     }
 
@@ -116,6 +142,8 @@ impl Probe {
             Probe::Tcp(_) => "tcp",
             Probe::Postgres(_) => "postgres",
             Probe::Command(_) => "command",
+            Probe::Docker(_) => "docker",
+            Probe::Guarded(p) => p.probe.kind(),
         }
     }
 
@@ -128,6 +156,8 @@ impl Probe {
             Probe::Tcp(p) => p.address.clone(),
             Probe::Postgres(p) => p.secrets.scrub(&p.display),
             Probe::Command(p) => p.shown(),
+            Probe::Docker(p) => p.target(),
+            Probe::Guarded(p) => p.probe.target(),
         }
     }
 }

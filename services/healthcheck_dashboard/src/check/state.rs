@@ -337,6 +337,8 @@ mod tests {
             target: "http://api/".to_string(),
             failure_threshold,
             success_threshold,
+            project: None,
+            discovered: false,
         }
     }
 

@@ -180,3 +180,81 @@ async fn a_client_sending_its_headers_slowly_is_cut_off_after_header_timeout_sec
     let (code, _) = app.get("/livez").await;
     assert_eq!(code, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn wrong_methods_and_unknown_paths_get_the_json_error_body() {
+    let app = spawn_app(ONE_CHECK).await;
+    let client = reqwest::Client::new();
+    for (method, path) in [
+        (reqwest::Method::POST, "/health"),
+        (reqwest::Method::DELETE, "/health/web"),
+        (reqwest::Method::PUT, "/api/status"),
+        (reqwest::Method::POST, "/livez"),
+        (reqwest::Method::PATCH, "/api/maintenance"),
+        (reqwest::Method::GET, "/api/maintenance/1"),
+    ] {
+        let answer = client
+            .request(method.clone(), app.url(path))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            answer.status(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {path}"
+        );
+        assert!(
+            answer.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("application/json"),
+            "{method} {path}"
+        );
+        let body: serde_json::Value = answer.json().await.unwrap();
+        assert_eq!(
+            body,
+            json!({ "error": "method not allowed on this route" }),
+            "{method} {path}"
+        );
+    }
+    let (code, body) = app.get_json("/no/such/route").await;
+    assert_eq!(code, StatusCode::NOT_FOUND);
+    assert_eq!(body, json!({ "error": "no such endpoint" }));
+}
+
+#[tokio::test]
+async fn a_handler_that_panics_is_a_500_json_error_and_the_connection_goes_on() {
+    // The router's own layers (`guarded`) around a route that panics: no handler of the
+    // service panics on purpose, so the test brings one.
+    use axum::routing::get;
+    let routes = axum::Router::new()
+        .route(
+            "/boom",
+            get(|| async {
+                if true {
+                    panic!("a bug reached from a request");
+                }
+                "never"
+            }),
+        )
+        .route("/fine", get(|| async { "fine" }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        axum::serve(listener, healthcheck_dashboard::api::guarded(routes)).await
+    });
+    // One client, one keep-alive connection: the panic must not have torn it down.
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(1)
+        .build()
+        .unwrap();
+    for _ in 0..3 {
+        let answer = client.get(format!("{base}/boom")).send().await.unwrap();
+        assert_eq!(answer.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body: serde_json::Value = answer.json().await.unwrap();
+        // The panic's text is for the log, not for the caller.
+        assert_eq!(body, json!({ "error": "internal error" }));
+        let fine = client.get(format!("{base}/fine")).send().await.unwrap();
+        assert_eq!(fine.status(), StatusCode::OK);
+    }
+}

@@ -9,6 +9,7 @@ mod binary;
 mod checks;
 mod container;
 mod dashboard;
+mod docker_checks;
 mod faults;
 mod history;
 mod maintenance;

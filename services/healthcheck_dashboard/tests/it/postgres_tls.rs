@@ -3,7 +3,7 @@
 //! without checking the certificate, `verify-full` checks chain and host name, `verify-ca`
 //! the chain only, `prefer` falls back to plain when the server has no TLS.
 
-use healthcheck_dashboard::check::{HttpClients, Outcome, Status};
+use healthcheck_dashboard::check::{ContainerViews, HttpClients, Outcome, Status};
 use healthcheck_dashboard::settings::Settings;
 
 use crate::support::{certificates_for, PostgresServer, TestCertificates, PG_PASSWORD, PG_USER};
@@ -14,7 +14,10 @@ async fn check(dsn: &str) -> Outcome {
         "[checks]\nendpoints = [ {{ name = \"db\", url = {dsn:?}, type = \"postgres\", timeout_ms = 5000 }} ]"
     ))
     .unwrap_or_else(|e| panic!("{dsn}: {e}"));
-    settings.checks[0].probe.run(&HttpClients::new()).await
+    settings.checks[0]
+        .probe
+        .run(&HttpClients::new(), &ContainerViews::default())
+        .await
 }
 
 fn dsn(host: &str, port: u16, options: &str) -> String {

@@ -27,8 +27,8 @@ use memchr::{memchr, memchr_iter};
 use crate::event::LogEvent;
 use crate::parse::line::utf8_cut_point;
 use crate::parse::{
-    parse_line, parse_line_without_escapes, DockerLine, Level, LevelCounts, MultilineConfig,
-    MultilineJoiner, ParsedLine, PartialMerger, Stream, TRUNCATION_MARKER,
+    parse_line, parse_line_without_escapes, DockerLine, Level, LevelCounts, LineParts,
+    MultilineConfig, MultilineJoiner, ParsedLine, PartialMerger, Stream, TRUNCATION_MARKER,
 };
 
 pub use self::filter::{EventFilter, WordHits};
@@ -190,8 +190,13 @@ impl<P: Copy> Decoder<P> {
     ) {
         // `text` is `block[text_from..]` checked as UTF-8 up to `text_to`.
         let (mut text, mut text_from, mut text_to) = valid_prefix(block, 0);
-        self.use_hits = self.filter.find_words(text, &mut self.hits);
         let mut next_escape = memchr(ESC, block).unwrap_or(usize::MAX);
+        if block.len() >= PARALLEL_BLOCK && text_to == block.len() && next_escape == usize::MAX {
+            // The usual run: valid UTF-8 without escape sequences, every line the fast way.
+            self.plain_text_block(text, max_line, at, read, out);
+            return;
+        }
+        self.use_hits = self.filter.find_words(text, &mut self.hits);
         let mut start = 0;
         for newline in memchr_iter(b'\n', block) {
             let end = if newline > start && block[newline - 1] == b'\r' {
@@ -210,7 +215,10 @@ impl<P: Copy> Decoder<P> {
                 let parsed = parse_line_without_escapes(&text[from..to], None, read.wall);
                 // The message is the end of the line (a lone `\r` may have gone too).
                 let message = parsed.message().len();
-                let span = (from + parsed.text().len() - message, from + parsed.text().len());
+                let span = (
+                    from + parsed.text().len() - message,
+                    from + parsed.text().len(),
+                );
                 self.push(0, &parsed, Some(span), at(start), read.instant, out);
             }
             start = newline + 1;
@@ -226,6 +234,98 @@ impl<P: Copy> Decoder<P> {
         }
         self.forget_spans();
         self.use_hits = false;
+    }
+
+    /// [`plain_block`](Self::plain_block) over a run that is valid UTF-8 and holds no escape
+    /// sequence, in two parts at once: while this thread decodes the first lines, another
+    /// parses the rest (time, level, message: [`parse_line_without_escapes`], the costly
+    /// part); then this thread joins, counts and filters those in order, exactly as if it had
+    /// parsed them itself. Two cores read about a third faster than one.
+    fn plain_text_block(
+        &mut self,
+        text: &str,
+        max_line: usize,
+        at: impl Fn(usize) -> P,
+        read: ReadAt,
+        out: &mut Decoded,
+    ) {
+        let block = text.as_bytes();
+        // This thread also joins and filters every line: it parses the first part only.
+        let split = memchr(b'\n', &block[block.len() * HEAD_SHARE / 100..])
+            .map_or(block.len(), |i| block.len() * HEAD_SHARE / 100 + i + 1);
+        let (head, tail) = text.split_at(split);
+        std::thread::scope(|scope| {
+            let helper = scope.spawn(move || {
+                // What the helper parsed, line by line; `None`: too long, decoded the slow way.
+                let mut parts: Vec<Option<LineParts>> = Vec::with_capacity(tail.len() / 64);
+                for_each_text_line(tail, |start, end| {
+                    parts.push((end - start <= max_line).then(|| {
+                        parse_line_without_escapes(&tail[start..end], None, read.wall).parts()
+                    }));
+                });
+                parts
+            });
+            self.use_hits = self.filter.find_words(text, &mut self.hits);
+            for_each_text_line(head, |start, end| {
+                if end - start > max_line {
+                    self.long_line(&block[start..end], max_line, at(start), read, out);
+                } else {
+                    let parsed = parse_line_without_escapes(&text[start..end], None, read.wall);
+                    self.push_text_line(&parsed, start, at(start), read, out);
+                }
+            });
+            let parts = match helper.join() {
+                Ok(parts) => parts,
+                Err(panic) => std::panic::resume_unwind(panic),
+            };
+            let mut parsed = parts.iter();
+            for_each_text_line(tail, |start, end| {
+                let from = split + start;
+                match parsed.next().copied().flatten() {
+                    Some(parts) => {
+                        let line = parts.with_text(&text[from..split + end]);
+                        self.push_text_line(&line, from, at(from), read, out);
+                    }
+                    None => {
+                        self.long_line(&block[from..split + end], max_line, at(from), read, out)
+                    }
+                }
+            });
+        });
+        self.forget_spans();
+        self.use_hits = false;
+    }
+
+    /// A line longer than `max_line`: cut, flagged, and decoded the slow way.
+    fn long_line(
+        &mut self,
+        line: &[u8],
+        max_line: usize,
+        start: P,
+        read: ReadAt,
+        out: &mut Decoded,
+    ) {
+        let cut = utf8_cut_point(line, max_line);
+        self.plain_line(&line[..cut], true, start, read, out);
+    }
+
+    /// Feeds a line parsed the fast way, found at `from` in the block's text.
+    #[inline]
+    fn push_text_line(
+        &mut self,
+        parsed: &ParsedLine<'_>,
+        from: usize,
+        start: P,
+        read: ReadAt,
+        out: &mut Decoded,
+    ) {
+        // The message is the end of the line (a lone `\r` may have gone too).
+        let message = parsed.message().len();
+        let span = (
+            from + parsed.text().len() - message,
+            from + parsed.text().len(),
+        );
+        self.push(0, parsed, Some(span), start, read.instant, out);
     }
 
     /// The block's text is gone: pending events are answered by the regexes.
@@ -389,6 +489,31 @@ impl<P: Copy> Decoder<P> {
 /// The escape byte that starts ANSI sequences (see [`crate::parse::strip_ansi`]).
 const ESC: u8 = 0x1b;
 
+/// Runs at least this long are parsed on two threads ([`Decoder::plain_text_block`]); below
+/// it starting a thread would cost more than it saves.
+const PARALLEL_BLOCK: usize = 128 * 1024;
+
+/// The share of a run, in percent, that the decoding thread parses itself: it joins,
+/// counts and filters every line besides, so the helper parses the larger part.
+const HEAD_SHARE: usize = 35;
+
+/// Calls `line(start, end)` for each line of `text` (complete lines, each ending in `\n`),
+/// `end` before the `\n` and a `\r` before it.
+#[inline]
+fn for_each_text_line(text: &str, mut line: impl FnMut(usize, usize)) {
+    let block = text.as_bytes();
+    let mut start = 0;
+    for newline in memchr_iter(b'\n', block) {
+        let end = if newline > start && block[newline - 1] == b'\r' {
+            newline - 1
+        } else {
+            newline
+        };
+        line(start, end);
+        start = newline + 1;
+    }
+}
+
 /// The longest valid UTF-8 text in `block` from `from` on: the text, where it starts and
 /// where it ends in `block`.
 fn valid_prefix(block: &[u8], from: usize) -> (&str, usize, usize) {
@@ -512,6 +637,72 @@ mod tests {
         assert_eq!(out.events.len(), 2);
         assert_eq!(out.counts.iter().sum::<u64>(), 3);
         assert_eq!(decoder.held_from().count(), 0);
+    }
+
+    #[test]
+    fn a_long_run_decoded_on_two_threads_is_decoded_as_line_by_line() {
+        let kinds = [
+            "2024-06-12T01:23:45.123Z INFO worker: processed job id=7",
+            "ERROR:    Exception in ASGI application",
+            "Traceback (most recent call last):",
+            "  File \"/app/main.py\", line 12, in read_items",
+            "ValueError: bad value",
+            "",
+            "level=warn msg=\"slow query\" duration=2.1s",
+            "{\"time\":\"2024-06-12T01:23:45Z\",\"level\":\"debug\",\"msg\":\"recovered from panic\"}",
+            "INFO:     172.18.0.2:5000 - \"GET /admin HTTP/1.1\" 401 unauthorized\r",
+            "2024-06-12 01:23:45,123 - app.api - ERROR - could not serialize — é",
+            "   ",
+            "thread 'main' panicked at src/main.rs:1:1:",
+            "note: run with `RUST_BACKTRACE=1`",
+        ];
+        let long = format!("WARN {}", "x".repeat(1500));
+        let mut block = String::new();
+        let mut i = 0;
+        while block.len() < 3 * PARALLEL_BLOCK {
+            let line = if i % 997 == 0 {
+                long.as_str()
+            } else {
+                kinds[i % kinds.len()]
+            };
+            block.push_str(line);
+            block.push('\n');
+            i += 1;
+        }
+        let read = ReadAt::now();
+        let mut whole = decoder(true);
+        let mut by_block = Decoded::default();
+        whole.plain_block(
+            block.as_bytes(),
+            1024,
+            |offset| offset as u64,
+            read,
+            &mut by_block,
+        );
+        let mut single = decoder(true);
+        let mut by_line = Decoded::default();
+        let bytes = block.as_bytes();
+        let mut start = 0;
+        for newline in memchr_iter(b'\n', bytes) {
+            let line = &bytes[start..newline];
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            let cut = utf8_cut_point(line, 1024);
+            single.plain_line(
+                &line[..cut],
+                cut < line.len(),
+                start as u64,
+                read,
+                &mut by_line,
+            );
+            start = newline + 1;
+        }
+        assert!(by_line.events.len() > 100);
+        assert_eq!(by_block.events, by_line.events);
+        assert_eq!(by_block.counts, by_line.counts);
+        assert_eq!(
+            whole.held_from().collect::<Vec<_>>(),
+            single.held_from().collect::<Vec<_>>()
+        );
     }
 
     #[test]

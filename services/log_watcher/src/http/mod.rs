@@ -88,6 +88,13 @@ pub fn router(app: Arc<App>) -> Router {
             app.auth.clone(),
             service_kit::auth::require_auth,
         ));
+    public(private).with_state(app)
+}
+
+/// `/livez` beside the `private` routes, and what every route shares: JSON 404 and 405
+/// answers, and the last resort against a handler that panics (500 JSON, logged, the
+/// service goes on).
+fn public(private: Router<Arc<App>>) -> Router<Arc<App>> {
     Router::new()
         .route("/livez", get(livez))
         .merge(private)
@@ -96,7 +103,6 @@ pub fn router(app: Arc<App>) -> Router {
         .layer(axum::middleware::from_fn(
             service_kit::http_error::catch_panic,
         ))
-        .with_state(app)
 }
 
 /// `GET /livez`: `{"status": "ok"}` while every task runs; 503 `{"status": "failed"}` once
@@ -128,6 +134,16 @@ mod tests {
 
     /// The router over an empty store, with `supervisor`; served on 127.0.0.1:0.
     async fn serve_app(dir: &std::path::Path, supervisor: Arc<Supervisor>) -> String {
+        serve_router(dir, supervisor, router).await
+    }
+
+    /// The router `build` makes over an empty store, with `supervisor`; served on
+    /// 127.0.0.1:0.
+    async fn serve_router(
+        dir: &std::path::Path,
+        supervisor: Arc<Supervisor>,
+        build: impl FnOnce(Arc<App>) -> Router,
+    ) -> String {
         let app = Arc::new(App {
             store: Arc::new(EventStore::open(dir, 10).unwrap()),
             counter: Arc::new(LineCounter::default()),
@@ -151,7 +167,7 @@ mod tests {
         let base = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(service_kit::serve::serve(
             listener,
-            router(app),
+            build(app),
             tokio_util::sync::CancellationToken::new(),
         ));
         base
@@ -185,5 +201,82 @@ mod tests {
             sources["failed"],
             "the writer task panicked: injected failure"
         );
+    }
+
+    #[tokio::test]
+    async fn a_handler_that_panics_answers_500_json_and_the_service_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let supervisor = Supervisor::new(shutdown.clone());
+        // The same outer layers as the real router, around a route that panics.
+        let base = serve_router(dir.path(), supervisor.clone(), |app| {
+            let boom: Router<Arc<App>> = Router::new().route(
+                "/boom",
+                get(|| async {
+                    if std::hint::black_box(true) {
+                        panic!("a bug in a handler");
+                    }
+                    "never"
+                }),
+            );
+            public(boom).with_state(app)
+        })
+        .await;
+        for _ in 0..3 {
+            let response = reqwest::get(format!("{base}/boom")).await.unwrap();
+            assert_eq!(
+                response.status(),
+                reqwest::StatusCode::INTERNAL_SERVER_ERROR
+            );
+            assert_eq!(
+                response.text().await.unwrap(),
+                r#"{"error":"internal error"}"#,
+                "the panic's text stays in the log"
+            );
+        }
+        let livez = reqwest::get(format!("{base}/livez")).await.unwrap();
+        assert_eq!(
+            livez.status(),
+            reqwest::StatusCode::OK,
+            "the service goes on"
+        );
+        assert!(!shutdown.is_cancelled());
+        assert_eq!(supervisor.failure(), None, "a request is not a task");
+    }
+
+    #[tokio::test]
+    async fn a_known_route_asked_with_another_method_is_a_405_with_a_json_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let supervisor = Supervisor::new(tokio_util::sync::CancellationToken::new());
+        let base = serve_app(dir.path(), supervisor).await;
+        let client = reqwest::Client::new();
+        for (method, path) in [
+            (reqwest::Method::POST, "/logs"),
+            (reqwest::Method::DELETE, "/summary"),
+            (reqwest::Method::PUT, "/livez"),
+            (reqwest::Method::POST, "/api/sources"),
+            (reqwest::Method::PATCH, "/dashboard"),
+        ] {
+            let response = client
+                .request(method.clone(), format!("{base}{path}"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                response.status(),
+                reqwest::StatusCode::METHOD_NOT_ALLOWED,
+                "{method} {path}"
+            );
+            assert!(response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("application/json"));
+            let body: serde_json::Value = response.json().await.unwrap();
+            assert!(body["error"].is_string(), "{method} {path}: {body}");
+        }
+        let missing = reqwest::get(format!("{base}/nothing-here")).await.unwrap();
+        assert_eq!(missing.status(), reqwest::StatusCode::NOT_FOUND);
+        let body: serde_json::Value = missing.json().await.unwrap();
+        assert!(body["error"].is_string(), "{body}");
     }
 }

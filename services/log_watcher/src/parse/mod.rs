@@ -75,12 +75,47 @@ impl<'a> ParsedLine<'a> {
         self.message_start > 0
     }
 
+    /// What parsing found, without the text: to be put together again with
+    /// [`LineParts::with_text`] where the text is at hand (the line was parsed on another
+    /// thread). Only for lines parsed with [`parse_line_without_escapes`], whose text is a
+    /// prefix of the raw line.
+    pub fn parts(&self) -> LineParts {
+        LineParts {
+            timestamp: self.timestamp,
+            level: self.level,
+            text_len: self.text.len(),
+            message_start: self.message_start,
+        }
+    }
+
     /// Detaches the line from the buffer it was parsed from.
     pub fn into_owned(self) -> ParsedLine<'static> {
         ParsedLine {
             timestamp: self.timestamp,
             level: self.level,
             text: Cow::Owned(self.text.into_owned()),
+            message_start: self.message_start,
+        }
+    }
+}
+
+/// A [`ParsedLine`] without its text ([`ParsedLine::parts`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LineParts {
+    timestamp: DateTime<Utc>,
+    level: Option<Level>,
+    text_len: usize,
+    message_start: usize,
+}
+
+impl LineParts {
+    /// The parsed line again, over `raw`: the raw line these parts were parsed from with
+    /// [`parse_line_without_escapes`].
+    pub fn with_text(self, raw: &str) -> ParsedLine<'_> {
+        ParsedLine {
+            timestamp: self.timestamp,
+            level: self.level,
+            text: Cow::Borrowed(&raw[..self.text_len]),
             message_start: self.message_start,
         }
     }
@@ -186,6 +221,19 @@ mod tests {
         let p = parse_line("2024-06-12T01:23:45Z INFO ok", Some(docker), read_time());
         assert_eq!(p.timestamp, docker);
         assert_eq!(p.message(), "ok");
+    }
+
+    #[test]
+    fn parts_put_together_again_give_the_same_line() {
+        for raw in [
+            "2024-06-12T01:23:45Z ERROR db failed",
+            "INFO:     127.0.0.1 - \"GET / HTTP/1.1\" 200",
+            "plain text\r",
+            "",
+        ] {
+            let parsed = parse_line_without_escapes(raw, None, read_time());
+            assert_eq!(parsed.parts().with_text(raw), parsed, "{raw:?}");
+        }
     }
 
     #[test]

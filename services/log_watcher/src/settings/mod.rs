@@ -384,6 +384,25 @@ mod tests {
         ("auth", "token"),
         ("auth", "username"),
         ("peers", "webhook_handler"),
+        ("api", "dashboard"),
+        ("auth", "password"),
+        ("multiline", "enabled"),
+        ("log_sources.docker_api", "socket"),
+        ("log_sources.docker_api", "project"),
+        ("log_sources.docker_api", "include"),
+        ("log_sources.docker_api", "exclude"),
+        ("log_sources.docker_api", "enabled"),
+        ("log_sources.docker_api", "lifecycle"),
+        ("log_sources.docker_api", "last_lines"),
+        ("log_sources.docker_api", "restart_loop_starts"),
+        ("log_sources.docker_api", "restart_loop_minutes"),
+        ("log_sources.file_services", "app"),
+        // An array of tables: written `[[alerts.rules]]`, after a `name`.
+        ("[alerts.rules]", "level"),
+        ("[alerts.rules]", "regex"),
+        ("[alerts.rules]", "services"),
+        ("[alerts.rules]", "threshold"),
+        ("[alerts.rules]", "window_secs"),
     ];
 
     fn toml_value() -> impl proptest::strategy::Strategy<Value = String> {
@@ -420,7 +439,11 @@ mod tests {
             }
             let text: String = by_section
                 .iter()
-                .map(|(section, lines)| format!("[{section}]\n{}\n", lines.join("\n")))
+                .map(|(section, lines)| {
+                    // `[[alerts.rules]]` needs its `name`.
+                    let name = if section.starts_with('[') { "name = \"r\"\n" } else { "" };
+                    format!("[{section}]\n{name}{}\n", lines.join("\n"))
+                })
                 .collect();
             match Settings::from_toml(&text) {
                 Ok(_) => {}

@@ -8,7 +8,9 @@ use std::time::Duration;
 use service_kit::config::{env_string, ConfigError};
 
 use crate::config::{DockerApiConfig, SourcesConfig};
-use crate::source::docker_api::{ContainerChoice, DockerApiSettings, DEFAULT_DOCKER_SOCKET};
+use crate::source::docker_api::{
+    ContainerChoice, DockerApiSettings, LifecycleSettings, DEFAULT_DOCKER_SOCKET,
+};
 use crate::source::files::patterns::FilePattern;
 
 use super::at_least;
@@ -90,9 +92,30 @@ fn docker_api(section: &DockerApiConfig) -> Result<Option<DockerApiSettings>, Co
     if !section.enabled {
         return Ok(None);
     }
+    if section.last_lines > 1000 {
+        return Err(ConfigError::new(key("last_lines"), "must be at most 1000"));
+    }
+    if !(2..=1000).contains(&section.restart_loop_starts) {
+        return Err(ConfigError::new(
+            key("restart_loop_starts"),
+            "must be between 2 and 1000",
+        ));
+    }
+    if !(1..=1440).contains(&section.restart_loop_minutes) {
+        return Err(ConfigError::new(
+            key("restart_loop_minutes"),
+            "must be between 1 and 1440",
+        ));
+    }
+    let lifecycle = section.lifecycle.then(|| LifecycleSettings {
+        last_lines: section.last_lines,
+        restart_loop_starts: section.restart_loop_starts,
+        restart_loop_window: Duration::from_secs(section.restart_loop_minutes * 60),
+    });
     Ok(Some(DockerApiSettings {
         socket: docker_socket(section.socket.as_deref())?,
         choice,
+        lifecycle,
     }))
 }
 

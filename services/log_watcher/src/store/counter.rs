@@ -45,12 +45,25 @@ pub fn window_minutes(now: i64, window_secs: i64) -> (i64, i64) {
 type Slots = VecDeque<(i64, LevelCounts)>;
 
 /// One service's recent counts.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct ServiceCounts {
     /// Per second, the last [`SECOND_SECS`].
     seconds: Slots,
     /// Per minute (unix minutes), the last [`MINUTES_KEPT`].
     minutes: Slots,
+}
+
+impl Default for ServiceCounts {
+    /// Room for every unit kept (and the one more that [`add_slot`] holds for a moment)
+    /// from the start: a service's counts take the same memory in its first minute as after
+    /// hours, instead of growing by doublings (and shrinking and growing again) as its
+    /// seconds and minutes fill up.
+    fn default() -> Self {
+        ServiceCounts {
+            seconds: Slots::with_capacity(SECOND_SECS as usize + 1),
+            minutes: Slots::with_capacity(MINUTES_KEPT as usize + 1),
+        }
+    }
 }
 
 /// Counts of lines read, keyed by service.
@@ -142,10 +155,9 @@ impl LineCounter {
     pub fn trim(&self, now: i64) {
         let mut by_service = self.by_service.lock().unwrap_or_else(|p| p.into_inner());
         for recent in by_service.values_mut() {
+            // Their room stays: it is bounded, and taken again within the minute.
             drop_before(&mut recent.seconds, now - SECOND_SECS);
             drop_before(&mut recent.minutes, now.div_euclid(60) - MINUTES_KEPT);
-            recent.seconds.shrink_to_fit();
-            recent.minutes.shrink_to_fit();
         }
         by_service.retain(|_, recent| !recent.minutes.is_empty() || !recent.seconds.is_empty());
     }
@@ -336,6 +348,10 @@ mod tests {
             let recent = &by_service[&api];
             assert_eq!(recent.seconds.len() as i64, SECOND_SECS);
             assert_eq!(recent.minutes.len() as i64, MINUTES_KEPT);
+            // The room taken at the first line, never grown (nor shrunk by the trims).
+            let fresh = ServiceCounts::default();
+            assert_eq!(recent.seconds.capacity(), fresh.seconds.capacity());
+            assert_eq!(recent.minutes.capacity(), fresh.minutes.capacity());
             assert!(recent
                 .seconds
                 .iter()
@@ -344,6 +360,16 @@ mod tests {
         }
         assert_eq!(counter.window(7199, 60).totals["info"], 60);
         assert_eq!(counter.level_totals()[Level::Info as usize], 7200 + 71);
+        counter.trim(7200);
+        counter.add(&api, 7200, &counts(Level::Info, 1), 1);
+        {
+            let by_service = counter.by_service.lock().unwrap();
+            let fresh = ServiceCounts::default();
+            assert_eq!(
+                by_service[&api].seconds.capacity(),
+                fresh.seconds.capacity()
+            );
+        }
         // A service that stopped logging long ago is forgotten by the periodic trim.
         counter.trim(7200 + 2 * MEMORY_WINDOW_SECS);
         assert!(counter.by_service.lock().unwrap().is_empty());

@@ -29,7 +29,7 @@ const WAIT: Duration = Duration::from_secs(20);
 /// Imports this run's busybox image, or says why the test cannot run.
 /// The engine's turn (held until the test ends, so the image test, whose log_watcher reads
 /// every container on the engine, never sees these containers) and a busybox image.
-fn engine(test: &str) -> Option<(std::fs::File, BusyboxImage)> {
+pub(crate) fn engine(test: &str) -> Option<(std::fs::File, BusyboxImage)> {
     let image = BusyboxImage::import(
         "log-watcher-test",
         &format!("{test} runs containers on the real Docker Engine"),
@@ -119,7 +119,7 @@ async fn wait_for_run_events(
 }
 
 /// Polls `/api/sources` until `done` accepts the sources.
-async fn wait_for_sources(
+pub(crate) async fn wait_for_sources(
     app: &TestApp,
     what: &str,
     timeout: Duration,

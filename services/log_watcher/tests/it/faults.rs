@@ -5,8 +5,9 @@
 //! instance on the same data directory is refused with one line; a damaged database file is
 //! moved aside and the service comes up.
 //!
-//! The disk tests mount small tmpfs file systems, which needs root: without it they fail
-//! under `CI=true` and are skipped with a loud message otherwise.
+//! The disk tests mount small file systems (a tmpfs; an ext4 image on a loop device, which
+//! the kernel turns read-only under the running service when told of an error), which needs
+//! root: without it they fail under `CI=true` and are skipped with a loud message otherwise.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
@@ -133,7 +134,18 @@ fn a_task_that_dies_ends_the_process_non_zero_with_the_reason() {
     let (_guard, dir) = temp_dir();
     let log = dir.join("app.log");
     let config = config_for(&log);
-    for task in ["writer", "reader", "housekeeping"] {
+    // The optional tasks run only when configured: the Docker Engine API source (on a
+    // socket that is not there: it would retry, not end) and the deploy poller.
+    let with_optional_tasks = write_config(&format!(
+        "{}[log_sources.docker_api]\nsocket = {:?}\n[peers]\nwebhook_handler = \"http://127.0.0.1:9\"\n",
+        std::fs::read_to_string(config.path()).unwrap(),
+        dir.join("no-docker.sock").display().to_string(),
+    ));
+    for task in ["writer", "reader", "housekeeping", "docker_api", "deploys"] {
+        let config = match task {
+            "docker_api" | "deploys" => &with_optional_tasks,
+            _ => &config,
+        };
         let stderr = dir.join(format!("{task}.stderr"));
         let (mut child, _) = spawn(
             config.path(),
@@ -378,4 +390,144 @@ fn a_read_only_data_directory_stops_start_up_with_one_line_and_nothing_is_lost_o
     let messages = stored(port, 300, Duration::from_secs(20));
     assert_eq!(binary::terminate(&mut again).code(), Some(0));
     assert_exactly_once(&messages, 300);
+}
+
+/// Skips the test `test` loudly, or fails it under `CI=true`, for `why`.
+fn unavailable(test: &str, why: &str) {
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{test} needs root, a loop device and mkfs.ext4, and CI=true: {why}");
+    }
+    eprintln!("\n!!!!! SKIPPED {test}: {why}\n");
+}
+
+/// Runs `program` with `args`; its stderr on failure.
+fn run(program: &str, args: &[&str]) -> Result<(), String> {
+    match Command::new(program).args(args).output() {
+        Ok(out) if out.status.success() => Ok(()),
+        Ok(out) => Err(format!(
+            "{program} {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )),
+        Err(e) => Err(format!("{program}: {e}")),
+    }
+}
+
+/// A small ext4 file system in an image file, mounted (loop) at a new directory under
+/// `parent` with `errors=remount-ro`: on an error the kernel turns it read-only at once,
+/// whatever files are open for writing on it (which `mount -o remount,ro` refuses).
+/// Unmounted when dropped.
+struct Ext4 {
+    image: PathBuf,
+    path: PathBuf,
+}
+
+impl Ext4 {
+    fn mount(parent: &Path, test: &str) -> Option<Ext4> {
+        let image = parent.join("ext4.img");
+        let path = parent.join("ext4");
+        std::fs::create_dir_all(&path).unwrap();
+        File::create(&image).unwrap().set_len(64 << 20).unwrap();
+        let disk = Ext4 { image, path };
+        match run("mkfs.ext4", &["-q", "-F", disk.image.to_str().unwrap()])
+            .and_then(|()| disk.mount_rw())
+        {
+            Ok(()) => Some(disk),
+            Err(why) => {
+                unavailable(test, &why);
+                None
+            }
+        }
+    }
+
+    fn mount_rw(&self) -> Result<(), String> {
+        run(
+            "mount",
+            &[
+                "-o",
+                "loop,errors=remount-ro",
+                self.image.to_str().unwrap(),
+                self.path.to_str().unwrap(),
+            ],
+        )
+    }
+
+    /// Tells ext4 of an error (its sysfs test hook): the file system turns read-only, as
+    /// it does on a real I/O or metadata error.
+    fn fail_read_only(&self) {
+        let out = Command::new("findmnt")
+            .args(["-no", "SOURCE"])
+            .arg(&self.path)
+            .output()
+            .unwrap();
+        let source = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let device = Path::new(&source).file_name().unwrap().to_str().unwrap();
+        std::fs::write(
+            format!("/sys/fs/ext4/{device}/trigger_fs_error"),
+            "log_watcher fault test\n",
+        )
+        .unwrap();
+        let probe = File::create(self.path.join("probe"));
+        assert_eq!(
+            probe.map(|_| ()).map_err(|e| e.raw_os_error()),
+            Err(Some(30)),
+            "the file system turned read-only (EROFS)"
+        );
+    }
+
+    /// Unmounts, repairs (as an administrator would after the error) and mounts again.
+    fn repair(&self) {
+        run("umount", &[self.path.to_str().unwrap()]).unwrap();
+        // 0: clean, 1: errors corrected; both leave a usable file system.
+        let status = Command::new("e2fsck")
+            .args(["-f", "-y"])
+            .arg(&self.image)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(matches!(status.code(), Some(0..=1)), "e2fsck: {status}");
+        self.mount_rw().unwrap();
+    }
+}
+
+impl Drop for Ext4 {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.path).status();
+    }
+}
+
+#[test]
+fn sigterm_ends_the_process_in_time_after_the_file_system_turned_read_only_and_nothing_is_lost() {
+    let (_guard, dir) = temp_dir();
+    let Some(disk) = Ext4::mount(&dir, "the read-only file system test") else {
+        return;
+    };
+    let log = dir.join("app.log");
+    let config = config_for(&log);
+    let data = disk.path.join("data");
+    let (mut child, port) = start(config.path(), &data, &dir.join("first.stderr"));
+    write_numbered(&log, 0..100, 60);
+    assert_eq!(stored(port, 100, Duration::from_secs(10)).len(), 100);
+
+    // The data directory turns read-only under the running service; lines keep coming.
+    disk.fail_read_only();
+    write_numbered(&log, 100..400, 60);
+    std::thread::sleep(Duration::from_secs(2));
+    // Read, and refused at the commit: nothing new is stored, searches still answer.
+    assert_eq!(stored(port, 0, Duration::ZERO).len(), 100);
+    let stderr = std::fs::read_to_string(dir.join("first.stderr")).unwrap();
+    assert!(
+        stderr.contains("Could not store a batch"),
+        "the commits fail: {stderr}"
+    );
+    let started = Instant::now();
+    binary::terminate(&mut child);
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(10), "{took:?}");
+
+    disk.repair();
+    let (mut again, port) = start(config.path(), &data, &dir.join("second.stderr"));
+    let messages = stored(port, 400, Duration::from_secs(20));
+    assert_eq!(binary::terminate(&mut again).code(), Some(0));
+    assert_exactly_once(&messages, 400);
 }

@@ -10,6 +10,7 @@ mod docker;
 mod faults;
 mod files;
 mod http;
+mod lifecycle;
 mod rotation;
 mod search_soak;
 mod summary;

@@ -236,6 +236,11 @@
     const dot = el('span', 'dot');
     dot.setAttribute('aria-hidden', 'true');
     head.append(dot, el('h2', 'name', s.name), el('span', 'badge', status));
+    if (s.discovered) {
+      const found = el('span', 'found', 'discovered');
+      found.title = "found among the Compose project's containers";
+      head.append(found);
+    }
     if (s.maintenance) {
       const maint = el('span', 'maint', 'maintenance');
       maint.title = maintenanceTitle(s.name, view.maintenance);
@@ -282,6 +287,30 @@
     return card;
   }
 
+  // The cards grouped by Compose project (in order of first appearance) under headings, as
+  // the server draws them; no headings when no service has a project.
+  function groupedCards(view) {
+    if (view.services.every((s) => !s.project)) return view.services.map((s) => renderCard(s, view));
+    const groups = new Map();
+    for (const s of view.services) {
+      const key = s.project || '';
+      if (!groups.has(key)) groups.set(key, []);
+      groups.get(key).push(s);
+    }
+    const nodes = [];
+    for (const [project, members] of groups) {
+      if (project === '') {
+        nodes.push(el('h2', 'group', 'Other checks'));
+      } else {
+        const heading = el('h2', 'group', 'Compose project ');
+        heading.append(el('span', 'group-name', project));
+        nodes.push(heading);
+      }
+      for (const s of members) nodes.push(renderCard(s, view));
+    }
+    return nodes;
+  }
+
   // ---- applying a status document -------------------------------------------------------
 
   function syncClock(timestamp) {
@@ -303,7 +332,7 @@
       empty.append(el('code', null, '[checks] endpoints'), '.');
       main.replaceChildren(empty);
     } else {
-      main.replaceChildren(...view.services.map((s) => renderCard(s, view)));
+      main.replaceChildren(...groupedCards(view));
     }
     updates += 1;
     body.dataset.updates = String(updates);

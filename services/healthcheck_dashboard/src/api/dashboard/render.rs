@@ -183,8 +183,13 @@ pub fn page(view: &StatusView, nonce: &str, now: DateTime<Utc>) -> String {
     if view.services.is_empty() {
         out.push_str(r#"<p class="empty">No endpoints are configured: add some under <code>[checks] endpoints</code>.</p>"#);
     }
-    for service in &view.services {
-        card(&mut out, service, view, now);
+    for (project, services) in groups(&view.services) {
+        if let Some(project) = project {
+            group_heading(&mut out, project);
+        }
+        for service in services {
+            card(&mut out, service, view, now);
+        }
     }
     out.push_str(
         r#"
@@ -231,6 +236,37 @@ pub fn maintenance_title(name: &str, windows: &[WindowView]) -> String {
     }
 }
 
+/// The services grouped by Compose project, in order of first appearance; `None` heads (no
+/// heading) when no service has a project, else the services without one come under
+/// "Other checks".
+pub fn groups(services: &[ServiceView]) -> Vec<(Option<&str>, Vec<&ServiceView>)> {
+    if services.iter().all(|s| s.project.is_none()) {
+        return vec![(None, services.iter().collect())];
+    }
+    let mut groups: Vec<(Option<&str>, Vec<&ServiceView>)> = Vec::new();
+    for service in services {
+        let key = Some(service.project.as_deref().unwrap_or(""));
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, members)) => members.push(service),
+            None => groups.push((key, vec![service])),
+        }
+    }
+    groups
+}
+
+/// The heading over a project's cards (`""`: the checks of no project).
+fn group_heading(out: &mut String, project: &str) {
+    if project.is_empty() {
+        out.push_str(r#"<h2 class="group">Other checks</h2>"#);
+    } else {
+        let _ = write!(
+            out,
+            r#"<h2 class="group">Compose project <span class="group-name">{}</span></h2>"#,
+            escape(project)
+        );
+    }
+}
+
 /// One service's card.
 fn card(out: &mut String, s: &ServiceView, view: &StatusView, now: DateTime<Utc>) {
     let status = s.status.as_str();
@@ -240,6 +276,11 @@ fn card(out: &mut String, s: &ServiceView, view: &StatusView, now: DateTime<Utc>
         r#"<article class="card status-{status}" data-name="{name}" data-status="{status}">
 <header class="card-head"><span class="dot" aria-hidden="true"></span><h2 class="name">{name}</h2><span class="badge">{status}</span>"#
     );
+    if s.discovered {
+        out.push_str(
+            r#"<span class="found" title="found among the Compose project's containers">discovered</span>"#,
+        );
+    }
     if s.maintenance {
         let _ = write!(
             out,
@@ -538,6 +579,8 @@ mod tests {
             http_status: Some(200),
             cert_days_left: Some(9),
             interval_secs: 10,
+            project: None,
+            discovered: false,
         }
     }
 

@@ -35,6 +35,7 @@
 
 pub mod follower;
 pub mod frame;
+pub mod lifecycle;
 pub mod position;
 pub mod selector;
 mod session;
@@ -50,6 +51,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 pub use follower::{FollowEnd, FollowOutcome, FollowRequest};
+pub use lifecycle::{Lifecycle, LifecycleSettings};
 pub use position::FramePos;
 pub use selector::{ContainerChoice, ContainerInfo, Selector};
 
@@ -69,6 +71,8 @@ pub struct DockerApiSettings {
     pub socket: PathBuf,
     /// Which containers are followed.
     pub choice: ContainerChoice,
+    /// Lifecycle events, unless `lifecycle = false`.
+    pub lifecycle: Option<LifecycleSettings>,
 }
 
 /// First wait after a failed connection; it doubles up to [`MAX_BACKOFF`].
@@ -101,6 +105,8 @@ pub struct DockerApiSource {
     sources: Arc<SourceList>,
     /// What this source shows there.
     status: Status,
+    /// Lifecycle events (kept across reconnections, for restart loops).
+    lifecycle: Option<Lifecycle>,
 }
 
 /// The connection and the containers, as `/livez` shows them.
@@ -157,6 +163,9 @@ impl DockerApiSource {
                 .collect(),
             filter,
             settings: decode,
+            lifecycle: settings
+                .lifecycle
+                .map(|lifecycle| Lifecycle::new(lifecycle, batches.clone())),
             batches,
             sources,
             status: Status::default(),

@@ -4,7 +4,9 @@
 //! log_watcher's own container, whose stdout carries the events it prints (reading them back
 //! would print them again, forever).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+
+use compose_engine::labels::LogsLabels;
 use std::path::Path;
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
@@ -23,6 +25,8 @@ pub struct ContainerInfo {
     pub name: String,
     /// The service its lines belong to: the Compose service label, else the name.
     pub service: String,
+    /// Its `sidecars.logs.multiline_start` label: the regex its events start with.
+    pub multiline_start: Option<String>,
 }
 
 impl ContainerInfo {
@@ -43,6 +47,7 @@ impl ContainerInfo {
             id: id.to_string(),
             name,
             service,
+            multiline_start: logs_labels(labels).multiline_start,
         }
     }
 }
@@ -113,6 +118,10 @@ impl Selector {
     /// Whether a container with `labels` is followed (`project` is checked here too, for
     /// engines that ignore a filter).
     pub fn selects(&self, container: &ContainerInfo, labels: &HashMap<String, String>) -> bool {
+        // `sidecars.logs.enabled=false` leaves the service out.
+        if !logs_labels(labels).enabled {
+            return false;
+        }
         if self
             .own_id
             .as_deref()
@@ -129,6 +138,19 @@ impl Selector {
             |set: &GlobSet| set.is_match(&container.name) || set.is_match(&container.service);
         self.choice.include.as_ref().is_none_or(named) && !named(&self.choice.exclude)
     }
+}
+
+/// The container's `sidecars.logs.*` labels; one that cannot be read counts as not set.
+fn logs_labels(labels: &HashMap<String, String>) -> LogsLabels {
+    let labels: BTreeMap<String, String> = labels
+        .iter()
+        .filter(|(key, _)| key.starts_with("sidecars.logs."))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    compose_engine::labels::logs_labels(&labels).unwrap_or(LogsLabels {
+        enabled: true,
+        multiline_start: labels.get("sidecars.logs.multiline_start").cloned(),
+    })
 }
 
 /// Whether the container's json-file log is visible under `docker_logs_dir`, where the

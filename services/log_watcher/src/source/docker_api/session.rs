@@ -10,6 +10,7 @@ use std::time::Duration;
 use bollard::models::{ContainerSummaryStateEnum, EventMessage};
 use bollard::query_parameters::{EventsOptions, InspectContainerOptions, ListContainersOptions};
 use bollard::Docker;
+use compose_engine::LifecycleEvent;
 use futures_util::StreamExt;
 use service_kit::backoff::Backoff;
 use tokio::task::JoinSet;
@@ -17,8 +18,10 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::follower::{self, FollowEnd, FollowOutcome, FollowRequest};
+use super::lifecycle;
 use super::selector::{self, ContainerInfo};
 use super::{ContainerStatus, DockerApiSource, SessionEnd, FIRST_BACKOFF, MAX_BACKOFF};
+use crate::decode::DecodeSettings;
 
 /// A follow request that ends sooner than this while its container runs is retried after a
 /// growing delay instead of at once, so a log that cannot be read costs no busy loop.
@@ -82,12 +85,13 @@ impl<'a> Session<'a> {
         // Events from a second ago on: the engine replays what happened between then and
         // the moment the stream is first read, so a container that starts while the list
         // below is fetched is not missed (one listed and started is followed once).
+        let mut actions = vec!["start".to_string(), "destroy".to_string()];
+        if self.source.lifecycle.is_some() {
+            actions.extend(lifecycle::ACTIONS.iter().map(|a| a.to_string()));
+        }
         let mut filters = HashMap::from([
             ("type".to_string(), vec!["container".to_string()]),
-            (
-                "event".to_string(),
-                vec!["start".to_string(), "destroy".to_string()],
-            ),
+            ("event".to_string(), actions),
         ]);
         if !labels.is_empty() {
             filters.insert("label".to_string(), labels.clone());
@@ -158,6 +162,7 @@ impl<'a> Session<'a> {
     /// Follows a container that started; forgets one that was removed. (A stopped
     /// container's follow request ends by itself with its log.)
     fn on_event(&mut self, event: EventMessage) {
+        self.on_lifecycle(&event);
         let Some(actor) = event.actor else { return };
         let Some(id) = actor.id else { return };
         // Container events carry the name and every label as attributes.
@@ -177,6 +182,25 @@ impl<'a> Session<'a> {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// Hands a chosen container's lifecycle event on (when lifecycle events are on).
+    fn on_lifecycle(&mut self, message: &EventMessage) {
+        let Some(lifecycle) = self.source.lifecycle.as_mut() else {
+            return;
+        };
+        let Some(event) = LifecycleEvent::from_message(message) else {
+            return;
+        };
+        let attributes = message
+            .actor
+            .as_ref()
+            .and_then(|a| a.attributes.clone())
+            .unwrap_or_default();
+        let info = ContainerInfo::new(&event.container_id, &event.name, &attributes);
+        if self.source.selector.selects(&info, &attributes) {
+            lifecycle.on_event(&self.docker, event, &info.service);
         }
     }
 
@@ -220,17 +244,41 @@ impl<'a> Session<'a> {
         status.following = true;
         self.following
             .insert(info.id.clone(), Instant::now() + delay);
+        let settings = self.decode_settings(&info);
         self.followers.spawn(follower::follow(FollowRequest {
             docker: self.docker.clone(),
             container: info,
             from,
             filter: self.source.filter.clone(),
-            settings: self.source.settings.clone(),
+            settings,
             batches: self.source.batches.clone(),
             stop: self.stop.clone(),
             shutdown: self.shutdown.clone(),
             delay,
         }));
+    }
+
+    /// The decoding of `info`'s log: the source's, with the start pattern of its
+    /// `sidecars.logs.multiline_start` label (a bad one is said in the log and left out).
+    fn decode_settings(&self, info: &ContainerInfo) -> DecodeSettings {
+        let mut settings = self.source.settings.clone();
+        let Some(pattern) = &info.multiline_start else {
+            return settings;
+        };
+        match regex::Regex::new(pattern) {
+            Ok(start) => {
+                let mut multiline = settings.multiline.take().unwrap_or_default();
+                multiline.start_pattern = Some(start);
+                settings.multiline = Some(multiline);
+            }
+            Err(err) => tracing::warn!(
+                container = %info.name,
+                label = "sidecars.logs.multiline_start",
+                error = %err,
+                "A multiline label is not a valid regex; the default joining is used."
+            ),
+        }
+        settings
     }
 
     /// A follow request ended: keep its checkpoint, and follow again if the container still

@@ -16,7 +16,7 @@ use crate::parse::line::utf8_cut_point;
 use super::fingerprint::FINGERPRINT_BYTES;
 
 /// Bytes read per system call.
-const READ_CHUNK: usize = 256 * 1024;
+const READ_CHUNK: usize = 1024 * 1024;
 
 /// Bytes read from one file per poll at most, so one busy file cannot starve the others and a
 /// batch (committed as one transaction) stays small; the caller polls again at once.
