@@ -16,27 +16,6 @@ use service_kit_testing::docker::{docker, BusyboxImage};
 use tokio::sync::mpsc::Receiver;
 use tokio_util::sync::CancellationToken;
 
-/// Starts a container of `project`'s `service` running `script` (detached), with `extra`
-/// `docker run` options.
-fn run_service(image: &BusyboxImage, project: &str, service: &str, extra: &[&str], script: &str) {
-    let name = format!("{project}-{service}-1");
-    let project_label = format!("com.docker.compose.project={project}");
-    let service_label = format!("com.docker.compose.service={service}");
-    let mut args = vec![
-        "run",
-        "-d",
-        "--name",
-        &name,
-        "--label",
-        &project_label,
-        "--label",
-        &service_label,
-    ];
-    args.extend_from_slice(extra);
-    args.extend_from_slice(&[&image.tag, "sh", "-c", script]);
-    docker(&args);
-}
-
 /// Waits (up to `within`) for an event of `service` that `wanted` accepts.
 async fn next_event(
     messages: &mut Receiver<WatchMessage>,
@@ -91,23 +70,20 @@ async fn a_projects_containers_their_endings_and_health_are_seen_with_their_even
     let mut messages = watch(engine.clone(), Some(project.clone()), shutdown.clone());
     assert_eq!(messages.recv().await, Some(WatchMessage::Connected));
 
-    run_service(
-        &image,
+    image.run_compose_service(
         &project,
         "api",
         &["--label", "sidecars.health.url=http://api:8000/health"],
         "sleep 3600",
     );
-    run_service(&image, &project, "worker", &[], "echo working; exit 3");
-    run_service(
-        &image,
+    image.run_compose_service(&project, "worker", &[], "echo working; exit 3");
+    image.run_compose_service(
         &project,
         "hog",
         &["--memory", "8m", "--memory-swap", "8m"],
         "head -c 100000000 /dev/zero | tail",
     );
-    run_service(
-        &image,
+    image.run_compose_service(
         &project,
         "sick",
         &[
@@ -271,7 +247,7 @@ async fn the_view_follows_services_that_appear_change_and_disappear_without_poll
         .is_empty());
     let mut lifecycle = view.events();
 
-    run_service(&image, &project, "api", &[], "sleep 3600");
+    image.run_compose_service(&project, "api", &[], "sleep 3600");
     let appeared = wait_for_view(&view, |services| {
         services
             .get("api")

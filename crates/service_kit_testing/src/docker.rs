@@ -289,6 +289,33 @@ impl BusyboxImage {
     }
 }
 
+impl BusyboxImage {
+    /// Starts (detached) container `PROJECT-SERVICE-1` of this image as Compose would for
+    /// `service` of `project` (its project and service labels), running `sh -c script`, with
+    /// `extra` `docker run` options (more labels, `--memory`, `--health-cmd`, ...). Its log
+    /// driver is json-file, whatever the daemon's default.
+    pub fn run_compose_service(&self, project: &str, service: &str, extra: &[&str], script: &str) {
+        let name = format!("{project}-{service}-1");
+        let project_label = format!("com.docker.compose.project={project}");
+        let service_label = format!("com.docker.compose.service={service}");
+        let mut args = vec![
+            "run",
+            "--detach",
+            "--name",
+            &name,
+            "--log-driver",
+            "json-file",
+            "--label",
+            &project_label,
+            "--label",
+            &service_label,
+        ];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&[&self.tag, "sh", "-c", script]);
+        docker(&args);
+    }
+}
+
 /// The engine's data directory (`docker info`'s `DockerRootDir`), whose `containers`
 /// folder holds the json-file logs.
 pub fn docker_root_dir() -> PathBuf {

@@ -42,6 +42,8 @@
 //!   over [`App`].
 //! - [`run`] (here): wires it together and shuts down in order.
 
+#![forbid(unsafe_code)]
+
 pub mod alerting;
 pub mod api;
 pub mod check;

@@ -18,26 +18,6 @@ const GROUP_SHAPE: &str = r#"(root) => [...root.querySelector('#services').child
 
 const WAIT: Duration = Duration::from_secs(30);
 
-/// Starts `project`'s `service` container running `script`, with `extra` options.
-fn run_service(image: &BusyboxImage, project: &str, service: &str, extra: &[&str], script: &str) {
-    let name = format!("{project}-{service}-1");
-    let project_label = format!("com.docker.compose.project={project}");
-    let service_label = format!("com.docker.compose.service={service}");
-    let mut args = vec![
-        "run",
-        "-d",
-        "--name",
-        &name,
-        "--label",
-        &project_label,
-        "--label",
-        &service_label,
-    ];
-    args.extend_from_slice(extra);
-    args.extend_from_slice(&[&image.tag, "sh", "-c", script]);
-    docker(&args);
-}
-
 #[tokio::test]
 async fn a_compose_services_container_state_is_its_checks_status_with_the_reason() {
     let Some(image) = BusyboxImage::import("hc-docker", "docker checks of healthcheck_dashboard")
@@ -45,17 +25,15 @@ async fn a_compose_services_container_state_is_its_checks_status_with_the_reason
         return;
     };
     let project = format!("hd{}", image.run_id().replace(['-', '_'], ""));
-    run_service(&image, &project, "api", &[], "sleep 3600");
-    run_service(&image, &project, "worker", &[], "echo bye; exit 3");
-    run_service(
-        &image,
+    image.run_compose_service(&project, "api", &[], "sleep 3600");
+    image.run_compose_service(&project, "worker", &[], "echo bye; exit 3");
+    image.run_compose_service(
         &project,
         "hog",
         &["--memory", "8m", "--memory-swap", "8m"],
         "head -c 100000000 /dev/zero | tail",
     );
-    run_service(
-        &image,
+    image.run_compose_service(
         &project,
         "warming",
         &[
@@ -167,8 +145,7 @@ async fn discovery_checks_every_service_of_the_project_and_follows_it_while_runn
     let publish = format!("127.0.0.1:{port}:8000");
     let url_label = format!("sidecars.health.url=http://127.0.0.1:{port}/health");
     let web = "mkdir -p /www && echo ok > /www/health && exec httpd -f -p 8000 -h /www";
-    run_service(
-        &image,
+    image.run_compose_service(
         &project,
         "api",
         &[
@@ -183,15 +160,14 @@ async fn discovery_checks_every_service_of_the_project_and_follows_it_while_runn
         ],
         web,
     );
-    run_service(&image, &project, "worker", &[], "sleep 3600");
-    run_service(
-        &image,
+    image.run_compose_service(&project, "worker", &[], "sleep 3600");
+    image.run_compose_service(
         &project,
         "hidden",
         &["--label", "sidecars.health.enabled=false"],
         "sleep 3600",
     );
-    run_service(&image, &project, "db", &[], "sleep 3600");
+    image.run_compose_service(&project, "db", &[], "sleep 3600");
     let app = spawn_app(&format!(
         r#"
 [discovery]
@@ -278,7 +254,7 @@ endpoints = [
 
     // A service added while running is picked up within seconds, and one removed goes.
     let added = std::time::Instant::now();
-    run_service(&image, &project, "late", &[], "sleep 3600");
+    image.run_compose_service(&project, "late", &[], "sleep 3600");
     app.wait_for_service("late", Duration::from_secs(10), |s| s["status"] == "up")
         .await;
     assert!(

@@ -51,6 +51,13 @@ pub fn discover(dir: &Path) -> std::io::Result<Vec<ContainerLog>> {
         let (service, project, log_path) = match read_config(&folder.join("config.v2.json")) {
             Some(config) => {
                 let labels = config.config.and_then(|c| c.labels).unwrap_or_default();
+                // `sidecars.logs.enabled=false` leaves the service out.
+                if labels
+                    .get("sidecars.logs.enabled")
+                    .is_some_and(|v| v.trim().eq_ignore_ascii_case("false"))
+                {
+                    continue;
+                }
                 let service = labels
                     .get("com.docker.compose.service")
                     .cloned()
@@ -124,5 +131,20 @@ mod tests {
         assert_eq!(found[0].service, "api");
         assert_eq!(found[0].project.as_deref(), Some("stack"));
         assert_eq!(found[1].service, "lonely");
+    }
+
+    #[test]
+    fn a_service_labelled_logs_enabled_false_is_left_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let id = "c".repeat(64);
+        let folder = dir.path().join(&id);
+        std::fs::create_dir_all(&folder).unwrap();
+        std::fs::write(folder.join(format!("{id}-json.log")), "").unwrap();
+        std::fs::write(
+            folder.join("config.v2.json"),
+            r#"{"Name":"/stack-adminer-1","Config":{"Labels":{"com.docker.compose.service":"adminer","sidecars.logs.enabled":"false"}}}"#,
+        )
+        .unwrap();
+        assert!(discover(dir.path()).unwrap().is_empty());
     }
 }

@@ -6,37 +6,12 @@
 use std::time::Duration;
 
 use serde_json::Value;
-use service_kit_testing::docker::{docker, BusyboxImage, RUN_LABEL};
+use service_kit_testing::docker::docker;
 
 use crate::docker::{engine, wait_for_sources};
 use crate::support::{spawn_app, temp_dir, TestApp};
 
 const WAIT: Duration = Duration::from_secs(30);
-
-/// Starts `project`'s `service` container running `script`, with `extra` `docker run` options.
-fn run_service(image: &BusyboxImage, project: &str, service: &str, extra: &[&str], script: &str) {
-    let name = format!("{project}-{service}-1");
-    let run_label = format!("{RUN_LABEL}={}", image.run_id());
-    let project_label = format!("com.docker.compose.project={project}");
-    let service_label = format!("com.docker.compose.service={service}");
-    let mut args = vec![
-        "run",
-        "--detach",
-        "--name",
-        &name,
-        "--log-driver",
-        "json-file",
-        "--label",
-        &run_label,
-        "--label",
-        &project_label,
-        "--label",
-        &service_label,
-    ];
-    args.extend_from_slice(extra);
-    args.extend_from_slice(&[&image.tag, "sh", "-c", script]);
-    docker(&args);
-}
 
 /// Waits for the events of `service` that `done` accepts.
 async fn events_of(app: &TestApp, service: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
@@ -72,22 +47,20 @@ async fn deaths_oom_kills_restart_loops_and_unhealthy_containers_are_events_with
     .await;
 
     // Lives well under 100 ms: its last lines still come with its death.
-    run_service(
-        &image,
+    image.run_compose_service(
         &project,
         "worker",
         &[],
-        "i=1; while [ $i -le 8 ]; do echo \"step $i\"; i=$((i+1)); done; exit 3",
+        "i=1; while [ $i -le 7 ]; do echo \"step $i\"; i=$((i+1)); done; \
+         echo 'ERROR giving up at step 8'; exit 3",
     );
-    run_service(
-        &image,
+    image.run_compose_service(
         &project,
         "hog",
         &["--memory", "8m", "--memory-swap", "8m"],
         "echo allocating; head -c 100000000 /dev/zero | tail",
     );
-    run_service(
-        &image,
+    image.run_compose_service(
         &project,
         "sick",
         &[
@@ -100,31 +73,29 @@ async fn deaths_oom_kills_restart_loops_and_unhealthy_containers_are_events_with
         ],
         "exec sleep 600",
     );
-    run_service(
-        &image,
+    image.run_compose_service(
         &project,
         "looper",
         &["--restart", "always"],
         "echo boom; exit 1",
     );
-    run_service(
-        &image,
+    image.run_compose_service(
         &project,
         "quiet",
         &["--label", "sidecars.logs.enabled=false"],
         "echo 'ERROR not for log_watcher'; exit 2",
     );
-    run_service(
-        &image,
-        &project,
+    image.run_compose_service(&project,
         "java",
         &["--label", r"sidecars.logs.multiline_start=^\d{4}-\d\d-\d\d "],
         "echo '2024-06-12 10:00:00 ERROR request failed'; echo 'java.lang.IllegalStateException: boom'; \
          echo 'Caused by: disk full'; echo '2024-06-12 10:00:01 INFO next request'; exec sleep 600",
     );
 
+    // Its own error line is read too, although it was gone before it could be followed.
     let worker = events_of(&app, "worker", |e| {
         e.iter().any(|e| message(e).starts_with("container exited"))
+            && e.iter().any(|e| message(e) == "giving up at step 8")
     })
     .await;
     let died = worker
@@ -134,7 +105,7 @@ async fn deaths_oom_kills_restart_loops_and_unhealthy_containers_are_events_with
     assert_eq!(died["level"], "error");
     assert_eq!(
         message(died),
-        "container exited with code 3; its last 5 lines before it died:\n    step 4\n    step 5\n    step 6\n    step 7\n    step 8"
+        "container exited with code 3; its last 5 lines before it died:\n    step 4\n    step 5\n    step 6\n    step 7\n    ERROR giving up at step 8"
     );
 
     let hog = events_of(&app, "hog", |e| e.len() >= 2).await;
