@@ -12,7 +12,7 @@ use compose_engine::{
     ContainerStatus, Engine, HealthState, LifecycleAction, LifecycleEvent, ProjectView, RunState,
     ViewError, WatchMessage, DEFAULT_SOCKET,
 };
-use service_kit_testing::docker::{docker, BusyboxImage};
+use service_kit_testing::docker::{docker, BusyboxImage, EXHAUST_MEMORY, SMALL_MEMORY};
 use tokio::sync::mpsc::Receiver;
 use tokio_util::sync::CancellationToken;
 
@@ -77,12 +77,7 @@ async fn a_projects_containers_their_endings_and_health_are_seen_with_their_even
         "sleep 3600",
     );
     image.run_compose_service(&project, "worker", &[], "echo working; exit 3");
-    image.run_compose_service(
-        &project,
-        "hog",
-        &["--memory", "8m", "--memory-swap", "8m"],
-        "head -c 100000000 /dev/zero | tail",
-    );
+    image.run_compose_service(&project, "hog", &SMALL_MEMORY, EXHAUST_MEMORY);
     image.run_compose_service(
         &project,
         "sick",

@@ -289,6 +289,15 @@ impl BusyboxImage {
     }
 }
 
+/// `docker run` options that give a container 8 MiB of memory and no swap, so that
+/// [`EXHAUST_MEMORY`] gets it OOM-killed (exit code 137, `OOMKilled`).
+pub const SMALL_MEMORY: [&str; 4] = ["--memory", "8m", "--memory-swap", "8m"];
+
+/// A script that needs 100 MB at once: one buffer that a single `read` fills, so the OOM
+/// killer comes within a second (a program that grows step by step can keep the kernel
+/// reclaiming its own code pages for many seconds first).
+pub const EXHAUST_MEMORY: &str = "dd if=/dev/zero of=/dev/null bs=100M count=1";
+
 impl BusyboxImage {
     /// Starts (detached) container `PROJECT-SERVICE-1` of this image as Compose would for
     /// `service` of `project` (its project and service labels), running `sh -c script`, with

@@ -46,6 +46,13 @@ impl WordHits {
         }
     }
 
+    /// Adds the matches `more` found in the text that follows the text searched for these,
+    /// starting `offset` bytes into it (at a line boundary).
+    pub fn append_moved(&mut self, more: &WordHits, offset: usize) {
+        self.hits
+            .extend(more.hits.iter().map(|&(s, e)| (s + offset, e + offset)));
+    }
+
     /// Forgets the matches.
     pub fn clear(&mut self) {
         self.hits.clear();

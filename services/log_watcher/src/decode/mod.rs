@@ -254,18 +254,27 @@ impl<P: Copy> Decoder<P> {
         let split = memchr(b'\n', &block[block.len() * HEAD_SHARE / 100..])
             .map_or(block.len(), |i| block.len() * HEAD_SHARE / 100 + i + 1);
         let (head, tail) = text.split_at(split);
+        // The helper looks for the filter's words in its part too.
+        let filter = self.filter.clone();
         std::thread::scope(|scope| {
             let helper = scope.spawn(move || {
-                // What the helper parsed, line by line; `None`: too long, decoded the slow way.
-                let mut parts: Vec<Option<LineParts>> = Vec::with_capacity(tail.len() / 64);
+                // Each line's start and end in `tail`, and what parsing found (`None`: too
+                // long, decoded the slow way).
+                let mut lines: Vec<(usize, usize, Option<LineParts>)> =
+                    Vec::with_capacity(tail.len() / 64);
                 for_each_text_line(tail, |start, end| {
-                    parts.push((end - start <= max_line).then(|| {
+                    let parts = (end - start <= max_line).then(|| {
                         parse_line_without_escapes(&tail[start..end], None, read.wall).parts()
-                    }));
+                    });
+                    lines.push((start, end, parts));
                 });
-                parts
+                let mut hits = WordHits::default();
+                filter.find_words(tail, &mut hits);
+                (lines, hits)
             });
-            self.use_hits = self.filter.find_words(text, &mut self.hits);
+            // The words of the first part are enough for its lines: a match holds no line
+            // break, so none begins in the first part and ends in the second.
+            self.use_hits = self.filter.find_words(head, &mut self.hits);
             for_each_text_line(head, |start, end| {
                 if end - start > max_line {
                     self.long_line(&block[start..end], max_line, at(start), read, out);
@@ -274,23 +283,21 @@ impl<P: Copy> Decoder<P> {
                     self.push_text_line(&parsed, start, at(start), read, out);
                 }
             });
-            let parts = match helper.join() {
-                Ok(parts) => parts,
+            let (lines, tail_hits) = match helper.join() {
+                Ok(done) => done,
                 Err(panic) => std::panic::resume_unwind(panic),
             };
-            let mut parsed = parts.iter();
-            for_each_text_line(tail, |start, end| {
-                let from = split + start;
-                match parsed.next().copied().flatten() {
+            self.hits.append_moved(&tail_hits, split);
+            for (start, end, parts) in lines {
+                let (from, to) = (split + start, split + end);
+                match parts {
                     Some(parts) => {
-                        let line = parts.with_text(&text[from..split + end]);
+                        let line = parts.with_text(&text[from..to]);
                         self.push_text_line(&line, from, at(from), read, out);
                     }
-                    None => {
-                        self.long_line(&block[from..split + end], max_line, at(from), read, out)
-                    }
+                    None => self.long_line(&block[from..to], max_line, at(from), read, out),
                 }
-            });
+            }
         });
         self.forget_spans();
         self.use_hits = false;

@@ -6,7 +6,9 @@
 use std::time::Duration;
 
 use serde_json::Value;
-use service_kit_testing::docker::docker;
+use service_kit_testing::docker::{docker, EXHAUST_MEMORY, SMALL_MEMORY};
+
+use service_kit_testing::FakeReceiver;
 
 use crate::docker::{engine, wait_for_sources};
 use crate::support::{spawn_app, temp_dir, TestApp};
@@ -31,11 +33,15 @@ async fn deaths_oom_kills_restart_loops_and_unhealthy_containers_are_events_with
     let run = image.run_id().replace('-', "");
     let project = format!("lwlife{run}");
     let (_dir, dir) = temp_dir();
+    let hook = FakeReceiver::start().await;
     let app = spawn_app(
         &format!(
             "[log_sources.docker_api]\nsocket = \"/var/run/docker.sock\"\nproject = {project:?}\n\
              last_lines = 5\nrestart_loop_starts = 3\nrestart_loop_minutes = 5\n\n\
-             [filters]\nlevels = [\"error\"]\n"
+             [filters]\nlevels = [\"error\"]\n\n\
+             [alerts]\nwebhook = \"{hook}\"\n\n\
+             [[alerts.rules]]\nname = \"deaths\"\nregex = \"^container exited\"\nservices = [\"worker\"]\n",
+            hook = hook.url(),
         ),
         &dir.join("data"),
     )
@@ -57,8 +63,8 @@ async fn deaths_oom_kills_restart_loops_and_unhealthy_containers_are_events_with
     image.run_compose_service(
         &project,
         "hog",
-        &["--memory", "8m", "--memory-swap", "8m"],
-        "echo allocating; head -c 100000000 /dev/zero | tail",
+        &SMALL_MEMORY,
+        &format!("echo allocating; {EXHAUST_MEMORY}"),
     );
     image.run_compose_service(
         &project,
@@ -108,6 +114,16 @@ async fn deaths_oom_kills_restart_loops_and_unhealthy_containers_are_events_with
         "container exited with code 3; its last 5 lines before it died:\n    step 4\n    step 5\n    step 6\n    step 7\n    ERROR giving up at step 8"
     );
 
+    // One alert says why it died.
+    let alert = hook.wait_for(1, WAIT).await[0].json.clone().unwrap();
+    let text = alert["text"].as_str().unwrap();
+    assert!(
+        text.contains(
+            "[worker][ERROR] container exited with code 3; its last 5 lines before it died:"
+        ) && text.ends_with("    ERROR giving up at step 8"),
+        "{alert}"
+    );
+
     let hog = events_of(&app, "hog", |e| e.len() >= 2).await;
     let texts: Vec<(&str, &str)> = hog
         .iter()
@@ -119,7 +135,7 @@ async fn deaths_oom_kills_restart_loops_and_unhealthy_containers_are_events_with
     );
     assert!(
         texts.iter().any(|(level, text)| *level == "error"
-            && *text == ("container exited with code 137 (OOM-killed); its last 2 lines before it died:\n    allocating\n    Killed")),
+            && *text == ("container exited with code 137 (OOM-killed); its last line before it died:\n    allocating")),
         "{texts:?}"
     );
 
