@@ -84,8 +84,9 @@ impl IntoResponse for ApiError {
 pub const RETRY_AFTER_SECS: &str = "5";
 
 /// axum middleware, the last resort behind every route: a handler that panics answers 500
-/// `{"error": "internal error"}` (the panic is logged once) instead of dropping the
-/// connection, and the service goes on.
+/// `{"error": "internal error"}` instead of dropping the connection, and the service goes
+/// on. The panic is logged once, here, with the request it broke (the panic hook of
+/// [`crate::telemetry::init`] leaves panics inside handlers to this).
 pub async fn catch_panic(
     request: axum::extract::Request,
     next: axum::middleware::Next,
@@ -93,16 +94,46 @@ pub async fn catch_panic(
     use futures_util::FutureExt;
     let method = request.method().clone();
     let path = request.uri().path().to_string();
-    match std::panic::AssertUnwindSafe(next.run(request))
-        .catch_unwind()
-        .await
-    {
+    let handling = InHandler(Box::pin(next.run(request)));
+    match std::panic::AssertUnwindSafe(handling).catch_unwind().await {
         Ok(response) => response,
         Err(panic) => ApiError::Internal(format!(
             "{method} {path} panicked: {}",
             panic_message(panic.as_ref())
         ))
         .into_response(),
+    }
+}
+
+thread_local! {
+    /// Whether this thread is running a request handler under [`catch_panic`] right now.
+    static IN_HANDLER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether a panic now happens inside a handler that [`catch_panic`] catches and logs.
+pub fn panicking_in_handler() -> bool {
+    IN_HANDLER.with(|flag| flag.get())
+}
+
+/// A handler's future that marks the thread while it is polled (and unmarks it, also when
+/// the poll unwinds).
+struct InHandler<F>(std::pin::Pin<Box<F>>);
+
+impl<F: std::future::Future> std::future::Future for InHandler<F> {
+    type Output = F::Output;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        struct Unmark(bool);
+        impl Drop for Unmark {
+            fn drop(&mut self) {
+                IN_HANDLER.with(|flag| flag.set(self.0));
+            }
+        }
+        let _unmark = Unmark(IN_HANDLER.with(|flag| flag.replace(true)));
+        self.0.as_mut().poll(cx)
     }
 }
 
@@ -127,4 +158,33 @@ pub async fn method_not_allowed() -> Response {
 /// A 404 for any route the router does not know, in the same JSON shape.
 pub async fn not_found() -> ApiError {
     ApiError::NotFound("no such endpoint".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use futures_util::FutureExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_handler_is_marked_while_it_runs_and_unmarked_after_it_panicked() {
+        assert!(!panicking_in_handler());
+        let inside = InHandler(Box::pin(async { panicking_in_handler() })).await;
+        assert!(inside, "the panic hook leaves this one to catch_panic");
+        assert!(!panicking_in_handler());
+
+        let panicked = std::panic::AssertUnwindSafe(InHandler(Box::pin(async {
+            panic!("broken handler");
+        })))
+        .catch_unwind()
+        .await;
+        assert_eq!(
+            panic_message(panicked.unwrap_err().as_ref()),
+            "broken handler"
+        );
+        assert!(
+            !panicking_in_handler(),
+            "a panic elsewhere on this thread is logged by the hook again"
+        );
+    }
 }

@@ -22,4 +22,20 @@ pub fn init() {
     } else {
         builder.try_init()
     };
+    // A panic is one line of the service's own log (JSON too), not Rust's stderr text; one
+    // inside a request handler is logged by `catch_panic`, with its request, instead.
+    std::panic::set_hook(Box::new(|info| {
+        if crate::http_error::panicking_in_handler() {
+            return;
+        }
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        tracing::error!(
+            location = %location,
+            message = %crate::http_error::panic_message(info.payload()),
+            "Panicked."
+        );
+    }));
 }

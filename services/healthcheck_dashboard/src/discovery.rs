@@ -116,7 +116,7 @@ impl Discovery {
             let Some(made) = self.make_check(service, labels, warned) else {
                 continue;
             };
-            let Ok(made) = self.state.add(made) else {
+            let Some(made) = self.state.add(made) else {
                 continue;
             };
             tracing::info!(

@@ -99,11 +99,11 @@ impl HealthState {
         self.checks().named(name).cloned()
     }
 
-    /// Adds `check`; `Err` with it when the name is taken.
-    pub fn add(&self, check: Check) -> Result<Arc<Check>, Check> {
+    /// Adds `check`; `None` (and the check dropped) when its name is taken.
+    pub fn add(&self, check: Check) -> Option<Arc<Check>> {
         let mut set = self.set.write().unwrap_or_else(|e| e.into_inner());
         if set.named(&check.info.name).is_some() {
-            return Err(check);
+            return None;
         }
         let check = Arc::new(check);
         if !self.first_round_done() {
@@ -115,7 +115,7 @@ impl HealthState {
         *set = Arc::new(CheckSet::from_checks(checks));
         drop(set);
         self.touch();
-        Ok(check)
+        Some(check)
     }
 
     /// Removes the check named `name`, returning it.
