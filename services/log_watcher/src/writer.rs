@@ -76,7 +76,10 @@ impl Writer {
         while let Some(batch) = received.recv().await {
             let counts = batch.counts.clone();
             let Some(events) = self.commit(batch).await else {
-                continue;
+                // Going on would commit later batches whose checkpoints pass over these
+                // lines: stop instead (the supervisor then stops the service), and the
+                // lines are read again, from the last stored checkpoint, after the restart.
+                return;
             };
             for entry in &counts {
                 self.counter
@@ -113,7 +116,7 @@ impl Writer {
                     batch = back;
                 }
                 Err(Uncommitted { error, batch: None }) => {
-                    tracing::error!(%error, "Could not store a batch of log lines; they will be read again after a restart.");
+                    tracing::error!(%error, "Could not store a batch of log lines and the database is gone; stopping, to read them again after a restart.");
                     return None;
                 }
             }

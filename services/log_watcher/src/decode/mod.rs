@@ -256,22 +256,27 @@ impl<P: Copy> Decoder<P> {
         let (head, tail) = text.split_at(split);
         // The helper looks for the filter's words in its part too.
         let filter = self.filter.clone();
-        std::thread::scope(|scope| {
-            let helper = scope.spawn(move || {
-                // Each line's start and end in `tail`, and what parsing found (`None`: too
-                // long, decoded the slow way).
-                let mut lines: Vec<(usize, usize, Option<LineParts>)> =
-                    Vec::with_capacity(tail.len() / 64);
-                for_each_text_line(tail, |start, end| {
-                    let parts = (end - start <= max_line).then(|| {
-                        parse_line_without_escapes(&tail[start..end], None, read.wall).parts()
-                    });
-                    lines.push((start, end, parts));
+        // Each line's start and end in `tail`, and what parsing found (`None`: too long,
+        // decoded the slow way); and where the words occur in `tail`.
+        let parse_tail = move || {
+            let mut lines: Vec<(usize, usize, Option<LineParts>)> =
+                Vec::with_capacity(tail.len() / 64);
+            for_each_text_line(tail, |start, end| {
+                let parts = (end - start <= max_line).then(|| {
+                    parse_line_without_escapes(&tail[start..end], None, read.wall).parts()
                 });
-                let mut hits = WordHits::default();
-                filter.find_words(tail, &mut hits);
-                (lines, hits)
+                lines.push((start, end, parts));
             });
+            let mut hits = WordHits::default();
+            filter.find_words(tail, &mut hits);
+            (lines, hits)
+        };
+        std::thread::scope(|scope| {
+            // Without a thread (none to be had), this one parses the rest afterwards.
+            let helper = std::thread::Builder::new()
+                .name("log-parse".to_string())
+                .spawn_scoped(scope, &parse_tail)
+                .ok();
             // The words of the first part are enough for its lines: a match holds no line
             // break, so none begins in the first part and ends in the second.
             self.use_hits = self.filter.find_words(head, &mut self.hits);
@@ -283,9 +288,10 @@ impl<P: Copy> Decoder<P> {
                     self.push_text_line(&parsed, start, at(start), read, out);
                 }
             });
-            let (lines, tail_hits) = match helper.join() {
-                Ok(done) => done,
-                Err(panic) => std::panic::resume_unwind(panic),
+            let (lines, tail_hits) = match helper.map(|helper| helper.join()) {
+                Some(Ok(done)) => done,
+                Some(Err(panic)) => std::panic::resume_unwind(panic),
+                None => parse_tail(),
             };
             self.hits.append_moved(&tail_hits, split);
             for (start, end, parts) in lines {
