@@ -68,8 +68,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::alerting::Alerter;
 use crate::check::{ContainerViews, HttpClients};
-use crate::discovery::Discovery;
 use crate::deploys::DeployMarkers;
+use crate::discovery::Discovery;
 use crate::maintenance::Maintenance;
 use crate::scheduler::{Scheduler, SchedulerStats};
 use crate::settings::Settings;
@@ -132,6 +132,10 @@ pub async fn run(
         stats: scheduler_stats.clone(),
     });
     scheduler.clone().spawn(&mut supervisor, shutdown.clone());
+    if discovery.is_none() {
+        // Nothing will ask for the history of checks not configured: let it go now.
+        restored = std::collections::HashMap::new();
+    }
     if let Some(settings) = discovery {
         let view = scheduler.containers.view(Some(&settings.project));
         let discovery = Discovery {

@@ -5,15 +5,18 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
 use service_kit::metrics_text::{MetricKind, MetricsText, CONTENT_TYPE};
 
 use super::status::{overall, Overall};
 use super::App;
 use crate::check::Status;
+use crate::state::CheckSet;
 
 /// The few facts of one check that metrics need, copied under its lock (a full state copy
 /// would carry the response-time history, too costly with thousands of checks).
@@ -32,11 +35,20 @@ struct LastProbe {
     cert_not_after: Option<i64>,
 }
 
-/// Renders every metric from the current state.
-pub fn render(app: &App) -> String {
+/// The facts every part is rendered from, read once per scrape so that the parts agree.
+struct Snapshot {
+    /// The checks at the time of the scrape.
+    checks: Arc<CheckSet>,
+    /// Their rows, in the same order.
+    rows: Vec<Row>,
+    /// The time of the scrape.
+    now: DateTime<Utc>,
+}
+
+fn snapshot(app: &App) -> Snapshot {
     let now = Utc::now();
     let checks = app.state.checks();
-    let states: Vec<Row> = checks
+    let rows: Vec<Row> = checks
         .iter()
         .map(|check| {
             let s = check.lock();
@@ -54,184 +66,228 @@ pub fn render(app: &App) -> String {
             }
         })
         .collect();
-    // About 600 bytes per check: sized up front, as thousands of checks make megabytes.
-    let mut m = MetricsText::with_capacity(4096 + checks.len() * 640);
+    Snapshot { checks, rows, now }
+}
 
-    m.family(
-        "probe_success",
-        MetricKind::Gauge,
-        "Whether the last check of the service succeeded (1) or failed (0).",
-    );
-    for (info, state) in checks.iter().map(|c| &c.info).zip(&states) {
-        if state.last.is_some() {
-            let v = if state.status.is_ok() { 1.0 } else { 0.0 };
-            m.sample(
+/// How many parts the document is sent in: one per per-check family, then the service's own
+/// counters. With 10,000 checks the whole text is about 6 MB; sent part by part, each
+/// rendered only when the previous one is on its way, a scrape holds at most the largest
+/// (`healthcheck_service_status`, about 2.5 MB) instead of all of it at once.
+const PARTS: usize = 9;
+
+/// Bytes per check of each part, to size its buffer once (about 70 per sample line).
+const BYTES_PER_CHECK: [usize; PARTS] = [80, 80, 70, 80, 300, 70, 70, 160, 0];
+
+/// Renders part `part` (`0..PARTS`) of the document.
+fn render_part(app: &App, snapshot: &Snapshot, part: usize) -> String {
+    let Snapshot {
+        checks,
+        rows: states,
+        now,
+    } = snapshot;
+    let now = *now;
+    let mut m = MetricsText::with_capacity(1024 + checks.len() * BYTES_PER_CHECK[part]);
+    match part {
+        0 => {
+            m.family(
                 "probe_success",
-                &[("check", &*info.name), ("type", info.kind)],
-                v,
+                MetricKind::Gauge,
+                "Whether the last check of the service succeeded (1) or failed (0).",
             );
+            for (info, state) in checks.iter().map(|c| &c.info).zip(states.iter()) {
+                if state.last.is_some() {
+                    let v = if state.status.is_ok() { 1.0 } else { 0.0 };
+                    m.sample(
+                        "probe_success",
+                        &[("check", &*info.name), ("type", info.kind)],
+                        v,
+                    );
+                }
+            }
         }
-    }
-    m.family(
-        "probe_duration_seconds",
-        MetricKind::Gauge,
-        "How long the last check took, in seconds.",
-    );
-    for (info, state) in checks.iter().map(|c| &c.info).zip(&states) {
-        if let Some(last) = &state.last {
-            m.sample(
+        1 => {
+            m.family(
                 "probe_duration_seconds",
-                &[("check", &*info.name), ("type", info.kind)],
-                last.elapsed.as_secs_f64(),
+                MetricKind::Gauge,
+                "How long the last check took, in seconds.",
             );
+            for (info, state) in checks.iter().map(|c| &c.info).zip(states.iter()) {
+                if let Some(last) = &state.last {
+                    m.sample(
+                        "probe_duration_seconds",
+                        &[("check", &*info.name), ("type", info.kind)],
+                        last.elapsed.as_secs_f64(),
+                    );
+                }
+            }
         }
-    }
-    m.family(
-        "probe_http_status_code",
-        MetricKind::Gauge,
-        "HTTP status code of the last answer.",
-    );
-    for (info, state) in checks.iter().map(|c| &c.info).zip(&states) {
-        if let Some(code) = state.last.as_ref().and_then(|o| o.http_status) {
-            m.sample(
+        2 => {
+            m.family(
                 "probe_http_status_code",
-                &[("check", &*info.name)],
-                f64::from(code),
+                MetricKind::Gauge,
+                "HTTP status code of the last answer.",
             );
+            for (info, state) in checks.iter().map(|c| &c.info).zip(states.iter()) {
+                if let Some(code) = state.last.as_ref().and_then(|o| o.http_status) {
+                    m.sample(
+                        "probe_http_status_code",
+                        &[("check", &*info.name)],
+                        f64::from(code),
+                    );
+                }
+            }
         }
-    }
-    m.family(
-        "probe_ssl_earliest_cert_expiry",
-        MetricKind::Gauge,
-        "When the TLS certificate expires, in unix seconds.",
-    );
-    for (info, state) in checks.iter().map(|c| &c.info).zip(&states) {
-        if let Some(at) = state.last.as_ref().and_then(|o| o.cert_not_after) {
-            m.sample(
+        3 => {
+            m.family(
                 "probe_ssl_earliest_cert_expiry",
-                &[("check", &*info.name)],
-                at as f64,
+                MetricKind::Gauge,
+                "When the TLS certificate expires, in unix seconds.",
             );
+            for (info, state) in checks.iter().map(|c| &c.info).zip(states.iter()) {
+                if let Some(at) = state.last.as_ref().and_then(|o| o.cert_not_after) {
+                    m.sample(
+                        "probe_ssl_earliest_cert_expiry",
+                        &[("check", &*info.name)],
+                        at as f64,
+                    );
+                }
+            }
         }
-    }
-    m.family(
-        "healthcheck_service_status",
-        MetricKind::Gauge,
-        "1 for the service's current status (up, degraded, down, unknown).",
-    );
-    for (info, state) in checks.iter().map(|c| &c.info).zip(&states) {
-        for status in [Status::Up, Status::Degraded, Status::Down, Status::Unknown] {
-            let v = if state.status == status { 1.0 } else { 0.0 };
-            m.sample(
+        4 => {
+            m.family(
                 "healthcheck_service_status",
-                &[("check", &*info.name), ("status", status.as_str())],
-                v,
+                MetricKind::Gauge,
+                "1 for the service's current status (up, degraded, down, unknown).",
             );
+            for (info, state) in checks.iter().map(|c| &c.info).zip(states.iter()) {
+                for status in [Status::Up, Status::Degraded, Status::Down, Status::Unknown] {
+                    let v = if state.status == status { 1.0 } else { 0.0 };
+                    m.sample(
+                        "healthcheck_service_status",
+                        &[("check", &*info.name), ("status", status.as_str())],
+                        v,
+                    );
+                }
+            }
         }
-    }
-    m.family(
-        "healthcheck_consecutive_failures",
-        MetricKind::Gauge,
-        "Failed checks in a row.",
-    );
-    for (info, state) in checks.iter().map(|c| &c.info).zip(&states) {
-        m.sample(
-            "healthcheck_consecutive_failures",
-            &[("check", &*info.name)],
-            f64::from(state.consecutive_failures),
-        );
-    }
-    m.family(
-        "healthcheck_uptime_ratio",
-        MetricKind::Gauge,
-        "Share of passing checks over the last 24 hours (0 to 1).",
-    );
-    for (info, state) in checks.iter().map(|c| &c.info).zip(&states) {
-        if let Some(percent) = state.uptime_percent {
-            m.sample(
+        5 => {
+            m.family(
+                "healthcheck_consecutive_failures",
+                MetricKind::Gauge,
+                "Failed checks in a row.",
+            );
+            for (info, state) in checks.iter().map(|c| &c.info).zip(states.iter()) {
+                m.sample(
+                    "healthcheck_consecutive_failures",
+                    &[("check", &*info.name)],
+                    f64::from(state.consecutive_failures),
+                );
+            }
+        }
+        6 => {
+            m.family(
                 "healthcheck_uptime_ratio",
-                &[("check", &*info.name)],
-                percent / 100.0,
+                MetricKind::Gauge,
+                "Share of passing checks over the last 24 hours (0 to 1).",
+            );
+            for (info, state) in checks.iter().map(|c| &c.info).zip(states.iter()) {
+                if let Some(percent) = state.uptime_percent {
+                    m.sample(
+                        "healthcheck_uptime_ratio",
+                        &[("check", &*info.name)],
+                        percent / 100.0,
+                    );
+                }
+            }
+        }
+        7 => {
+            m.family(
+                "healthcheck_checks_total",
+                MetricKind::Counter,
+                "Checks run since start, by result.",
+            );
+            for (info, state) in checks.iter().map(|c| &c.info).zip(states.iter()) {
+                let failures = state.failures_total as f64;
+                let successes = (state.runs_total - state.failures_total) as f64;
+                m.sample(
+                    "healthcheck_checks_total",
+                    &[("check", &*info.name), ("result", "success")],
+                    successes,
+                );
+                m.sample(
+                    "healthcheck_checks_total",
+                    &[("check", &*info.name), ("result", "failure")],
+                    failures,
+                );
+            }
+        }
+        _ => {
+            let stack = overall(
+                states.iter().map(|s| &s.status),
+                app.state.first_round_done(),
+            );
+            m.family(
+                "healthcheck_stack_healthy",
+                MetricKind::Gauge,
+                "1 when every service is up or degraded, else 0.",
+            )
+            .sample(
+                "healthcheck_stack_healthy",
+                &[],
+                if stack == Overall::Unhealthy {
+                    0.0
+                } else {
+                    1.0
+                },
+            );
+            m.family(
+                "healthcheck_missed_rounds_total",
+                MetricKind::Counter,
+                "Checks that started more than half an interval late.",
+            )
+            .sample(
+                "healthcheck_missed_rounds_total",
+                &[],
+                app.scheduler_stats.missed_rounds.load(Ordering::Relaxed) as f64,
+            );
+            let alerts = app
+                .alerter
+                .dispatcher()
+                .map(|d| d.stats())
+                .unwrap_or_default();
+            alerts.write_metrics(&mut m, "healthcheck_alerts_total");
+            m.family(
+                "healthcheck_maintenance_suppressed_alerts_total",
+                MetricKind::Counter,
+                "Alerts not sent because a maintenance window covered the service.",
+            )
+            .sample(
+                "healthcheck_maintenance_suppressed_alerts_total",
+                &[],
+                app.alerter.held_back() as f64,
+            );
+            m.family(
+                "healthcheck_maintenance_windows",
+                MetricKind::Gauge,
+                "Maintenance windows open now.",
+            )
+            .sample(
+                "healthcheck_maintenance_windows",
+                &[],
+                app.maintenance.count(now) as f64,
             );
         }
     }
-    m.family(
-        "healthcheck_checks_total",
-        MetricKind::Counter,
-        "Checks run since start, by result.",
-    );
-    for (info, state) in checks.iter().map(|c| &c.info).zip(&states) {
-        let failures = state.failures_total as f64;
-        let successes = (state.runs_total - state.failures_total) as f64;
-        m.sample(
-            "healthcheck_checks_total",
-            &[("check", &*info.name), ("result", "success")],
-            successes,
-        );
-        m.sample(
-            "healthcheck_checks_total",
-            &[("check", &*info.name), ("result", "failure")],
-            failures,
-        );
-    }
-    let stack = overall(
-        states.iter().map(|s| &s.status),
-        app.state.first_round_done(),
-    );
-    m.family(
-        "healthcheck_stack_healthy",
-        MetricKind::Gauge,
-        "1 when every service is up or degraded, else 0.",
-    )
-    .sample(
-        "healthcheck_stack_healthy",
-        &[],
-        if stack == Overall::Unhealthy {
-            0.0
-        } else {
-            1.0
-        },
-    );
-    m.family(
-        "healthcheck_missed_rounds_total",
-        MetricKind::Counter,
-        "Checks that started more than half an interval late.",
-    )
-    .sample(
-        "healthcheck_missed_rounds_total",
-        &[],
-        app.scheduler_stats.missed_rounds.load(Ordering::Relaxed) as f64,
-    );
-    let alerts = app
-        .alerter
-        .dispatcher()
-        .map(|d| d.stats())
-        .unwrap_or_default();
-    alerts.write_metrics(&mut m, "healthcheck_alerts_total");
-    m.family(
-        "healthcheck_maintenance_suppressed_alerts_total",
-        MetricKind::Counter,
-        "Alerts not sent because a maintenance window covered the service.",
-    )
-    .sample(
-        "healthcheck_maintenance_suppressed_alerts_total",
-        &[],
-        app.alerter.held_back() as f64,
-    );
-    m.family(
-        "healthcheck_maintenance_windows",
-        MetricKind::Gauge,
-        "Maintenance windows open now.",
-    )
-    .sample(
-        "healthcheck_maintenance_windows",
-        &[],
-        app.maintenance.count(now) as f64,
-    );
     m.finish()
 }
 
-/// `GET /metrics`.
+/// `GET /metrics`: the document sent part by part (see [`PARTS`]).
 pub async fn metrics(State(app): State<Arc<App>>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, CONTENT_TYPE)], render(&app))
+    let snapshot = snapshot(&app);
+    let parts = futures_util::stream::iter(0..PARTS)
+        .map(move |part| Ok::<_, std::convert::Infallible>(render_part(&app, &snapshot, part)));
+    (
+        [(header::CONTENT_TYPE, CONTENT_TYPE)],
+        Body::from_stream(parts),
+    )
 }

@@ -17,6 +17,9 @@ use crate::config::{EndpointConfig, StatusSpec};
 /// endpoint that answers more than this is misconfigured, and we must not buffer it all.
 const MAX_BODY_BYTES: usize = 1024 * 1024;
 
+/// Idle keep-alive connections kept per target host (scheme, host, port).
+const MAX_IDLE_PER_HOST: usize = 16;
+
 /// The HTTP clients shared by every HTTP check, so connections are pooled per target rather
 /// than opened for each request: one that verifies certificates, one for checks with
 /// `tls_verify = false`.
@@ -64,6 +67,11 @@ fn client(verify_tls: bool) -> reqwest::Client {
         .danger_accept_invalid_certs(!verify_tls)
         .redirect(reqwest::redirect::Policy::limited(5))
         .pool_idle_timeout(Duration::from_secs(60))
+        // Probes of one host overlap little (a probe takes a millisecond or two), but the
+        // first round of thousands of checks, or a round delayed by a busy moment, opens up
+        // to `max_concurrent` connections at once; kept idle, each holds its buffers for the
+        // idle timeout. A few per host serve the steady state.
+        .pool_max_idle_per_host(MAX_IDLE_PER_HOST)
         .build()
         .expect("the TLS backend is compiled in")
 }

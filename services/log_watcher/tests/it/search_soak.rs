@@ -47,14 +47,25 @@ async fn eight_clients_searching_continuously_do_not_slow_ingestion_and_lose_or_
     let (_guard, dir) = temp_dir();
     let log = dir.join("app.log");
     let data = dir.join("data");
-    let app = Arc::new(spawn_app(&files_config(&[&log], "[summary]\ninterval_mins = 0"), &data).await);
+    let app = Arc::new(
+        spawn_app(
+            &files_config(&[&log], "[summary]\ninterval_mins = 0"),
+            &data,
+        )
+        .await,
+    );
 
     // The writer: numbered lines as fast as they are read, never more than MAX_LAG ahead.
     let written = Arc::new(AtomicU64::new(0));
     let read = Arc::new(AtomicU64::new(0));
     let stop_writing = Arc::new(AtomicBool::new(false));
     let writer = {
-        let (written, read, stop, log) = (written.clone(), read.clone(), stop_writing.clone(), log.clone());
+        let (written, read, stop, log) = (
+            written.clone(),
+            read.clone(),
+            stop_writing.clone(),
+            log.clone(),
+        );
         std::thread::spawn(move || {
             let mut next = 0u64;
             while !stop.load(Ordering::Relaxed) {
@@ -64,8 +75,14 @@ async fn eight_clients_searching_continuously_do_not_slow_ingestion_and_lose_or_
                 }
                 let mut chunk = String::with_capacity(10_000 * 80);
                 for n in next..next + 10_000 {
-                    let level = if n % EVENT_EVERY == 0 { "ERROR" } else { "INFO" };
-                    chunk.push_str(&format!("{level} seq={n:09} request handled in 12 ms by worker\n"));
+                    let level = if n % EVENT_EVERY == 0 {
+                        "ERROR"
+                    } else {
+                        "INFO"
+                    };
+                    chunk.push_str(&format!(
+                        "{level} seq={n:09} request handled in 12 ms by worker\n"
+                    ));
                 }
                 append(&log, &chunk);
                 next += 10_000;
@@ -82,8 +99,12 @@ async fn eight_clients_searching_continuously_do_not_slow_ingestion_and_lose_or_
     let searches = Arc::new(AtomicU64::new(0));
     let clients: Vec<_> = (0..8u64)
         .map(|client| {
-            let (app, searching, done, searches) =
-                (app.clone(), searching.clone(), done.clone(), searches.clone());
+            let (app, searching, done, searches) = (
+                app.clone(),
+                searching.clone(),
+                done.clone(),
+                searches.clone(),
+            );
             tokio::spawn(async move {
                 let mut i = client;
                 while !done.load(Ordering::Relaxed) {
@@ -100,7 +121,10 @@ async fn eight_clients_searching_continuously_do_not_slow_ingestion_and_lose_or_
                         _ => format!("q=worker&level=error&service=app&limit={}", 1 + i % 500),
                     };
                     let (code, _) = app.get_text(&format!("/logs?{query}")).await;
-                    assert!(code.is_success() || code == reqwest::StatusCode::SERVICE_UNAVAILABLE, "{code}");
+                    assert!(
+                        code.is_success() || code == reqwest::StatusCode::SERVICE_UNAVAILABLE,
+                        "{code}"
+                    );
                     searches.fetch_add(1, Ordering::Relaxed);
                     i += 8;
                 }
@@ -131,15 +155,27 @@ async fn eight_clients_searching_continuously_do_not_slow_ingestion_and_lose_or_
     // Everything written is read, once.
     let deadline = Instant::now() + Duration::from_secs(120);
     while lines_read(&app).await < total {
-        assert!(Instant::now() < deadline, "only {} of {total} lines read", lines_read(&app).await);
+        assert!(
+            Instant::now() < deadline,
+            "only {} of {total} lines read",
+            lines_read(&app).await
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(lines_read(&app).await, total, "no line counted twice");
-    Arc::try_unwrap(app).ok().expect("the clients are done").stop().await;
+    Arc::try_unwrap(app)
+        .ok()
+        .expect("the clients are done")
+        .stop()
+        .await;
     let db = rusqlite::Connection::open(data.join("log_watcher.sqlite")).unwrap();
     let (events, distinct): (i64, i64) = db
-        .query_row("SELECT COUNT(*), COUNT(DISTINCT message) FROM events", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row(
+            "SELECT COUNT(*), COUNT(DISTINCT message) FROM events",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
         .unwrap();
     assert_eq!(events as u64, total / EVENT_EVERY, "every event stored");
     assert_eq!(distinct, events, "none twice");
