@@ -12,8 +12,11 @@ use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::Engine;
-use crate::events::{self, LifecycleEvent, WatchMessage};
+use crate::events::{self, LifecycleAction, LifecycleEvent, WatchMessage};
 use crate::facts::ContainerFacts;
+
+/// How long after a `die` the container is inspected again.
+const LOOK_AGAIN_AFTER: Duration = Duration::from_secs(1);
 
 /// What the view holds.
 #[derive(Debug, Default)]
@@ -129,7 +132,23 @@ impl ProjectView {
         changed: watch::Sender<u64>,
     ) {
         let bump = || changed.send_modify(|n| *n = n.wrapping_add(1));
-        while let Some(message) = messages.recv().await {
+        // A container that died is inspected once more a moment later: the engine may set
+        // some of its facts (OOMKilled) after the `die` event, with no event of their own.
+        let (again, mut looked_again) = tokio::sync::mpsc::unbounded_channel::<String>();
+        loop {
+            let message = tokio::select! {
+                message = messages.recv() => match message {
+                    Some(message) => message,
+                    None => return,
+                },
+                Some(id) = looked_again.recv() => {
+                    if let Ok(facts) = engine.container(&id).await {
+                        self.replace(&id, facts);
+                        bump();
+                    }
+                    continue;
+                }
+            };
             match message {
                 WatchMessage::Connected => {
                     let listed = engine.project_services(self.project.as_deref()).await;
@@ -149,6 +168,13 @@ impl ProjectView {
                         // reconnection sets them right.
                         if let Ok(facts) = engine.container(&event.container_id).await {
                             self.replace(&event.container_id, facts);
+                        }
+                        if matches!(event.action, LifecycleAction::Die { .. }) {
+                            let (again, id) = (again.clone(), event.container_id.clone());
+                            tokio::spawn(async move {
+                                tokio::time::sleep(LOOK_AGAIN_AFTER).await;
+                                let _ = again.send(id);
+                            });
                         }
                     }
                     let _ = self.events.send(event);

@@ -139,11 +139,16 @@ async fn a_projects_containers_their_endings_and_health_are_seen_with_their_even
     assert!(api.detail.starts_with("running for "), "{api:?}");
     let worker = eventually_status(&engine, &project, "worker", ContainerStatus::Down).await;
     assert_eq!(worker.reason.as_deref(), Some("exited with code 3"));
-    let hog = eventually_status(&engine, &project, "hog", ContainerStatus::Down).await;
-    assert_eq!(
-        hog.reason.as_deref(),
-        Some("exited with code 137 (OOM-killed)")
-    );
+    // The engine may set OOMKilled a moment after the exit code: asked until it says so.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let hog = eventually_status(&engine, &project, "hog", ContainerStatus::Down).await;
+        if hog.reason.as_deref() == Some("exited with code 137 (OOM-killed)") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{hog:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     let sick = eventually_status(&engine, &project, "sick", ContainerStatus::Down).await;
     assert_eq!(
         sick.reason.as_deref(),

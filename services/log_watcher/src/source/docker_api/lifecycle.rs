@@ -110,29 +110,35 @@ impl Lifecycle {
                 });
             }
             LifecycleAction::Die { exit_code } => {
-                let oom = self.oom_killed.remove(&id);
-                let (level, ended) = match (exit_code, oom) {
-                    (Some(code), true) => (
-                        Level::Error,
-                        format!("exited with code {code} (OOM-killed)"),
-                    ),
-                    (Some(0), false) => (Level::Info, "exited with code 0".to_string()),
-                    (Some(code), false) => (Level::Error, format!("exited with code {code}")),
-                    (None, _) => (Level::Error, "exited".to_string()),
-                };
-                let event = LogEvent {
-                    id: 0,
-                    timestamp: event.time,
-                    service,
-                    level,
-                    message: format!("container {ended}"),
-                };
+                let oom_seen = self.oom_killed.remove(&id);
+                let exit_code = *exit_code;
                 let (docker, batches, lines) = (
                     docker.clone(),
                     self.batches.clone(),
                     self.settings.last_lines,
                 );
+                let time = event.time;
                 tokio::spawn(async move {
+                    // The engine's `oom` event may come after the `die`: its OOMKilled flag
+                    // is asked too, for a 137.
+                    let oom =
+                        oom_seen || (exit_code == Some(137) && oom_killed(&docker, &id).await);
+                    let (level, ended) = match (exit_code, oom) {
+                        (Some(code), true) => (
+                            Level::Error,
+                            format!("exited with code {code} (OOM-killed)"),
+                        ),
+                        (Some(0), false) => (Level::Info, "exited with code 0".to_string()),
+                        (Some(code), false) => (Level::Error, format!("exited with code {code}")),
+                        (None, _) => (Level::Error, "exited".to_string()),
+                    };
+                    let event = LogEvent {
+                        id: 0,
+                        timestamp: time,
+                        service,
+                        level,
+                        message: format!("container {ended}"),
+                    };
                     let event = with_last_lines(event, &docker, &id, lines).await;
                     send(&batches, event).await;
                 });
@@ -235,6 +241,18 @@ async fn with_last_lines(mut event: LogEvent, docker: &Docker, id: &str, lines: 
         event.message.push_str(line);
     }
     event
+}
+
+/// Whether the engine says the OOM killer ended the container's last run.
+async fn oom_killed(docker: &Docker, id: &str) -> bool {
+    let inspect = docker.inspect_container(id, None::<InspectContainerOptions>);
+    match tokio::time::timeout(ASK_TIMEOUT, inspect).await {
+        Ok(Ok(inspect)) => inspect
+            .state
+            .and_then(|state| state.oom_killed)
+            .unwrap_or(false),
+        _ => false,
+    }
 }
 
 /// `event` with the HEALTHCHECK's last output appended (`HEALTHCHECK unhealthy: ...`).
