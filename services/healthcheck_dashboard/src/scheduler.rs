@@ -15,9 +15,9 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::alerting::Alerter;
-use crate::check::{Check, ContainerViews, Gate, HttpClients, Outcome, Status};
+use crate::check::{ContainerViews, Gate, HttpClients, Outcome, Status};
 use crate::history::{HistoryRecord, HistoryWriter};
-use crate::state::HealthState;
+use crate::state::{CheckRef, HealthState};
 use crate::supervisor::Supervisor;
 
 /// Counters about the scheduler itself, exported in `/metrics`.
@@ -89,7 +89,7 @@ impl Scheduler {
 
     /// Runs `check` on its schedule until `stop` (the service's shutdown, or the check's
     /// removal).
-    pub async fn run_check(&self, check: Arc<Check>, stop: CancellationToken) {
+    pub async fn run_check(&self, check: CheckRef, stop: CancellationToken) {
         let mut ticks = check.schedule.ticks();
         let reminder = self.alerter.reminder();
         loop {
