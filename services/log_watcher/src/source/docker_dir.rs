@@ -52,10 +52,7 @@ pub fn discover(dir: &Path) -> std::io::Result<Vec<ContainerLog>> {
             Some(config) => {
                 let labels = config.config.and_then(|c| c.labels).unwrap_or_default();
                 // `sidecars.logs.enabled=false` leaves the service out.
-                if labels
-                    .get("sidecars.logs.enabled")
-                    .is_some_and(|v| v.trim().eq_ignore_ascii_case("false"))
-                {
+                if !super::docker_api::selector::logs_labels(&labels).enabled {
                     continue;
                 }
                 let service = labels

@@ -121,8 +121,9 @@ impl Lifecycle {
                 tokio::spawn(async move {
                     // The engine's `oom` event may come after the `die`: its OOMKilled flag
                     // is asked too, for a 137.
-                    let oom =
-                        oom_seen || (exit_code == Some(137) && oom_killed(&docker, &id).await);
+                    let oom = oom_seen
+                        || (exit_code == Some(137)
+                            && facts(&docker, &id).await.is_some_and(|f| f.oom_killed));
                     let (level, ended) = match (exit_code, oom) {
                         (Some(code), true) => (
                             Level::Error,
@@ -243,27 +244,20 @@ async fn with_last_lines(mut event: LogEvent, docker: &Docker, id: &str, lines: 
     event
 }
 
-/// Whether the engine says the OOM killer ended the container's last run.
-async fn oom_killed(docker: &Docker, id: &str) -> bool {
+/// The container's facts as the engine tells them now; `None` when it does not answer in time.
+async fn facts(docker: &Docker, id: &str) -> Option<compose_engine::ContainerFacts> {
     let inspect = docker.inspect_container(id, None::<InspectContainerOptions>);
     match tokio::time::timeout(ASK_TIMEOUT, inspect).await {
-        Ok(Ok(inspect)) => inspect
-            .state
-            .and_then(|state| state.oom_killed)
-            .unwrap_or(false),
-        _ => false,
+        Ok(Ok(inspect)) => compose_engine::ContainerFacts::from_inspect(inspect),
+        _ => None,
     }
 }
 
 /// `event` with the HEALTHCHECK's last output appended (`HEALTHCHECK unhealthy: ...`).
 async fn with_health_output(mut event: LogEvent, docker: &Docker, id: &str) -> LogEvent {
-    let inspect = docker.inspect_container(id, None::<InspectContainerOptions>);
-    if let Ok(Ok(inspect)) = tokio::time::timeout(ASK_TIMEOUT, inspect).await {
-        let facts = compose_engine::ContainerFacts::from_inspect(inspect);
-        if let Some(output) = facts.and_then(|f| f.health_output) {
-            event.message.push_str(": ");
-            event.message.push_str(&output);
-        }
+    if let Some(output) = facts(docker, id).await.and_then(|f| f.health_output) {
+        event.message.push_str(": ");
+        event.message.push_str(&output);
     }
     event
 }

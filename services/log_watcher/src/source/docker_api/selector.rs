@@ -11,10 +11,8 @@ use std::path::Path;
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
-/// Label Compose puts on a container with its service name.
-pub const SERVICE_LABEL: &str = "com.docker.compose.service";
-/// Label Compose puts on a container with its project name.
-pub const PROJECT_LABEL: &str = "com.docker.compose.project";
+/// The labels Compose puts on a container with its service and project names.
+pub use compose_engine::{PROJECT_LABEL, SERVICE_LABEL};
 
 /// A container as the engine describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,7 +139,7 @@ impl Selector {
 }
 
 /// The container's `sidecars.logs.*` labels; one that cannot be read counts as not set.
-fn logs_labels(labels: &HashMap<String, String>) -> LogsLabels {
+pub(crate) fn logs_labels(labels: &HashMap<String, String>) -> LogsLabels {
     let labels: BTreeMap<String, String> = labels
         .iter()
         .filter(|(key, _)| key.starts_with("sidecars.logs."))
