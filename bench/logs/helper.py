@@ -20,6 +20,11 @@ Subcommands:
                                 wait until FILE holds LINES newline characters (read
                                 incrementally); print "end=<unix s> lines=<n>" (exit 1 on
                                 timeout or when PID has exited); PID as for until-counted
+  until-output-then-counted FILE EVENTS URL LINES TIMEOUT PID
+                                until-lines FILE EVENTS, then until-counted URL LINES (the
+                                HTTP polling starts only then); print "output_at=<unix s>
+                                end=<unix s> ..." (exit 1 on timeout or when PID has exited);
+                                PID as for until-counted
   wait-open URL N TIMEOUT       wait until GET URL (/api/sources) lists at least N open sources;
                                 print the seconds it took (exit 1 on timeout)
   metric URL NAME               print the sum of the samples of metric NAME at URL
@@ -243,10 +248,11 @@ def alive(pid):
         return False
 
 
-def until_counted(url, lines, limit, pid):
+def poll_counted(url, lines, deadline, pid):
+    """Polls GET URL (/summary) over one keep-alive connection until the sum of "totals"
+    reaches LINES; returns (done, polls, counted)."""
     parsed = urllib.parse.urlsplit(url)
     target = parsed.path + ("?" + parsed.query if parsed.query else "")
-    deadline = time.monotonic() + limit
     polls = counted = 0
     conn = None
     while time.monotonic() < deadline and alive(pid):
@@ -260,19 +266,17 @@ def until_counted(url, lines, limit, pid):
             if response.status == 200:
                 counted = sum(json.loads(body)["totals"].values())
                 if counted >= lines:
-                    print(f"end={time.time():.6f} polls={polls} counted={counted}")
-                    return 0
+                    return True, polls, counted
         except (OSError, http.client.HTTPException, ValueError):
             if conn is not None:
                 conn.close()
             conn = None
         time.sleep(0.005)
-    print(f"end={time.time():.6f} polls={polls} counted={counted} failed=1")
-    return 1
+    return False, polls, counted
 
 
-def until_lines(path, lines, limit, pid):
-    deadline = time.monotonic() + limit
+def poll_lines(path, lines, deadline, pid):
+    """Reads PATH as it grows until it holds LINES newline characters; returns (done, seen)."""
     seen = 0
     offset = 0
     while time.monotonic() < deadline and alive(pid):
@@ -288,11 +292,37 @@ def until_lines(path, lines, limit, pid):
         except FileNotFoundError:
             pass
         if seen >= lines:
-            print(f"end={time.time():.6f} lines={seen}")
-            return 0
+            return True, seen
         time.sleep(0.005)
-    print(f"end={time.time():.6f} lines={seen} failed=1")
-    return 1
+    return False, seen
+
+
+def until_counted(url, lines, limit, pid):
+    done, polls, counted = poll_counted(url, lines, time.monotonic() + limit, pid)
+    print(f"end={time.time():.6f} polls={polls} counted={counted}" + ("" if done else " failed=1"))
+    return 0 if done else 1
+
+
+def until_lines(path, lines, limit, pid):
+    done, seen = poll_lines(path, lines, time.monotonic() + limit, pid)
+    print(f"end={time.time():.6f} lines={seen}" + ("" if done else " failed=1"))
+    return 0 if done else 1
+
+
+def until_output_then_counted(path, events, url, lines, limit, pid):
+    """First until PATH (the process's stdout) holds EVENTS lines, the moment syslog-ng is
+    timed at too; only then polls URL until it counts LINES lines, so that the HTTP polling
+    does not run beside the first measure."""
+    deadline = time.monotonic() + limit
+    done, seen = poll_lines(path, events, deadline, pid)
+    output_at = time.time()
+    if not done:
+        print(f"output_at={output_at:.6f} end={output_at:.6f} lines={seen} failed=1")
+        return 1
+    done, polls, counted = poll_counted(url, lines, deadline, pid)
+    print(f"output_at={output_at:.6f} end={time.time():.6f} lines={seen} polls={polls} counted={counted}"
+          + ("" if done else " failed=1"))
+    return 0 if done else 1
 
 
 def wait_open(url, count, limit):
@@ -416,6 +446,9 @@ def main(argv):
         return until_counted(args[0], int(args[1]), float(args[2]), pid_arg(args[3]))
     elif command == "until-lines":
         return until_lines(args[0], int(args[1]), float(args[2]), pid_arg(args[3]))
+    elif command == "until-output-then-counted":
+        return until_output_then_counted(args[0], int(args[1]), args[2], int(args[3]), float(args[4]),
+                                         pid_arg(args[5]))
     elif command == "wait-open":
         return wait_open(args[0], int(args[1]), float(args[2]))
     elif command == "metric":

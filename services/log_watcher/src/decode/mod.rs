@@ -16,6 +16,7 @@
 //! Which of the finished lines are events is the [`filter`]'s answer.
 
 pub mod filter;
+pub mod parse_helper;
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -32,6 +33,9 @@ use crate::parse::{
 };
 
 pub use self::filter::{EventFilter, WordHits};
+pub use self::parse_helper::ParseHelper;
+
+use self::parse_helper::Parsed;
 
 /// How a source's lines are grouped into events.
 #[derive(Debug, Clone)]
@@ -178,14 +182,16 @@ impl<P: Copy> Decoder<P> {
     /// A run of complete lines of a plain file, each ending in `\n` (a `\r` before it is
     /// dropped too), the same as handing each to [`plain_line`](Self::plain_line) (cut at
     /// `max_line` bytes and flagged when longer), only faster: UTF-8 is validated and escape
-    /// sequences looked for once over the run, not line by line. `at` gives the position of
-    /// the line starting at a byte offset in `block`.
+    /// sequences looked for once over the run, not line by line, and a long run is parsed
+    /// on two threads, with `helper`. `at` gives the position of the line starting at a byte
+    /// offset in `block`.
     pub fn plain_block(
         &mut self,
         block: &[u8],
         max_line: usize,
         at: impl Fn(usize) -> P,
         read: ReadAt,
+        helper: &mut ParseHelper,
         out: &mut Decoded,
     ) {
         // `text` is `block[text_from..]` checked as UTF-8 up to `text_to`.
@@ -193,7 +199,7 @@ impl<P: Copy> Decoder<P> {
         let mut next_escape = memchr(ESC, block).unwrap_or(usize::MAX);
         if block.len() >= PARALLEL_BLOCK && text_to == block.len() && next_escape == usize::MAX {
             // The usual run: valid UTF-8 without escape sequences, every line the fast way.
-            self.plain_text_block(text, max_line, at, read, out);
+            self.plain_text_block(text, max_line, at, read, helper, out);
             return;
         }
         self.use_hits = self.filter.find_words(text, &mut self.hits);
@@ -237,65 +243,54 @@ impl<P: Copy> Decoder<P> {
     }
 
     /// [`plain_block`](Self::plain_block) over a run that is valid UTF-8 and holds no escape
-    /// sequence, in two parts at once: while this thread decodes the first lines, another
-    /// parses the rest (time, level, message: [`parse_line_without_escapes`], the costly
-    /// part); then this thread joins, counts and filters those in order, exactly as if it had
-    /// parsed them itself. Two cores read about a third faster than one.
+    /// sequence, on two threads at once: the [`ParseHelper`] parses the run (time, level,
+    /// message: [`parse_line_without_escapes`], the costly part) part by part, while this
+    /// thread parses the first lines itself and then joins, counts and filters every line in
+    /// order, exactly as if it had parsed them all. The parts are small, so both threads
+    /// work all along.
     fn plain_text_block(
         &mut self,
         text: &str,
         max_line: usize,
         at: impl Fn(usize) -> P,
         read: ReadAt,
+        helper: &mut ParseHelper,
         out: &mut Decoded,
     ) {
         let block = text.as_bytes();
-        // This thread also joins and filters every line: it parses the first part only.
-        let split = memchr(b'\n', &block[block.len() * HEAD_SHARE / 100..])
-            .map_or(block.len(), |i| block.len() * HEAD_SHARE / 100 + i + 1);
+        // This thread also joins and filters every line: it parses the first share only.
+        let split = line_end_after(block, block.len() * HEAD_SHARE / 100);
         let (head, tail) = text.split_at(split);
-        // The helper looks for the filter's words in its part too.
-        let filter = self.filter.clone();
-        // Each line's start and end in `tail`, and what parsing found (`None`: too long,
-        // decoded the slow way); and where the words occur in `tail`.
-        let parse_tail = move || {
-            let mut lines: Vec<(usize, usize, Option<LineParts>)> =
-                Vec::with_capacity(tail.len() / 64);
-            for_each_text_line(tail, |start, end| {
-                let parts = (end - start <= max_line).then(|| {
-                    parse_line_without_escapes(&tail[start..end], None, read.wall).parts()
-                });
-                lines.push((start, end, parts));
+        let parts = text_parts(tail.as_bytes(), PART_BYTES);
+        let sent = parts
+            .iter()
+            .take_while(|&&(from, to)| helper.send(&tail[from..to], max_line, read))
+            .count();
+        // The words of the first part are enough for its lines: a match holds no line
+        // break, so none begins in one part and ends in the next.
+        self.use_hits = self.filter.find_words(head, &mut self.hits);
+        for_each_text_line(head, |start, end| {
+            if end - start > max_line {
+                self.long_line(&block[start..end], max_line, at(start), read, out);
+            } else {
+                let parsed = parse_line_without_escapes(&text[start..end], None, read.wall);
+                self.push_text_line(&parsed, start, at(start), read, out);
+            }
+        });
+        for (index, &(from, to)) in parts.iter().enumerate() {
+            let parsed = if index < sent { helper.next() } else { None };
+            // Without the helper (it could not start, or stopped), this thread parses.
+            let parsed = parsed.unwrap_or_else(|| {
+                let mut lines = ParsedLines::new();
+                let mut hits = WordHits::default();
+                let part = &tail[from..to];
+                parse_text_part(part, max_line, read, helper.filter(), &mut lines, &mut hits);
+                Parsed::new(lines, hits)
             });
-            let mut hits = WordHits::default();
-            filter.find_words(tail, &mut hits);
-            (lines, hits)
-        };
-        std::thread::scope(|scope| {
-            // Without a thread (none to be had), this one parses the rest afterwards.
-            let helper = std::thread::Builder::new()
-                .name("log-parse".to_string())
-                .spawn_scoped(scope, &parse_tail)
-                .ok();
-            // The words of the first part are enough for its lines: a match holds no line
-            // break, so none begins in the first part and ends in the second.
-            self.use_hits = self.filter.find_words(head, &mut self.hits);
-            for_each_text_line(head, |start, end| {
-                if end - start > max_line {
-                    self.long_line(&block[start..end], max_line, at(start), read, out);
-                } else {
-                    let parsed = parse_line_without_escapes(&text[start..end], None, read.wall);
-                    self.push_text_line(&parsed, start, at(start), read, out);
-                }
-            });
-            let (lines, tail_hits) = match helper.map(|helper| helper.join()) {
-                Some(Ok(done)) => done,
-                Some(Err(panic)) => std::panic::resume_unwind(panic),
-                None => parse_tail(),
-            };
-            self.hits.append_moved(&tail_hits, split);
-            for (start, end, parts) in lines {
-                let (from, to) = (split + start, split + end);
+            let offset = split + from;
+            self.hits.append_moved(&parsed.hits, offset);
+            for &(start, end, parts) in &parsed.lines {
+                let (from, to) = (offset + start, offset + end);
                 match parts {
                     Some(parts) => {
                         let line = parts.with_text(&text[from..to]);
@@ -304,7 +299,8 @@ impl<P: Copy> Decoder<P> {
                     None => self.long_line(&block[from..to], max_line, at(from), read, out),
                 }
             }
-        });
+            helper.recycle(parsed);
+        }
         self.forget_spans();
         self.use_hits = false;
     }
@@ -506,9 +502,57 @@ const ESC: u8 = 0x1b;
 /// it starting a thread would cost more than it saves.
 const PARALLEL_BLOCK: usize = 128 * 1024;
 
-/// The share of a run, in percent, that the decoding thread parses itself: it joins,
-/// counts and filters every line besides, so the helper parses the larger part.
-const HEAD_SHARE: usize = 35;
+/// The share of a run, in percent, that the decoding thread parses itself before it takes
+/// the helper's parts: it joins, counts and filters every line besides, so the helper parses
+/// most of it.
+const HEAD_SHARE: usize = 20;
+
+/// About how many bytes of a run the helper parses before handing them over: small enough
+/// that the decoding thread soon has them, large enough that handing over costs little.
+const PART_BYTES: usize = 64 * 1024;
+
+/// Each line of a part of a run: its start and end in the part, and what parsing found
+/// (`None`: longer than the limit, decoded the slow way).
+type ParsedLines = Vec<(usize, usize, Option<LineParts>)>;
+
+/// Parses the complete lines of `part` into `lines`, and finds where `filter`'s words occur
+/// in it (`hits`).
+fn parse_text_part(
+    part: &str,
+    max_line: usize,
+    read: ReadAt,
+    filter: &EventFilter,
+    lines: &mut ParsedLines,
+    hits: &mut WordHits,
+) {
+    lines.clear();
+    lines.reserve(part.len() / 64);
+    for_each_text_line(part, |start, end| {
+        let parts = (end - start <= max_line)
+            .then(|| parse_line_without_escapes(&part[start..end], None, read.wall).parts());
+        lines.push((start, end, parts));
+    });
+    filter.find_words(part, hits);
+}
+
+/// The end of the line that holds byte `at` of `block` (just past its `\n`), or the end of
+/// `block`.
+fn line_end_after(block: &[u8], at: usize) -> usize {
+    memchr(b'\n', &block[at..]).map_or(block.len(), |i| at + i + 1)
+}
+
+/// `block` (complete lines) cut into runs of whole lines of about `size` bytes each, as
+/// (start, end) pairs.
+fn text_parts(block: &[u8], size: usize) -> Vec<(usize, usize)> {
+    let mut parts = Vec::with_capacity(block.len() / size + 1);
+    let mut from = 0;
+    while from < block.len() {
+        let to = line_end_after(block, (from + size).min(block.len() - 1));
+        parts.push((from, to));
+        from = to;
+    }
+    parts
+}
 
 /// Calls `line(start, end)` for each line of `text` (complete lines, each ending in `\n`),
 /// `end` before the `\n` and a `\r` before it.
@@ -652,8 +696,9 @@ mod tests {
         assert_eq!(decoder.held_from().count(), 0);
     }
 
-    #[test]
-    fn a_long_run_decoded_on_two_threads_is_decoded_as_line_by_line() {
+    /// A run of about three times [`PARALLEL_BLOCK`] of every kind of line, some of them
+    /// too long.
+    fn long_run() -> String {
         let kinds = [
             "2024-06-12T01:23:45.123Z INFO worker: processed job id=7",
             "ERROR:    Exception in ASGI application",
@@ -682,6 +727,11 @@ mod tests {
             block.push('\n');
             i += 1;
         }
+        block
+    }
+
+    /// Decodes `block` with `helper` as one run, and line by line; asserts both agree.
+    fn assert_decoded_as_line_by_line(block: &str, helper: &mut ParseHelper) {
         let read = ReadAt::now();
         let mut whole = decoder(true);
         let mut by_block = Decoded::default();
@@ -690,6 +740,7 @@ mod tests {
             1024,
             |offset| offset as u64,
             read,
+            helper,
             &mut by_block,
         );
         let mut single = decoder(true);
@@ -716,6 +767,24 @@ mod tests {
             whole.held_from().collect::<Vec<_>>(),
             single.held_from().collect::<Vec<_>>()
         );
+    }
+
+    #[test]
+    fn a_long_run_decoded_on_two_threads_is_decoded_as_line_by_line() {
+        let mut helper = ParseHelper::new(decoder(true).filter.clone());
+        // Twice: the helper thread stays and takes the next run.
+        let run = long_run();
+        assert_decoded_as_line_by_line(&run, &mut helper);
+        let later = PARALLEL_BLOCK + run[PARALLEL_BLOCK..].find('\n').unwrap() + 1;
+        assert_decoded_as_line_by_line(&run[later..], &mut helper);
+        assert!(helper.is_running());
+    }
+
+    #[test]
+    fn without_the_helper_thread_a_long_run_is_decoded_the_same() {
+        let mut helper = ParseHelper::without_thread(decoder(true).filter.clone());
+        assert_decoded_as_line_by_line(&long_run(), &mut helper);
+        assert!(!helper.is_running());
     }
 
     #[test]

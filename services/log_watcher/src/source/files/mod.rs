@@ -30,7 +30,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::batch::{Batch, CountEntry};
 use crate::checkpoint::{FileCheckpoint, FileId};
-use crate::decode::{DecodeSettings, Decoded, Decoder, EventFilter, ReadAt};
+use crate::decode::{DecodeSettings, Decoded, Decoder, EventFilter, ParseHelper, ReadAt};
 use crate::parse::DockerLine;
 use crate::status::{SourceKind, SourceList, SourceStatus};
 
@@ -65,6 +65,8 @@ struct ToDecoder<'a> {
     docker_json: bool,
     /// When this pass read.
     read: ReadAt,
+    /// Parses long runs on a second thread.
+    helper: &'a mut ParseHelper,
     /// What the pass has produced for this file.
     out: &'a mut Decoded,
 }
@@ -94,7 +96,7 @@ impl LineSink for ToDecoder<'_> {
             offset: start.offset + offset as u64,
         };
         self.decoder
-            .plain_block(block, max_line, at, self.read, self.out);
+            .plain_block(block, max_line, at, self.read, self.helper, self.out);
     }
 
     fn file_done(&mut self, _file: FileId) {
@@ -120,6 +122,8 @@ pub struct FileSource {
     poll_interval: Duration,
     /// inotify, when available.
     wakeup: Option<Wakeup>,
+    /// The second thread that parses long runs, for every file.
+    parse_helper: ParseHelper,
     /// Folders already watched.
     watched_dirs: BTreeSet<PathBuf>,
     /// The container this process runs in, whose log is never read.
@@ -151,6 +155,7 @@ impl FileSource {
             docker_dir,
             sources: Vec::new(),
             saved: by_path,
+            parse_helper: ParseHelper::new(filter.clone()),
             filter,
             settings,
             poll_interval,
@@ -272,6 +277,7 @@ impl FileSource {
                 decoder: &mut source.decoder,
                 docker_json: source.docker_json,
                 read,
+                helper: &mut self.parse_helper,
                 out: &mut out,
             };
             let bytes_read = source
