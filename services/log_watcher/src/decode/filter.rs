@@ -5,6 +5,8 @@
 //! `error` includes `critical`: the spec's levels are info, warning and error, and a FATAL or
 //! panic line (normalised to critical) is an error to anyone who asked for errors.
 
+use std::cell::Cell;
+
 use regex::{Regex, RegexSet};
 
 use crate::parse::Level;
@@ -29,6 +31,10 @@ pub struct EventFilter {
 pub struct WordHits {
     /// Start and end of each match, in order, not overlapping.
     hits: Vec<(usize, usize)>,
+    /// The first match that ended after the start of the message asked about last. Messages
+    /// are asked about in the order of the text, so the next answer starts looking here:
+    /// a step or two per line instead of a binary search over the run's matches.
+    cursor: Cell<usize>,
 }
 
 impl WordHits {
@@ -37,7 +43,15 @@ impl WordHits {
     /// word that may begin inside it; ask the regex).
     pub fn in_range(&self, start: usize, end: usize) -> Option<bool> {
         // The first match that ends inside or after the message.
-        let first = self.hits.partition_point(|&(_, e)| e <= start);
+        let mut first = self.cursor.get().min(self.hits.len());
+        if first > 0 && self.hits[first - 1].1 > start {
+            // Asked about an earlier message than last time: search from the beginning.
+            first = self.hits.partition_point(|&(_, e)| e <= start);
+        }
+        while self.hits.get(first).is_some_and(|&(_, e)| e <= start) {
+            first += 1;
+        }
+        self.cursor.set(first);
         match self.hits.get(first) {
             None => Some(false),
             Some(&(s, _)) if s >= end => Some(false),
@@ -56,6 +70,7 @@ impl WordHits {
     /// Forgets the matches.
     pub fn clear(&mut self) {
         self.hits.clear();
+        self.cursor.set(0);
     }
 }
 
@@ -223,5 +238,31 @@ mod tests {
                 .regexes,
             Some(Matcher::Set(_))
         ));
+    }
+
+    #[test]
+    fn word_hits_answer_for_each_line_in_any_order() {
+        let filter = EventFilter::new(&[], &compiled(&["panic", "unauthorized"])).unwrap();
+        let text = "ok\nthread panicked\nfine\n401 unauthorized panic\nlast\n";
+        let mut hits = WordHits::default();
+        assert!(filter.find_words(text, &mut hits));
+        let mut lines = Vec::new();
+        let mut start = 0;
+        for line in text.split_inclusive('\n') {
+            lines.push((start, start + line.len() - 1));
+            start += line.len();
+        }
+        let expected = [false, true, false, true, false];
+        let ask = |order: &[usize]| {
+            for &i in order {
+                let (s, e) = lines[i];
+                assert_eq!(hits.in_range(s, e), Some(expected[i]), "line {i}");
+            }
+        };
+        ask(&[0, 1, 2, 3, 4]);
+        ask(&[4, 3, 1, 2, 0]);
+        ask(&[2, 2, 0, 4, 1]);
+        // A message starting inside a match cannot be answered from the hits.
+        assert_eq!(hits.in_range(lines[1].0 + 9, lines[1].1), None);
     }
 }

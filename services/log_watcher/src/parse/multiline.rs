@@ -160,7 +160,9 @@ impl MultilineJoiner {
             }
             return None;
         }
-        if self.has_pending && self.continues(line) {
+        // Both questions below need it: asked once per line.
+        let exception = is_exception_line(message.as_bytes());
+        if self.has_pending && self.continues(line, exception) {
             self.append(message);
             return None;
         }
@@ -168,7 +170,7 @@ impl MultilineJoiner {
         if finished {
             std::mem::swap(&mut self.pending, &mut self.ready);
         }
-        self.start(line);
+        self.start(line, exception);
         finished.then_some(&self.ready)
     }
 
@@ -190,13 +192,13 @@ impl MultilineJoiner {
         self.has_pending
     }
 
-    /// Begins a new pending event with `line`.
-    fn start(&mut self, line: &ParsedLine<'_>) {
+    /// Begins a new pending event with `line`; `exception`: whether it is an exception line
+    /// ([`is_exception_line`]).
+    fn start(&mut self, line: &ParsedLine<'_>, exception: bool) {
         let message = line.message();
         let b = message.as_bytes();
         // What `crash_line_level` finds, reading the line's start once for both uses below.
         let traceback = starts_with(b, b"Traceback (most recent call last)");
-        let exception = is_exception_line(b);
         let crash_level = if traceback || exception {
             Some(Level::Error)
         } else if is_rust_panic(b) {
@@ -253,7 +255,8 @@ impl MultilineJoiner {
     }
 
     /// Whether `line` continues the pending event; updates the crash-report state.
-    fn continues(&mut self, line: &ParsedLine<'_>) -> bool {
+    /// `exception`: whether it is an exception line ([`is_exception_line`]).
+    fn continues(&mut self, line: &ParsedLine<'_>, exception: bool) -> bool {
         if let Some(start) = &self.config.start_pattern {
             return !start.is_match(line.text());
         }
@@ -282,12 +285,12 @@ impl MultilineJoiner {
                 Trace::Panic,
             ),
             Trace::GoPanic => (is_go_panic_line(b), Trace::GoPanic),
-            _ if is_exception_line(b) => (error_without_trace, Trace::None),
+            _ if exception => (error_without_trace, Trace::None),
             _ => (is_postgres_detail(b), self.trace),
         };
         if joins {
             self.trace = next;
-            if next != Trace::None || is_exception_line(b) {
+            if next != Trace::None || exception {
                 self.has_trace = true;
             }
         }
