@@ -14,11 +14,18 @@ use std::time::Duration;
 
 use crate::checkpoint::{FileCheckpoint, FileId};
 
-use super::reader::{LineSink, Reader};
+use super::reader::{FileStamp, LineSink, Reader};
 use super::rotation::{find_copy, find_moved};
 
 /// How long a rotated-away file is still watched for late writes after its last growth.
 pub const ROTATE_WAIT: Duration = Duration::from_secs(5);
+
+/// Seconds since the Unix epoch.
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
 
 /// Follows one path.
 #[derive(Debug)]
@@ -116,42 +123,82 @@ impl FileFollower {
             self.recover(saved)?;
         }
         let mut total = self.drain_rotated(buffer, max_line, sink)?;
-        match File::open(&self.path) {
-            Ok(file) => {
-                let id = FileId::of(&file.metadata()?);
-                let same = self.current.as_ref().is_some_and(|r| r.id == id);
-                if same {
-                    self.check_truncation(&file, buffer, max_line, sink, &mut total)?;
-                } else {
-                    if let Some(old) = self.current.take() {
-                        tracing::info!(path = %self.path.display(), "File rotated.");
-                        self.draining.push(old);
-                        total += self.drain_rotated(buffer, max_line, sink)?;
-                    }
-                    self.current = Some(Reader::open(file, 0)?);
-                }
-            }
+        // A stat, not an open: most polls find the same file, often unchanged, and then
+        // that one call is all a poll costs.
+        let metadata = match std::fs::metadata(&self.path) {
+            Ok(metadata) => metadata,
             Err(err) if err.kind() == io::ErrorKind::NotFound => {
-                if let Some(old) = self.current.take() {
-                    tracing::info!(path = %self.path.display(), "File removed or renamed; draining it.");
-                    self.draining.push(old);
-                    total += self.drain_rotated(buffer, max_line, sink)?;
-                }
+                self.path_gone(buffer, max_line, sink, &mut total)?;
                 return Ok(total);
             }
             Err(err) => return Err(err),
+        };
+        let stamp = FileStamp::of(&metadata);
+        let same = self
+            .current
+            .as_ref()
+            .is_some_and(|r| r.id == FileId::of(&metadata));
+        if same {
+            let reader = self.current.as_ref().expect("checked above");
+            if reader.seen == Some(stamp)
+                && reader.read_pos >= metadata.len()
+                && stamp.is_settled(unix_now())
+            {
+                // Neither grown nor rewritten since the last poll read it to its end.
+                return Ok(total);
+            }
+            self.check_truncation(metadata.len(), buffer, max_line, sink, &mut total)?;
+        } else {
+            let file = match File::open(&self.path) {
+                Ok(file) => file,
+                // Gone between the stat and the open: the next poll sees what replaced it.
+                Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(total),
+                Err(err) => return Err(err),
+            };
+            let metadata = file.metadata()?;
+            let id = FileId::of(&metadata);
+            if self.current.as_ref().is_some_and(|r| r.id == id) {
+                self.check_truncation(metadata.len(), buffer, max_line, sink, &mut total)?;
+            } else {
+                if let Some(old) = self.current.take() {
+                    tracing::info!(path = %self.path.display(), "File rotated.");
+                    self.draining.push(old);
+                    total += self.drain_rotated(buffer, max_line, sink)?;
+                }
+                self.current = Some(Reader::open(file, 0)?);
+            }
         }
         if let Some(reader) = self.current.as_mut() {
             total += reader.read_available(buffer, max_line, sink)?;
+            // As it was before the read: a write after the stat changes it, so the next
+            // poll reads again.
+            reader.seen = Some(stamp);
         }
         Ok(total)
     }
 
+    /// Nothing at the path any more: the file there was removed or renamed; drain it.
+    fn path_gone(
+        &mut self,
+        buffer: &mut Vec<u8>,
+        max_line: usize,
+        sink: &mut dyn LineSink,
+        total: &mut u64,
+    ) -> io::Result<()> {
+        if let Some(old) = self.current.take() {
+            tracing::info!(path = %self.path.display(), "File removed or renamed; draining it.");
+            self.draining.push(old);
+            *total += self.drain_rotated(buffer, max_line, sink)?;
+        }
+        Ok(())
+    }
+
     /// Same inode as before: was it truncated (copytruncate, `> file`)? Then first read the
     /// rest of what we had not read from the copy, if one exists, and start over at 0.
+    /// `len`: the file's length now.
     fn check_truncation(
         &mut self,
-        file: &File,
+        len: u64,
         buffer: &mut Vec<u8>,
         max_line: usize,
         sink: &mut dyn LineSink,
@@ -160,7 +207,6 @@ impl FileFollower {
         let Some(reader) = self.current.as_mut() else {
             return Ok(());
         };
-        let len = file.metadata()?.len();
         let rewritten = len < reader.read_pos || !reader.fingerprint.matches(&reader.file)?;
         if !rewritten {
             return Ok(());
@@ -182,8 +228,14 @@ impl FileFollower {
         }
         // What was held from the old content is complete: it will not continue at offset 0.
         sink.file_done(id);
-        let reopened = file.try_clone()?;
-        self.current = Some(Reader::open(reopened, 0)?);
+        let reopened = self
+            .current
+            .as_ref()
+            .map(|r| r.file.try_clone())
+            .transpose()?;
+        if let Some(reopened) = reopened {
+            self.current = Some(Reader::open(reopened, 0)?);
+        }
         Ok(())
     }
 
@@ -383,6 +435,38 @@ mod tests {
         append(&path, "3\n");
         assert_eq!(poll(&mut follower), vec!["3"]);
         assert_eq!(follower.checkpoints()[0].offset, 2);
+    }
+
+    #[test]
+    fn a_rewrite_to_the_same_length_at_once_starts_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.log");
+        append(&path, "1\n2\n");
+        let mut follower = FileFollower::new(path.clone(), Vec::new());
+        assert_eq!(poll(&mut follower), vec!["1", "2"]);
+        // Within the same timestamp tick, very likely: length and time both unchanged.
+        std::fs::write(&path, "3\n4\n").unwrap();
+        assert_eq!(poll(&mut follower), vec!["3", "4"]);
+    }
+
+    #[test]
+    fn a_file_untouched_for_a_while_is_read_once_and_then_again_when_it_grows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.log");
+        append(&path, "1\n");
+        let an_hour_ago = std::time::SystemTime::now() - Duration::from_secs(3600);
+        let file = std::fs::File::options().write(true).open(&path).unwrap();
+        file.set_modified(an_hour_ago).unwrap();
+        let mut follower = FileFollower::new(path.clone(), Vec::new());
+        assert_eq!(poll(&mut follower), vec!["1"]);
+        assert!(poll(&mut follower).is_empty());
+        append(&path, "2\n");
+        assert_eq!(poll(&mut follower), vec!["2"]);
+        // Rewritten to the same length: its time moves on, so it is noticed.
+        file.set_modified(an_hour_ago).unwrap();
+        assert!(poll(&mut follower).is_empty());
+        std::fs::write(&path, "3\n4\n").unwrap();
+        assert_eq!(poll(&mut follower), vec!["3", "4"]);
     }
 
     #[test]

@@ -95,6 +95,38 @@ pub struct Reader {
     pub(super) last_growth: Instant,
     /// Stop at end of file instead of waiting for late writes (copies made by copytruncate).
     pub(super) until_eof: bool,
+    /// The file's length and modification time when it was last read to its end (or as far
+    /// as one poll reads): while they stay the same, a poll need not look again.
+    pub(super) seen: Option<FileStamp>,
+}
+
+/// What tells whether a file changed since it was last looked at: its length and its
+/// modification time. A write, a truncation or a rewrite changes one of them, except a
+/// rewrite to the same length within the file system's timestamp granularity (a few
+/// milliseconds): so only a stamp that is [settled](FileStamp::is_settled) may be trusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileStamp {
+    len: u64,
+    modified_secs: i64,
+    modified_nanos: i64,
+}
+
+impl FileStamp {
+    /// The stamp of a file's metadata.
+    pub fn of(metadata: &std::fs::Metadata) -> FileStamp {
+        use std::os::unix::fs::MetadataExt;
+        FileStamp {
+            len: metadata.len(),
+            modified_secs: metadata.mtime(),
+            modified_nanos: metadata.mtime_nsec(),
+        }
+    }
+
+    /// Whether the file was last modified over a second before `now_secs` (Unix time): any
+    /// change from now on gives it a different modification time.
+    pub fn is_settled(&self, now_secs: i64) -> bool {
+        self.modified_secs < now_secs - 1
+    }
 }
 
 impl Reader {
@@ -111,6 +143,7 @@ impl Reader {
             skipping: false,
             last_growth: Instant::now(),
             until_eof: false,
+            seen: None,
         })
     }
 
