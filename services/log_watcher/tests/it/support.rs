@@ -56,19 +56,35 @@ impl TestApp {
         timeout: Duration,
         done: impl Fn(&[Value]) -> bool,
     ) -> Vec<Value> {
+        let (events, accepted) = self.events_within(query, timeout, done).await;
+        if !accepted {
+            panic!(
+                "events not as expected within {timeout:?}: {} events, last: {:?}",
+                events.len(),
+                events.last()
+            );
+        }
+        events
+    }
+
+    /// Polls `/logs?{query}` until `done` accepts the events or `timeout` passes; returns
+    /// the last events seen and whether `done` accepted them (the caller says what is
+    /// wrong with them).
+    pub async fn events_within(
+        &self,
+        query: &str,
+        timeout: Duration,
+        done: impl Fn(&[Value]) -> bool,
+    ) -> (Vec<Value>, bool) {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let (_, body) = self.get_json(&format!("/logs?{query}")).await;
             let events = body["events"].as_array().cloned().unwrap_or_default();
             if done(&events) {
-                return events;
+                return (events, true);
             }
             if tokio::time::Instant::now() > deadline {
-                panic!(
-                    "events not as expected within {timeout:?}: {} events, last: {:?}",
-                    events.len(),
-                    events.last()
-                );
+                return (events, false);
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
