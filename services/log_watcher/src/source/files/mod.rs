@@ -40,8 +40,14 @@ use self::reader::{for_each_line, FilePos, LineSink, POLL_BUDGET};
 use self::wake::Wakeup;
 use super::docker_dir;
 
-/// How often globs are expanded again to find new files.
+/// How often globs are expanded again to find new files, at most; as often while a watched
+/// folder changes, or when inotify is unavailable.
 const DISCOVERY_INTERVAL: Duration = Duration::from_secs(1);
+
+/// How often globs are expanded again while inotify reports no change in any watched folder:
+/// new files and folders there wake the loop, so this only catches what inotify cannot see
+/// (a folder deeper than any watched one). Idle, this is most of what following costs.
+const QUIET_DISCOVERY_INTERVAL: Duration = Duration::from_secs(5);
 
 /// The kinds of entry this source publishes in the shared [`SourceList`].
 const KINDS: [SourceKind; 2] = [SourceKind::File, SourceKind::DockerFile];
@@ -126,6 +132,9 @@ pub struct FileSource {
     parse_helper: ParseHelper,
     /// Folders already watched.
     watched_dirs: BTreeSet<PathBuf>,
+    /// Whether the last discovery found a folder to watch missing (its creation, in a folder
+    /// not watched, would go unnoticed until the next discovery).
+    missing_folders: bool,
     /// The container this process runs in, whose log is never read.
     own_container: Option<String>,
 }
@@ -161,6 +170,7 @@ impl FileSource {
             poll_interval,
             wakeup,
             watched_dirs: BTreeSet::new(),
+            missing_folders: false,
             own_container: super::own_container::own_container_id(),
         }
     }
@@ -192,6 +202,7 @@ impl FileSource {
     /// Finds files matching the patterns, and containers in the Docker directory, that are
     /// not followed yet; lets go of containers whose files are gone and fully read.
     fn discover(&mut self) {
+        self.missing_folders = false;
         // Taken out for the loop (and put back), as following needs `self` mutably.
         let patterns = std::mem::take(&mut self.patterns);
         for pattern in &patterns {
@@ -239,8 +250,12 @@ impl FileSource {
         } else {
             dir
         };
-        if !self.watched_dirs.contains(dir) && wakeup.watch(dir) {
-            self.watched_dirs.insert(dir.to_path_buf());
+        if !self.watched_dirs.contains(dir) {
+            if wakeup.watch(dir) {
+                self.watched_dirs.insert(dir.to_path_buf());
+            } else {
+                self.missing_folders = true;
+            }
         }
     }
 
@@ -312,14 +327,26 @@ impl FileSource {
     }
 
     /// How long to wait before the next pass: the poll interval, or less when a held event
-    /// is due to be let go sooner.
-    fn idle_wait(&self) -> Duration {
+    /// is due to be let go sooner, or a discovery (`discovery_due`) is.
+    fn idle_wait(&self, discovery_due: Option<Instant>) -> Duration {
         let now = Instant::now();
         self.sources
             .iter()
             .filter_map(|s| s.decoder.next_flush())
+            .chain(discovery_due)
             .map(|due| due.saturating_duration_since(now))
             .fold(self.poll_interval, Duration::min)
+    }
+
+    /// When the next discovery is due: [`DISCOVERY_INTERVAL`] after the last one when a
+    /// watched folder changed since (or nothing would tell of changes: no inotify, or a
+    /// folder to watch does not exist yet), else [`QUIET_DISCOVERY_INTERVAL`] after it.
+    fn discovery_due(&self, last: Instant, changed: bool) -> Instant {
+        if changed || self.wakeup.is_none() || self.missing_folders {
+            last + DISCOVERY_INTERVAL
+        } else {
+            last + QUIET_DISCOVERY_INTERVAL
+        }
     }
 
     /// Runs until `shutdown`, sending batches to the writer and publishing source status to
@@ -333,12 +360,16 @@ impl FileSource {
     ) {
         let mut buffer = Vec::new();
         let mut last_discovery: Option<Instant> = None;
+        // Whether a watched folder changed since the last discovery.
+        let mut changed = false;
         loop {
             let stopping = shutdown.is_cancelled();
-            let discovering = last_discovery.is_none_or(|t| t.elapsed() >= DISCOVERY_INTERVAL);
+            let discovering =
+                last_discovery.is_none_or(|t| Instant::now() >= self.discovery_due(t, changed));
             if discovering {
                 self.discover();
                 last_discovery = Some(Instant::now());
+                changed = false;
             }
             let (batch, busy) = self.pass(&mut buffer, stopping);
             if discovering {
@@ -352,11 +383,15 @@ impl FileSource {
                 return;
             }
             if !busy {
-                let wait = self.idle_wait();
+                let due = last_discovery.map(|t| self.discovery_due(t, changed));
+                let wait = self.idle_wait(due);
                 match &self.wakeup {
-                    Some(wakeup) => wakeup.wait(wait),
+                    Some(wakeup) => changed |= wakeup.wait(wait),
                     None => std::thread::sleep(wait),
                 }
+            } else {
+                // Files are being written: new ones may be too.
+                changed = true;
             }
         }
     }

@@ -84,8 +84,60 @@ impl Wakeup {
         }
     }
 
-    /// Blocks until a watched folder changes or `at_most` passes.
-    pub fn wait(&self, at_most: Duration) {
-        let _ = self.changed.recv_timeout(at_most);
+    /// Blocks until a watched folder changes or `at_most` passes; whether one changed (or
+    /// may have: once inotify has failed, every wait lasts `at_most` and answers yes, so the
+    /// loop polls and discovers as it does without inotify).
+    pub fn wait(&self, at_most: Duration) -> bool {
+        match self.changed.recv_timeout(at_most) {
+            Ok(()) => true,
+            Err(mpsc::RecvTimeoutError::Timeout) => false,
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                // The watcher has stopped: without this sleep the loop would spin.
+                std::thread::sleep(at_most);
+                true
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_change_in_a_watched_folder_wakes_the_wait_and_quiet_lets_it_time_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let shutdown = CancellationToken::new();
+        let wakeup = Wakeup::start(shutdown.clone()).expect("inotify on this machine");
+        assert!(wakeup.watch(dir.path()));
+        let path = dir.path().join("app.log");
+        let woken = tokio::task::spawn_blocking(move || {
+            let quiet = wakeup.wait(Duration::from_millis(50));
+            std::fs::write(&path, "line\n").unwrap();
+            let changed = wakeup.wait(Duration::from_secs(10));
+            (quiet, changed)
+        })
+        .await
+        .unwrap();
+        assert_eq!(woken, (false, true));
+        shutdown.cancel();
+    }
+
+    #[test]
+    fn once_the_watcher_has_stopped_a_wait_lasts_its_time_and_answers_changed() {
+        let inotify = Inotify::init().expect("inotify on this machine");
+        let (notify, changed) = mpsc::sync_channel(1);
+        drop(notify);
+        let wakeup = Wakeup {
+            watches: inotify.watches(),
+            changed,
+        };
+        let started = Instant::now();
+        assert!(wakeup.wait(Duration::from_millis(100)));
+        assert!(
+            started.elapsed() >= Duration::from_millis(100),
+            "no spinning"
+        );
     }
 }
