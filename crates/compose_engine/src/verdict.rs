@@ -174,8 +174,10 @@ fn running(
     (ContainerStatus::Up, None)
 }
 
-/// `exited with code 1`, `exited with code 137 (OOM-killed)`, `exited with code 137 (killed)`.
-fn ended_how(code: i64, oom_killed: bool) -> String {
+/// How a container ended, as both services word it: `exited with code 1`,
+/// `exited with code 137 (OOM-killed)`, `exited with code 137 (killed)`,
+/// `exited with code 143 (terminated)`.
+pub fn ended_how(code: i64, oom_killed: bool) -> String {
     match (code, oom_killed) {
         (_, true) => format!("exited with code {code} (OOM-killed)"),
         (137, false) => "exited with code 137 (killed)".to_string(),

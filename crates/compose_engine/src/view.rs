@@ -15,8 +15,13 @@ use crate::engine::Engine;
 use crate::events::{self, LifecycleAction, LifecycleEvent, WatchMessage};
 use crate::facts::ContainerFacts;
 
-/// How long after a `die` the container is inspected again.
-const LOOK_AGAIN_AFTER: Duration = Duration::from_secs(1);
+/// How long after a `die` the container is inspected again, each time: the engine may set
+/// `OOMKilled` a moment after the exit code, later still on a busy machine.
+const LOOK_AGAIN_AFTER: [Duration; 3] = [
+    Duration::from_secs(1),
+    Duration::from_secs(3),
+    Duration::from_secs(8),
+];
 
 /// What the view holds.
 #[derive(Debug, Default)]
@@ -172,8 +177,14 @@ impl ProjectView {
                         if matches!(event.action, LifecycleAction::Die { .. }) {
                             let (again, id) = (again.clone(), event.container_id.clone());
                             tokio::spawn(async move {
-                                tokio::time::sleep(LOOK_AGAIN_AFTER).await;
-                                let _ = again.send(id);
+                                let mut waited = Duration::ZERO;
+                                for after in LOOK_AGAIN_AFTER {
+                                    tokio::time::sleep(after - waited).await;
+                                    waited = after;
+                                    if again.send(id.clone()).is_err() {
+                                        return;
+                                    }
+                                }
                             });
                         }
                     }

@@ -295,8 +295,10 @@ pub const SMALL_MEMORY: [&str; 4] = ["--memory", "8m", "--memory-swap", "8m"];
 
 /// A script that needs 100 MB at once: one buffer that a single `read` fills, so the OOM
 /// killer comes within a second (a program that grows step by step can keep the kernel
-/// reclaiming its own code pages for many seconds first).
-pub const EXHAUST_MEMORY: &str = "dd if=/dev/zero of=/dev/null bs=100M count=1";
+/// reclaiming its own code pages for many seconds first). It waits a second before: an OOM
+/// kill in a container's first milliseconds can come before the engine watches the
+/// container's memory, and then the engine never sets `OOMKilled`.
+pub const EXHAUST_MEMORY: &str = "sleep 1; dd if=/dev/zero of=/dev/null bs=100M count=1";
 
 impl BusyboxImage {
     /// Starts (detached) container `PROJECT-SERVICE-1` of this image as Compose would for

@@ -1,8 +1,9 @@
 //! Container lifecycle as log events of their own (service = the Compose service), from the
 //! same event subscription the source follows containers with:
-//! - `die`: `container exited with code N` (error when N is not 0, info otherwise; `(OOM-killed)`
-//!   after an `oom`), with the container's last lines before it died attached, so one alert
-//!   shows why it died;
+//! - `die`: `container exited with code N` (error when N is not 0, info otherwise), worded as
+//!   the dashboard's `docker` check words it (`(OOM-killed)` after an `oom`, `(killed)` for
+//!   another 137, `(terminated)` for 143), with the container's last lines before it died
+//!   attached, so one alert shows why it died;
 //! - `oom`: critical;
 //! - a restart loop: critical once a service started `restart_loop_starts` times within
 //!   `restart_loop_window`;
@@ -20,6 +21,7 @@ use std::time::Duration;
 use bollard::container::LogOutput;
 use bollard::query_parameters::{InspectContainerOptions, LogsOptions};
 use bollard::Docker;
+use compose_engine::verdict::ended_how;
 use compose_engine::{HealthState, LifecycleAction, LifecycleEvent, RestartLoops};
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
@@ -124,14 +126,10 @@ impl Lifecycle {
                     let oom = oom_seen
                         || (exit_code == Some(137)
                             && facts(&docker, &id).await.is_some_and(|f| f.oom_killed));
-                    let (level, ended) = match (exit_code, oom) {
-                        (Some(code), true) => (
-                            Level::Error,
-                            format!("exited with code {code} (OOM-killed)"),
-                        ),
-                        (Some(0), false) => (Level::Info, "exited with code 0".to_string()),
-                        (Some(code), false) => (Level::Error, format!("exited with code {code}")),
-                        (None, _) => (Level::Error, "exited".to_string()),
+                    let (level, ended) = match exit_code {
+                        Some(0) if !oom => (Level::Info, ended_how(0, false)),
+                        Some(code) => (Level::Error, ended_how(code, oom)),
+                        None => (Level::Error, "exited".to_string()),
                     };
                     let event = LogEvent {
                         id: 0,
