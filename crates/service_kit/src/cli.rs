@@ -136,6 +136,23 @@ impl Binary {
     }
 }
 
+/// A service's failure as the one line `docker logs` shows: the error and its causes joined
+/// by `": "`, leaving out a cause whose text the line already ends with (an error that
+/// quotes its source, as `serving: {0}` does).
+pub fn error_line(err: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if line.is_empty() {
+            line = text;
+        } else if !line.ends_with(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+    }
+    line
+}
+
 /// Prints a configuration error as one line on stderr and exits with
 /// [`crate::config::EXIT_CONFIG`].
 pub fn exit_on_config_error(err: &crate::config::ConfigError) -> ! {
@@ -178,5 +195,28 @@ pub fn selfcheck(url: &str, timeout: Duration) -> Result<(), String> {
             "{url} answered {}",
             line.lines().next().unwrap_or("nothing")
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("serving: {0}")]
+    struct Quoting(#[source] std::io::Error);
+
+    #[test]
+    fn a_failure_is_one_line_that_names_each_cause_once() {
+        let quoted = anyhow::Error::new(Quoting(std::io::Error::other("the writer task panicked")))
+            .context("log_watcher failed");
+        assert_eq!(
+            error_line(&quoted),
+            "log_watcher failed: serving: the writer task panicked"
+        );
+        let plain = anyhow::anyhow!("disk full")
+            .context("storage")
+            .context("x failed");
+        assert_eq!(error_line(&plain), "x failed: storage: disk full");
     }
 }

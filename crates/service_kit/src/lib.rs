@@ -26,6 +26,8 @@
 //! - [`backoff`]: exponential backoff with jitter for every retry loop.
 //! - [`process`]: child processes in their own process group, killed as a whole.
 //! - [`alert`]: webhook, Slack, Discord and SMTP email sinks with retry and cooldown.
+//! - [`supervisor`]: the long-lived tasks under watch: the first to fail turns `/livez` 503
+//!   and stops the service, to be restarted.
 //!
 //! Fixtures for integration tests live in their own crate, `service_kit_testing`.
 
@@ -44,4 +46,5 @@ pub mod redact;
 pub mod secret;
 pub mod serve;
 pub mod storage;
+pub mod supervisor;
 pub mod telemetry;

@@ -35,8 +35,6 @@
 //!   Compose project (its `sidecars.health.*` labels, else its container), kept in step.
 //! - [`scheduler`]: runs each check on its schedule with bounded concurrency, then records
 //!   the outcome (state, history, status-change log line, alert or held-back alert).
-//! - [`supervisor`]: the long-lived tasks run under watch; the first to die turns `/livez`
-//!   to 503 and stops the service with an error, so it is restarted.
 //! - [`api`]: the HTTP routes (`/health` in the spec's and the IETF format, `/dashboard`,
 //!   `/metrics`, badges, `/api/*` with `/api/maintenance` and `/api/deploys`, `/events`)
 //!   over [`App`].
@@ -55,7 +53,6 @@ pub mod maintenance;
 pub mod scheduler;
 pub mod settings;
 pub mod state;
-pub mod supervisor;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -74,7 +71,7 @@ use crate::maintenance::Maintenance;
 use crate::scheduler::{Scheduler, SchedulerStats};
 use crate::settings::Settings;
 use crate::state::HealthState;
-use crate::supervisor::{Liveness, Supervisor};
+use service_kit::supervisor::{Supervisor, FAILURE_GRACE};
 
 pub use api::{router, App};
 
@@ -118,7 +115,9 @@ pub async fn run(
         .unwrap_or_else(|| format!("http://localhost:{}/dashboard", local.port()));
     let alerter = Arc::new(Alerter::new(alerts, Some(link), peers.log_watcher));
     let retention = Duration::from_secs(retention_days.max(1) * 86_400);
-    let mut supervisor = Supervisor::new(shutdown.clone());
+    // The long-lived tasks run under watch: the first to die turns `/livez` to 503 and
+    // stops the service with an error, so that it is restarted.
+    let supervisor = Supervisor::new(shutdown.clone(), FAILURE_GRACE);
     let (history_writer, writer_task) = history::writer(store.clone(), retention, shutdown.clone());
     supervisor.spawn("history writer", writer_task);
     let scheduler_stats = Arc::new(SchedulerStats::default());
@@ -131,7 +130,7 @@ pub async fn run(
         containers: ContainerViews::new(docker_socket, shutdown.clone()),
         stats: scheduler_stats.clone(),
     });
-    scheduler.clone().spawn(&mut supervisor, shutdown.clone());
+    scheduler.clone().spawn(&supervisor, shutdown.clone());
     if discovery.is_none() {
         // Nothing will ask for the history of checks not configured: let it go now.
         restored = std::collections::HashMap::new();
@@ -161,8 +160,7 @@ pub async fn run(
     if let Some(poller) = poller {
         supervisor.spawn("deploy poller", poller);
     }
-    inject_fault(&mut supervisor);
-    let liveness = Arc::new(Liveness::new());
+    inject_fault(&supervisor);
 
     let limits = ServeLimits {
         max_connections: dashboard.max_connections,
@@ -180,7 +178,7 @@ pub async fn run(
         maintenance,
         deploys,
         streams,
-        liveness: liveness.clone(),
+        supervisor: supervisor.clone(),
     });
     tracing::info!(
         address = %local,
@@ -197,45 +195,25 @@ pub async fn run(
         "anyone who reaches this port sees check targets and their errors and can open \
          maintenance windows (set [auth] or DASHBOARD_TOKEN)",
     );
-    let server =
-        service_kit::serve::serve_with(listener, router(app.clone()), shutdown.clone(), limits);
-    let mut server = std::pin::pin!(server);
-    let mut died = None;
-    let served = tokio::select! {
-        served = &mut server => served,
-        death = supervisor.first_death() => {
-            tracing::error!(
-                task = death.task,
-                reason = %death.reason,
-                "A task of the service died; /livez answers 503 and the service stops, to be restarted."
-            );
-            liveness.mark_failed();
-            died = Some(death);
-            // Serve a moment longer, so a health probe can see the 503, then drain.
-            let _ = tokio::time::timeout(FAILURE_GRACE, &mut server).await;
-            shutdown.cancel();
-            server.await
-        }
-    };
+    let served =
+        service_kit::serve::serve_with(listener, router(app.clone()), shutdown.clone(), limits)
+            .await;
     shutdown.cancel();
     supervisor.join_all().await;
     // An alert about the last transition should not be lost to the shutdown.
     app.alerter.drain(Duration::from_secs(3)).await;
     tracing::info!("Healthcheck dashboard stopped.");
     served?;
-    match died {
-        Some(death) => Err(RunError::Io(std::io::Error::other(death.to_string()))),
+    match supervisor.failure() {
+        Some(failure) => Err(RunError::Io(std::io::Error::other(failure.to_string()))),
         None => Ok(()),
     }
 }
 
-/// How long a service whose task died keeps answering (`/livez` 503) before it stops.
-const FAILURE_GRACE: Duration = Duration::from_secs(1);
-
 /// The fault tests inject to see supervision work (debug builds only): with
 /// `HEALTHCHECK_INJECT_FAULT=scheduler` a scheduler task panics half a second after start.
 #[cfg(debug_assertions)]
-fn inject_fault(supervisor: &mut Supervisor) {
+fn inject_fault(supervisor: &Arc<Supervisor>) {
     if std::env::var("HEALTHCHECK_INJECT_FAULT").as_deref() == Ok("scheduler") {
         supervisor.spawn("scheduler", async {
             tokio::time::sleep(Duration::from_millis(500)).await;
@@ -246,4 +224,4 @@ fn inject_fault(supervisor: &mut Supervisor) {
 
 /// Release builds take no injected faults.
 #[cfg(not(debug_assertions))]
-fn inject_fault(_supervisor: &mut Supervisor) {}
+fn inject_fault(_supervisor: &Arc<Supervisor>) {}

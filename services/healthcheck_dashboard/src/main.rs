@@ -28,8 +28,7 @@ async fn run() {
     .main::<Settings, _>(healthcheck_dashboard::run)
     .await;
     if let Err(err) = result {
-        // One line, as `docker logs` shows it: the error and its causes joined by ": ".
-        eprintln!("{err:#}");
+        eprintln!("{}", service_kit::cli::error_line(&err));
         std::process::exit(1);
     }
 }

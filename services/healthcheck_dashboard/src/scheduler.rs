@@ -18,7 +18,7 @@ use crate::alerting::Alerter;
 use crate::check::{ContainerViews, Gate, HttpClients, Outcome, Status};
 use crate::history::{HistoryRecord, HistoryWriter};
 use crate::state::{CheckRef, HealthState};
-use crate::supervisor::Supervisor;
+use service_kit::supervisor::Supervisor;
 
 /// Counters about the scheduler itself, exported in `/metrics`.
 #[derive(Debug, Default)]
@@ -77,7 +77,7 @@ fn log_status_change(name: &str, previous: Status, outcome: &Outcome) {
 
 impl Scheduler {
     /// Starts one task per check under `supervisor`; they stop when `shutdown` is cancelled.
-    pub fn spawn(self: Arc<Self>, supervisor: &mut Supervisor, shutdown: CancellationToken) {
+    pub fn spawn(self: Arc<Self>, supervisor: &Arc<Supervisor>, shutdown: CancellationToken) {
         for check in self.state.checks().iter() {
             let (scheduler, check) = (self.clone(), check.clone());
             let shutdown = shutdown.clone();

@@ -37,8 +37,9 @@
 //!    `/livez`, and the [`dashboard`](http::dashboard) page; durations in queries in
 //!    [`http::duration`].
 //!
-//! Beside the way: [`supervisor`] (a task that dies makes `/livez` 503 and the process
-//! exit non-zero), [`housekeeping`] (the stdout summary line, alert digests, pruning),
+//! Beside the way: every task runs under service_kit's
+//! [`Supervisor`](service_kit::supervisor::Supervisor) (a task that dies makes `/livez` 503
+//! and the process exit non-zero), [`housekeeping`] (the stdout summary line, alert digests, pruning),
 //! [`status`] (what each source shows in `/livez` and `/metrics`) and [`deploys`]
 //! (webhook_handler's deploys, polled when `[peers] webhook_handler` is set, as markers on
 //! the dashboard's chart).
@@ -63,7 +64,6 @@ pub mod settings;
 pub mod source;
 pub mod status;
 pub mod store;
-pub mod supervisor;
 pub mod writer;
 
 use std::path::PathBuf;
@@ -87,8 +87,8 @@ use crate::source::files::wake::Wakeup;
 use crate::source::files::FileSource;
 use crate::status::SourceList;
 use crate::store::{EventStore, LineCounter};
-use crate::supervisor::Supervisor;
 use crate::writer::Writer;
+use service_kit::supervisor::{injected_panic, Supervisor, FAILURE_GRACE};
 
 pub use http::{router, App};
 
@@ -102,8 +102,12 @@ pub use service_kit::serve::RunError;
 /// to be read again on the next start.
 const STOP_BUDGET: Duration = Duration::from_secs(3);
 
+/// The variable the fault tests name a task in, to have it panic as it starts (debug builds
+/// only: [`injected_panic`]).
+const INJECT_PANIC: &str = "LOG_WATCHER_INJECT_PANIC";
+
 /// Runs the service until `shutdown`: reading, storing, printing, alerting, serving. Ends
-/// with an error when a task failed (see [`supervisor`]).
+/// with an error when a task failed (see [`Supervisor`]).
 pub async fn run(
     settings: Settings,
     listener: TcpListener,
@@ -129,7 +133,7 @@ pub async fn run(
     let events_total = Arc::new(AtomicU64::new(0));
     let file_checkpoints = store.checkpoints()?;
     let container_checkpoints = store.container_checkpoints()?;
-    let supervisor = Supervisor::new(shutdown.clone());
+    let supervisor = Supervisor::new(shutdown.clone(), FAILURE_GRACE);
 
     // A few batches in flight at most: the sources wait for the writer instead of buffering.
     let (batches, received) = mpsc::channel::<Batch>(4);
@@ -158,7 +162,7 @@ pub async fn run(
             );
             let shutdown = shutdown.clone();
             Some(supervisor.spawn("docker_api", async move {
-                supervisor::injected_panic("docker_api");
+                injected_panic(INJECT_PANIC, "docker_api");
                 source.run(shutdown).await
             }))
         }
@@ -175,8 +179,8 @@ pub async fn run(
     );
     let reader_thread = {
         let (sources, shutdown) = (sources.clone(), shutdown.clone());
-        supervisor.spawn_thread("reader", move || {
-            supervisor::injected_panic("reader");
+        supervisor.spawn_thread("reader", "log-reader", move || {
+            injected_panic(INJECT_PANIC, "reader");
             file_source.run(batches, sources, shutdown)
         })?
     };
@@ -188,7 +192,7 @@ pub async fn run(
             events_total: events_total.clone(),
         };
         supervisor.spawn("writer", async move {
-            supervisor::injected_panic("writer");
+            injected_panic(INJECT_PANIC, "writer");
             writer.run(received).await
         })
     };
@@ -202,7 +206,7 @@ pub async fn run(
             shutdown.clone(),
         );
         supervisor.spawn("housekeeping", async move {
-            supervisor::injected_panic("housekeeping");
+            injected_panic(INJECT_PANIC, "housekeeping");
             task.await
         })
     };
@@ -211,7 +215,7 @@ pub async fn run(
     let deploy_poller = peers.webhook_handler.map(|peer| {
         let task = deploys::poll(peer, deploys.clone(), shutdown.clone());
         supervisor.spawn("deploys", async move {
-            supervisor::injected_panic("deploys");
+            injected_panic(INJECT_PANIC, "deploys");
             task.await
         })
     });

@@ -34,11 +34,7 @@ fn main() {
     // writing is not committed, and is read again on the next start.
     runtime.shutdown_timeout(Duration::from_secs(1));
     if let Err(err) = result {
-        // One line: the context and the service's own error (which holds its cause).
-        match err.chain().nth(1) {
-            Some(cause) => eprintln!("{err}: {cause}"),
-            None => eprintln!("{err}"),
-        }
+        eprintln!("{}", service_kit::cli::error_line(&err));
         std::process::exit(1);
     }
 }

@@ -6,7 +6,14 @@ use webhook_handler::config::DEFAULT_PORT;
 use webhook_handler::settings::Settings;
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() {
+    if let Err(err) = run().await {
+        eprintln!("{}", service_kit::cli::error_line(&err));
+        std::process::exit(1);
+    }
+}
+
+async fn run() -> anyhow::Result<()> {
     let binary = Binary {
         name: env!("CARGO_PKG_NAME"),
         version: env!("CARGO_PKG_VERSION"),

@@ -44,7 +44,7 @@ use crate::deploys::DeployMarkers;
 use crate::maintenance::Maintenance;
 use crate::scheduler::SchedulerStats;
 use crate::state::HealthState;
-use crate::supervisor::Liveness;
+use service_kit::supervisor::Supervisor;
 
 /// Everything the HTTP handlers need.
 pub struct App {
@@ -68,15 +68,15 @@ pub struct App {
     pub deploys: Arc<DeployMarkers>,
     /// Slots of the live `/events` streams (`[dashboard] max_streams`).
     pub streams: StreamSlots,
-    /// Whether every long-lived task still runs (`/livez`).
-    pub liveness: Arc<Liveness>,
+    /// The long-lived tasks' supervisor: whether every one still runs (`/livez`).
+    pub supervisor: Arc<Supervisor>,
 }
 
 /// `GET /livez`: `{"status": "ok"}`, or 503 `{"status": "failed"}` once a long-lived task
-/// died ([`crate::supervisor`]). Nothing else: it is open to anyone, so it names no task,
+/// died ([`Supervisor`]). Nothing else: it is open to anyone, so it names no task,
 /// path or error (those are in the service's log).
 pub async fn livez(State(app): State<Arc<App>>) -> Response {
-    if app.liveness.is_alive() {
+    if app.supervisor.is_alive() {
         Json(serde_json::json!({ "status": "ok" })).into_response()
     } else {
         (

@@ -132,15 +132,14 @@ fn a_task_that_dies_turns_livez_503_and_the_process_exits_non_zero() {
     assert_eq!(status.code(), Some(1), "{}", running.log());
     let log = running.log();
     assert!(
-        log.contains("A task of the service died") && log.contains("injected fault"),
+        log.contains("A task of the service failed") && log.contains("injected fault"),
         "{log}"
     );
-    assert!(
-        log.lines()
-            .last()
-            .unwrap()
-            .starts_with("healthcheck_dashboard failed: serving: the scheduler task panicked"),
-        "{log}"
+    assert_eq!(
+        log.lines().last().unwrap(),
+        "healthcheck_dashboard failed: serving: the scheduler task panicked: injected fault \
+         (HEALTHCHECK_INJECT_FAULT=scheduler)",
+        "one line, each cause once: {log}"
     );
 }
 

@@ -42,7 +42,7 @@ use crate::alerting::Alerter;
 use crate::deploys::DeployMarkers;
 use crate::status::SourceList;
 use crate::store::{EventStore, LineCounter};
-use crate::supervisor::Supervisor;
+use service_kit::supervisor::Supervisor;
 
 /// Everything the HTTP handlers need.
 pub struct App {
@@ -177,7 +177,7 @@ mod tests {
     async fn livez_turns_503_once_a_task_died_and_the_sources_say_which() {
         let dir = tempfile::tempdir().unwrap();
         let shutdown = tokio_util::sync::CancellationToken::new();
-        let supervisor = Supervisor::new(shutdown.clone());
+        let supervisor = Supervisor::new(shutdown.clone(), std::time::Duration::ZERO);
         let base = serve_app(dir.path(), supervisor.clone()).await;
         let livez = reqwest::get(format!("{base}/livez")).await.unwrap();
         assert_eq!(livez.status(), reqwest::StatusCode::OK);
@@ -207,7 +207,7 @@ mod tests {
     async fn a_handler_that_panics_answers_500_json_and_the_service_goes_on() {
         let dir = tempfile::tempdir().unwrap();
         let shutdown = tokio_util::sync::CancellationToken::new();
-        let supervisor = Supervisor::new(shutdown.clone());
+        let supervisor = Supervisor::new(shutdown.clone(), std::time::Duration::ZERO);
         // The same outer layers as the real router, around a route that panics.
         let base = serve_router(dir.path(), supervisor.clone(), |app| {
             let boom: Router<Arc<App>> = Router::new().route(
@@ -247,7 +247,10 @@ mod tests {
     #[tokio::test]
     async fn a_known_route_asked_with_another_method_is_a_405_with_a_json_error() {
         let dir = tempfile::tempdir().unwrap();
-        let supervisor = Supervisor::new(tokio_util::sync::CancellationToken::new());
+        let supervisor = Supervisor::new(
+            tokio_util::sync::CancellationToken::new(),
+            std::time::Duration::ZERO,
+        );
         let base = serve_app(dir.path(), supervisor).await;
         let client = reqwest::Client::new();
         for (method, path) in [
