@@ -137,8 +137,9 @@ impl ProjectView {
         changed: watch::Sender<u64>,
     ) {
         let bump = || changed.send_modify(|n| *n = n.wrapping_add(1));
-        // A container that died is inspected once more a moment later: the engine may set
-        // some of its facts (OOMKilled) after the `die` event, with no event of their own.
+        // A container that died is inspected again a few times ([`LOOK_AGAIN_AFTER`]): the
+        // engine may set some of its facts (OOMKilled) after the `die` event, with no event
+        // of their own.
         let (again, mut looked_again) = tokio::sync::mpsc::unbounded_channel::<String>();
         loop {
             let message = tokio::select! {

@@ -35,8 +35,6 @@ use crate::parse::{
 pub use self::filter::{EventFilter, WordHits};
 pub use self::parse_helper::ParseHelper;
 
-use self::parse_helper::Parsed;
-
 /// How a source's lines are grouped into events.
 #[derive(Debug, Clone)]
 pub struct DecodeSettings {
@@ -280,13 +278,8 @@ impl<P: Copy> Decoder<P> {
         for (index, &(from, to)) in parts.iter().enumerate() {
             let parsed = if index < sent { helper.next() } else { None };
             // Without the helper (it could not start, or stopped), this thread parses.
-            let parsed = parsed.unwrap_or_else(|| {
-                let mut lines = ParsedLines::new();
-                let mut hits = WordHits::default();
-                let part = &tail[from..to];
-                parse_text_part(part, max_line, read, helper.filter(), &mut lines, &mut hits);
-                Parsed::new(lines, hits)
-            });
+            let parsed =
+                parsed.unwrap_or_else(|| helper.parse_here(&tail[from..to], max_line, read));
             let offset = split + from;
             self.hits.append_moved(&parsed.hits, offset);
             for &(start, end, parts) in &parsed.lines {
@@ -499,7 +492,7 @@ impl<P: Copy> Decoder<P> {
 const ESC: u8 = 0x1b;
 
 /// Runs at least this long are parsed on two threads ([`Decoder::plain_text_block`]); below
-/// it starting a thread would cost more than it saves.
+/// it handing parts to the helper would cost more than it saves.
 const PARALLEL_BLOCK: usize = 128 * 1024;
 
 /// The share of a run, in percent, that the decoding thread parses itself before it takes

@@ -13,26 +13,24 @@ use std::sync::mpsc::{channel, Receiver, Sender};
 use super::filter::{EventFilter, WordHits};
 use super::{parse_text_part, ParsedLines, ReadAt};
 
-/// Text buffers kept for reuse at most (each about one part long).
+/// Parts' buffers kept for reuse at most (each about one part long).
 const SPARE_BUFFERS: usize = 32;
 
 /// One part to parse.
 struct Job {
-    /// The part's text: complete lines, each ending in `\n`.
-    text: String,
+    /// The part's text (complete lines, each ending in `\n`), and where to put what
+    /// parsing finds (buffers kept for reuse).
+    part: Parsed,
     /// Longest line parsed; longer ones are left for the slow way.
     max_line: usize,
     /// When the run was read.
     read: ReadAt,
-    /// Where to put the lines (empty, kept for reuse).
-    lines: ParsedLines,
-    /// Where to put the word matches (kept for reuse).
-    hits: WordHits,
 }
 
-/// A part parsed: what [`parse_text_part`] found, and the buffers back for reuse.
+/// A part and what [`parse_text_part`] found in it; the buffers go round for reuse.
+#[derive(Default)]
 pub(super) struct Parsed {
-    /// The part's text, no longer needed by the helper.
+    /// The part's text, when the helper parsed it (a copy it can own).
     text: String,
     /// Each line's start and end in the part, and its parts when parsed.
     pub lines: ParsedLines,
@@ -59,21 +57,8 @@ pub struct ParseHelper {
     worker: Option<Worker>,
     /// Whether starting the thread was tried.
     tried: bool,
-    /// Buffers back from the helper, for the next parts.
-    spare_text: Vec<String>,
-    spare_lines: Vec<ParsedLines>,
-    spare_hits: Vec<WordHits>,
-}
-
-impl Parsed {
-    /// A part parsed on the reading thread.
-    pub(super) fn new(lines: ParsedLines, hits: WordHits) -> Parsed {
-        Parsed {
-            text: String::new(),
-            lines,
-            hits,
-        }
-    }
+    /// Buffers back from parsed parts, for the next parts.
+    spare: Vec<Parsed>,
 }
 
 impl ParseHelper {
@@ -83,9 +68,7 @@ impl ParseHelper {
             filter,
             worker: None,
             tried: false,
-            spare_text: Vec::new(),
-            spare_lines: Vec::new(),
-            spare_hits: Vec::new(),
+            spare: Vec::new(),
         }
     }
 
@@ -103,28 +86,19 @@ impl ParseHelper {
         self.worker.is_some()
     }
 
-    /// The filter the helper applies.
-    pub(super) fn filter(&self) -> &EventFilter {
-        &self.filter
-    }
-
     /// Sends a copy of `part` (complete lines) to be parsed; `false` when there is no
-    /// thread to send it to (parse it here instead).
+    /// thread to send it to (then [`parse_here`](Self::parse_here)).
     pub(super) fn send(&mut self, part: &str, max_line: usize, read: ReadAt) -> bool {
         if !self.start() {
             return false;
         }
-        let mut text = self.spare_text.pop().unwrap_or_default();
-        text.clear();
-        text.push_str(part);
-        let mut lines = self.spare_lines.pop().unwrap_or_default();
-        lines.clear();
+        let mut buffers = self.spare.pop().unwrap_or_default();
+        buffers.text.clear();
+        buffers.text.push_str(part);
         let job = Job {
-            text,
+            part: buffers,
             max_line,
             read,
-            lines,
-            hits: self.spare_hits.pop().unwrap_or_default(),
         };
         let sent = self
             .worker
@@ -150,12 +124,25 @@ impl ParseHelper {
         }
     }
 
+    /// Parses `part` on the calling thread, as the helper would have.
+    pub(super) fn parse_here(&mut self, part: &str, max_line: usize, read: ReadAt) -> Parsed {
+        let mut parsed = self.spare.pop().unwrap_or_default();
+        parsed.text.clear();
+        parse_text_part(
+            part,
+            max_line,
+            read,
+            &self.filter,
+            &mut parsed.lines,
+            &mut parsed.hits,
+        );
+        parsed
+    }
+
     /// Takes the buffers of a part back for reuse.
     pub(super) fn recycle(&mut self, parsed: Parsed) {
-        if self.spare_text.len() < SPARE_BUFFERS {
-            self.spare_text.push(parsed.text);
-            self.spare_lines.push(parsed.lines);
-            self.spare_hits.push(parsed.hits);
+        if self.spare.len() < SPARE_BUFFERS {
+            self.spare.push(parsed);
         }
     }
 
@@ -189,21 +176,21 @@ impl ParseHelper {
 
 /// The helper thread: parses each part it is sent, until the sender is gone.
 fn work(filter: &EventFilter, jobs: Receiver<Job>, done: Sender<Parsed>) {
-    while let Ok(mut job) = jobs.recv() {
+    while let Ok(Job {
+        mut part,
+        max_line,
+        read,
+    }) = jobs.recv()
+    {
         parse_text_part(
-            &job.text,
-            job.max_line,
-            job.read,
+            &part.text,
+            max_line,
+            read,
             filter,
-            &mut job.lines,
-            &mut job.hits,
+            &mut part.lines,
+            &mut part.hits,
         );
-        let parsed = Parsed {
-            text: job.text,
-            lines: job.lines,
-            hits: job.hits,
-        };
-        if done.send(parsed).is_err() {
+        if done.send(part).is_err() {
             return;
         }
     }

@@ -20,13 +20,6 @@ use super::rotation::{find_copy, find_moved};
 /// How long a rotated-away file is still watched for late writes after its last growth.
 pub const ROTATE_WAIT: Duration = Duration::from_secs(5);
 
-/// Seconds since the Unix epoch.
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
-
 /// Follows one path.
 #[derive(Debug)]
 pub struct FileFollower {
@@ -142,7 +135,7 @@ impl FileFollower {
             let reader = self.current.as_ref().expect("checked above");
             if reader.seen == Some(stamp)
                 && reader.read_pos >= metadata.len()
-                && stamp.is_settled(unix_now())
+                && stamp.is_settled(chrono::Utc::now().timestamp())
             {
                 // Neither grown nor rewritten since the last poll read it to its end.
                 return Ok(total);
@@ -215,6 +208,8 @@ impl FileFollower {
         let lost_from = reader.offset;
         let fingerprint = reader.fingerprint;
         let id = reader.id;
+        // The same inode, read again from the start.
+        let reopened = reader.file.try_clone()?;
         if let Some(mut copy) = find_copy(&self.path, id, fingerprint, lost_from)? {
             // Read the copy to its end now, before the new content, to keep lines in order.
             loop {
@@ -228,14 +223,7 @@ impl FileFollower {
         }
         // What was held from the old content is complete: it will not continue at offset 0.
         sink.file_done(id);
-        let reopened = self
-            .current
-            .as_ref()
-            .map(|r| r.file.try_clone())
-            .transpose()?;
-        if let Some(reopened) = reopened {
-            self.current = Some(Reader::open(reopened, 0)?);
-        }
+        self.current = Some(Reader::open(reopened, 0)?);
         Ok(())
     }
 
