@@ -55,6 +55,11 @@ impl MetricsText {
         self
     }
 
+    /// A family with a single sample and no labels (a service's own counter or gauge).
+    pub fn single(&mut self, name: &str, kind: MetricKind, help: &str, value: f64) -> &mut Self {
+        self.family(name, kind, help).sample(name, &[], value)
+    }
+
     /// Writes one sample line `name{labels} value`.
     pub fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: f64) -> &mut Self {
         self.out.push_str(name);

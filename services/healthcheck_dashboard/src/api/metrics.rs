@@ -78,6 +78,23 @@ const PARTS: usize = 9;
 /// Bytes per check of each part, to size its buffer once (about 70 per sample line).
 const BYTES_PER_CHECK: [usize; PARTS] = [80, 80, 70, 80, 300, 70, 70, 160, 0];
 
+/// A gauge family with one sample per check, labelled with the check's name, for each check
+/// `value` has a value for.
+fn per_check_gauge(
+    m: &mut MetricsText,
+    snapshot: &Snapshot,
+    name: &str,
+    help: &str,
+    value: impl Fn(&Row) -> Option<f64>,
+) {
+    m.family(name, MetricKind::Gauge, help);
+    for (check, row) in snapshot.checks.iter().zip(snapshot.rows.iter()) {
+        if let Some(v) = value(row) {
+            m.sample(name, &[("check", &*check.info.name)], v);
+        }
+    }
+}
+
 /// Renders part `part` (`0..PARTS`) of the document.
 fn render_part(app: &App, snapshot: &Snapshot, part: usize) -> String {
     let Snapshot {
@@ -121,38 +138,20 @@ fn render_part(app: &App, snapshot: &Snapshot, part: usize) -> String {
                 }
             }
         }
-        2 => {
-            m.family(
-                "probe_http_status_code",
-                MetricKind::Gauge,
-                "HTTP status code of the last answer.",
-            );
-            for (info, state) in checks.iter().map(|c| &c.info).zip(states.iter()) {
-                if let Some(code) = state.last.as_ref().and_then(|o| o.http_status) {
-                    m.sample(
-                        "probe_http_status_code",
-                        &[("check", &*info.name)],
-                        f64::from(code),
-                    );
-                }
-            }
-        }
-        3 => {
-            m.family(
-                "probe_ssl_earliest_cert_expiry",
-                MetricKind::Gauge,
-                "When the TLS certificate expires, in unix seconds.",
-            );
-            for (info, state) in checks.iter().map(|c| &c.info).zip(states.iter()) {
-                if let Some(at) = state.last.as_ref().and_then(|o| o.cert_not_after) {
-                    m.sample(
-                        "probe_ssl_earliest_cert_expiry",
-                        &[("check", &*info.name)],
-                        at as f64,
-                    );
-                }
-            }
-        }
+        2 => per_check_gauge(
+            &mut m,
+            snapshot,
+            "probe_http_status_code",
+            "HTTP status code of the last answer.",
+            |row| Some(f64::from(row.last.as_ref()?.http_status?)),
+        ),
+        3 => per_check_gauge(
+            &mut m,
+            snapshot,
+            "probe_ssl_earliest_cert_expiry",
+            "When the TLS certificate expires, in unix seconds.",
+            |row| Some(row.last.as_ref()?.cert_not_after? as f64),
+        ),
         4 => {
             m.family(
                 "healthcheck_service_status",
@@ -170,36 +169,20 @@ fn render_part(app: &App, snapshot: &Snapshot, part: usize) -> String {
                 }
             }
         }
-        5 => {
-            m.family(
-                "healthcheck_consecutive_failures",
-                MetricKind::Gauge,
-                "Failed checks in a row.",
-            );
-            for (info, state) in checks.iter().map(|c| &c.info).zip(states.iter()) {
-                m.sample(
-                    "healthcheck_consecutive_failures",
-                    &[("check", &*info.name)],
-                    f64::from(state.consecutive_failures),
-                );
-            }
-        }
-        6 => {
-            m.family(
-                "healthcheck_uptime_ratio",
-                MetricKind::Gauge,
-                "Share of passing checks over the last 24 hours (0 to 1).",
-            );
-            for (info, state) in checks.iter().map(|c| &c.info).zip(states.iter()) {
-                if let Some(percent) = state.uptime_percent {
-                    m.sample(
-                        "healthcheck_uptime_ratio",
-                        &[("check", &*info.name)],
-                        percent / 100.0,
-                    );
-                }
-            }
-        }
+        5 => per_check_gauge(
+            &mut m,
+            snapshot,
+            "healthcheck_consecutive_failures",
+            "Failed checks in a row.",
+            |row| Some(f64::from(row.consecutive_failures)),
+        ),
+        6 => per_check_gauge(
+            &mut m,
+            snapshot,
+            "healthcheck_uptime_ratio",
+            "Share of passing checks over the last 24 hours (0 to 1).",
+            |row| Some(row.uptime_percent? / 100.0),
+        ),
         7 => {
             m.family(
                 "healthcheck_checks_total",
@@ -226,28 +209,20 @@ fn render_part(app: &App, snapshot: &Snapshot, part: usize) -> String {
                 states.iter().map(|s| &s.status),
                 app.state.first_round_done(),
             );
-            m.family(
+            m.single(
                 "healthcheck_stack_healthy",
                 MetricKind::Gauge,
                 "1 when every service is up or degraded, else 0.",
-            )
-            .sample(
-                "healthcheck_stack_healthy",
-                &[],
                 if stack == Overall::Unhealthy {
                     0.0
                 } else {
                     1.0
                 },
             );
-            m.family(
+            m.single(
                 "healthcheck_missed_rounds_total",
                 MetricKind::Counter,
                 "Checks that started more than half an interval late.",
-            )
-            .sample(
-                "healthcheck_missed_rounds_total",
-                &[],
                 app.scheduler_stats.missed_rounds.load(Ordering::Relaxed) as f64,
             );
             let alerts = app
@@ -256,24 +231,16 @@ fn render_part(app: &App, snapshot: &Snapshot, part: usize) -> String {
                 .map(|d| d.stats())
                 .unwrap_or_default();
             alerts.write_metrics(&mut m, "healthcheck_alerts_total");
-            m.family(
+            m.single(
                 "healthcheck_maintenance_suppressed_alerts_total",
                 MetricKind::Counter,
                 "Alerts not sent because a maintenance window covered the service.",
-            )
-            .sample(
-                "healthcheck_maintenance_suppressed_alerts_total",
-                &[],
                 app.alerter.held_back() as f64,
             );
-            m.family(
+            m.single(
                 "healthcheck_maintenance_windows",
                 MetricKind::Gauge,
                 "Maintenance windows open now.",
-            )
-            .sample(
-                "healthcheck_maintenance_windows",
-                &[],
                 app.maintenance.count(now) as f64,
             );
         }

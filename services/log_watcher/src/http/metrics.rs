@@ -46,24 +46,16 @@ pub(super) async fn metrics(State(app): State<Arc<App>>) -> impl IntoResponse {
         );
     }
     let sources = app.sources.snapshot();
-    m.family(
+    m.single(
         "log_watcher_active_sources",
         MetricKind::Gauge,
         "Files open for reading.",
-    )
-    .sample(
-        "log_watcher_active_sources",
-        &[],
         sources.iter().filter(|s| s.open).count() as f64,
     );
-    m.family(
+    m.single(
         "log_watcher_source_errors",
         MetricKind::Gauge,
         "Sources whose last read failed.",
-    )
-    .sample(
-        "log_watcher_source_errors",
-        &[],
         sources.iter().filter(|s| s.error.is_some()).count() as f64,
     );
     // The Docker Engine API source: its connection (absent when not configured).
@@ -71,14 +63,10 @@ pub(super) async fn metrics(State(app): State<Arc<App>>) -> impl IntoResponse {
         .iter()
         .find(|s| s.kind == SourceKind::DockerApi && s.container.is_none())
     {
-        m.family(
+        m.single(
             "log_watcher_docker_connected",
             MetricKind::Gauge,
             "Whether the Docker Engine API answers (1) or not (0).",
-        )
-        .sample(
-            "log_watcher_docker_connected",
-            &[],
             f64::from(u8::from(engine.connected == Some(true))),
         );
     }
@@ -96,14 +84,10 @@ pub(super) async fn metrics(State(app): State<Arc<App>>) -> impl IntoResponse {
             source.unread_bytes as f64,
         );
     }
-    m.family(
+    m.single(
         "log_watcher_events_total",
         MetricKind::Counter,
         "Events kept (lines that passed the filters).",
-    )
-    .sample(
-        "log_watcher_events_total",
-        &[],
         app.events_total.load(Ordering::Relaxed) as f64,
     );
     let alerts = app

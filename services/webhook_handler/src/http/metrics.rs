@@ -29,14 +29,10 @@ pub async fn metrics(State(app): State<Arc<App>>) -> impl IntoResponse {
             );
         }
     }
-    m.family(
+    m.single(
         "webhook_unknown_hook_requests_total",
         MetricKind::Counter,
         "Deliveries to hooks that do not exist.",
-    )
-    .sample(
-        "webhook_unknown_hook_requests_total",
-        &[],
         app.metrics.unknown_hooks() as f64,
     );
     let jobs = app.metrics.jobs();
@@ -96,14 +92,10 @@ pub async fn metrics(State(app): State<Arc<App>>) -> impl IntoResponse {
     app.notifier
         .stats()
         .write_metrics(&mut m, "webhook_notifications_total");
-    m.family(
+    m.single(
         "webhook_audit_records_dropped_total",
         MetricKind::Counter,
         "Delivery records not written to the audit trail because its writer was behind.",
-    )
-    .sample(
-        "webhook_audit_records_dropped_total",
-        &[],
         app.audit.dropped() as f64,
     );
     ([(header::CONTENT_TYPE, CONTENT_TYPE)], m.finish())
