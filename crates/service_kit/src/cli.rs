@@ -153,6 +153,15 @@ pub fn error_line(err: &anyhow::Error) -> String {
     line
 }
 
+/// Ends the process as a failed service ends when `result` is an error: its
+/// [`error_line`] on stderr, exit status 1.
+pub fn exit_on_failure(result: anyhow::Result<()>) {
+    if let Err(err) = result {
+        eprintln!("{}", error_line(&err));
+        std::process::exit(1);
+    }
+}
+
 /// Prints a configuration error as one line on stderr and exits with
 /// [`crate::config::EXIT_CONFIG`].
 pub fn exit_on_config_error(err: &crate::config::ConfigError) -> ! {

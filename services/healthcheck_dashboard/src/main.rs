@@ -27,10 +27,7 @@ async fn run() {
     }
     .main::<Settings, _>(healthcheck_dashboard::run)
     .await;
-    if let Err(err) = result {
-        eprintln!("{}", service_kit::cli::error_line(&err));
-        std::process::exit(1);
-    }
+    service_kit::cli::exit_on_failure(result);
 }
 
 /// glibc's allocator, told to give freed memory back.

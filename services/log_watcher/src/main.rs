@@ -33,8 +33,5 @@ fn main() {
     // A database call stuck on a lock or a full disk must not hold up the exit: what it was
     // writing is not committed, and is read again on the next start.
     runtime.shutdown_timeout(Duration::from_secs(1));
-    if let Err(err) = result {
-        eprintln!("{}", service_kit::cli::error_line(&err));
-        std::process::exit(1);
-    }
+    service_kit::cli::exit_on_failure(result);
 }

@@ -7,10 +7,7 @@ use webhook_handler::settings::Settings;
 
 #[tokio::main]
 async fn main() {
-    if let Err(err) = run().await {
-        eprintln!("{}", service_kit::cli::error_line(&err));
-        std::process::exit(1);
-    }
+    service_kit::cli::exit_on_failure(run().await);
 }
 
 async fn run() -> anyhow::Result<()> {
