@@ -37,10 +37,10 @@
 //!    `/livez`, and the [`dashboard`](http::dashboard) page; durations in queries in
 //!    [`http::duration`].
 //!
-//! Beside the way: every task runs under service_kit's
-//! [`Supervisor`](service_kit::supervisor::Supervisor) (a task that dies makes `/livez` 503
-//! and the process exit non-zero), [`housekeeping`] (the stdout summary line, alert digests, pruning),
-//! [`status`] (what each source shows in `/livez` and `/metrics`) and [`deploys`]
+//! Beside the way: every task runs under service_kit's [`Supervisor`] (a task that dies
+//! makes `/livez` 503 and the process exit non-zero), [`housekeeping`] (the stdout summary
+//! line, alert digests, pruning), [`status`] (what each source shows in `/livez` and
+//! `/metrics`) and [`deploys`]
 //! (webhook_handler's deploys, polled when `[peers] webhook_handler` is set, as markers on
 //! the dashboard's chart).
 //!
